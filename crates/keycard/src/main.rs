@@ -20,13 +20,27 @@ pub mod exit {
     pub const INPUT: u8 = 2;
 }
 
+const AFTER_HELP: &str = "\
+Quick start (bundled example, no AWS account needed):
+  keycard propose --template examples/orders-app/template.yaml \\
+    --cloudtrail examples/orders-app/cloudtrail --stack-name orders-app \\
+    --account-id 123456789012 --out out/orders-app
+
+Exit codes:
+  0  success (for `check`: no finding at or above --fail-on)
+  1  `check` found problems at or above --fail-on
+  2  usage or input error (missing file, invalid template, empty CloudTrail folder)
+
+Results go to stdout, progress and messages to stderr; every command that prints results takes
+--format json. Colour is used on terminals unless NO_COLOR is set or --color never is given.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keycard",
     version,
     about = "Replace over-broad IAM grants in CloudFormation/SAM templates with least-privilege proposals, from CloudTrail evidence.",
     long_about = None,
-    after_help = "Exit codes: 0 success; 1 `check` findings at or above --fail-on; 2 usage or input error.\nColour follows NO_COLOR and whether output is a terminal."
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(flatten)]

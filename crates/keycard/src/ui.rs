@@ -1,71 +1,387 @@
-//! Terminal output: colour (honouring NO_COLOR and TTY detection), quiet/verbose, progress.
+//! Terminal output: colour, quiet/verbose, progress bars and tables.
+//!
+//! Results go to stdout and everything else (progress, notes, warnings, errors) to stderr, so
+//! `keycard … --format json | jq` always gets clean JSON. Colour is decided separately for the
+//! two streams: `keycard check > findings.txt` in a terminal still colours its warnings but not
+//! the file.
+// Shared helpers: `usage` and `propose` use the progress bar and table as they land.
+#![allow(
+    dead_code,
+    reason = "helpers shared by subcommands that are still landing"
+)]
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Options every subcommand accepts.
 #[derive(Debug, Clone, Args)]
 pub struct UiArgs {
-    /// Print only results and errors.
+    /// Print only results and errors (no progress, notes or warnings).
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more about what is being done.
+    /// Also print what is being done and why (files read, decisions taken).
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// When to colour output: `auto` colours terminals unless NO_COLOR is set.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 }
 
-/// How the CLI talks to the person at the terminal. Results go to stdout; everything else to
-/// stderr so that `--format json` output can be piped.
+/// The `--color` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Result format of commands that print results: text for people, JSON for scripts.
+/// Commands with more formats (`check` has SARIF) define their own enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// How the CLI talks to the person at the terminal.
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub quiet: bool,
     pub verbose: bool,
-    /// Colour on stderr: only for a terminal, never when NO_COLOR is set.
-    pub color: bool,
-    /// Whether stderr is a terminal (progress bars are hidden otherwise).
+    /// Colour on stderr (notes, warnings, errors).
+    pub color_err: bool,
+    /// Colour on stdout (results printed as text).
+    pub color_out: bool,
+    /// Whether stderr is a terminal: progress bars are drawn only then.
     pub interactive: bool,
 }
 
 impl Ui {
+    /// Reads the process environment and the terminal state once, at start-up.
     pub fn new(args: &UiArgs) -> Self {
-        let interactive = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self::from_parts(
+            args,
+            |key| std::env::var_os(key),
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        )
+    }
+
+    /// Decides colour and interactivity from explicit inputs, so tests need no process env.
+    ///
+    /// NO_COLOR (any non-empty value, <https://no-color.org>) and `TERM=dumb` turn colour off in
+    /// `auto` mode; `--color always` wins over both because the person asked for it.
+    pub fn from_parts(
+        args: &UiArgs,
+        env: impl Fn(&str) -> Option<OsString>,
+        stdout_tty: bool,
+        stderr_tty: bool,
+    ) -> Self {
+        let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = env("TERM").is_some_and(|v| v == "dumb");
+        let auto = |tty: bool| tty && !no_color && !dumb;
+        let (color_out, color_err) = match args.color {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto => (auto(stdout_tty), auto(stderr_tty)),
+        };
         Ui {
             quiet: args.quiet,
             verbose: args.verbose,
-            color: interactive && !no_color,
-            interactive,
+            color_err,
+            color_out,
+            interactive: stderr_tty && !dumb,
         }
     }
 
     pub fn error(&self, msg: &str) {
-        if self.color {
-            eprintln!("\x1b[1;31merror:\x1b[0m {msg}");
-        } else {
-            eprintln!("error: {msg}");
-        }
+        eprintln!("{} {msg}", Paint(self.color_err).red_bold("error:"));
     }
 
     pub fn warn(&self, msg: &str) {
-        if self.quiet {
-            return;
-        }
-        if self.color {
-            eprintln!("\x1b[1;33mwarning:\x1b[0m {msg}");
-        } else {
-            eprintln!("warning: {msg}");
+        if !self.quiet {
+            eprintln!("{} {msg}", Paint(self.color_err).yellow_bold("warning:"));
         }
     }
 
+    /// A note for the person (where artifacts went, what was skipped); hidden by `--quiet`.
     pub fn info(&self, msg: &str) {
         if !self.quiet {
             eprintln!("{msg}");
         }
     }
 
+    /// Detail shown only with `--verbose`.
     pub fn debug(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{msg}");
+            eprintln!("{}", Paint(self.color_err).dim(msg));
         }
+    }
+
+    /// Styling for text results printed on stdout.
+    pub fn paint(&self) -> Paint {
+        Paint(self.color_out)
+    }
+
+    /// A progress bar for a scan over `files` files (unknown count: `None`), showing files done
+    /// and events per second. It draws only on an interactive stderr and never with `--quiet`,
+    /// so logs and pipes stay clean.
+    pub fn scan_progress(&self, label: &str, files: Option<u64>) -> ScanProgress {
+        let bar = if self.interactive && !self.quiet {
+            let bar = ProgressBar::with_draw_target(files, ProgressDrawTarget::stderr());
+            let template = if files.is_some() {
+                "{spinner} {prefix} [{bar:30}] {pos}/{len} files  {msg}  {elapsed}"
+            } else {
+                "{spinner} {prefix} {pos} files  {msg}  {elapsed}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(label.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        ScanProgress {
+            bar,
+            events: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Progress of a scan; shareable across rayon workers (`&ScanProgress` is `Sync`).
+#[derive(Debug)]
+pub struct ScanProgress {
+    bar: ProgressBar,
+    events: AtomicU64,
+    started: Instant,
+}
+
+impl ScanProgress {
+    /// Records one finished file and the events it held.
+    pub fn file_done(&self, events: u64) {
+        let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
+        self.bar.inc(1);
+        if !self.bar.is_hidden() {
+            self.bar.set_message(format!(
+                "{} events, {}/s",
+                total,
+                per_second(total, self.started.elapsed())
+            ));
+        }
+    }
+
+    /// Sets or corrects the number of files once it is known.
+    pub fn set_files(&self, files: u64) {
+        self.bar.set_length(files);
+    }
+
+    /// Events counted so far.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// Removes the bar from the terminal; results printed afterwards start on a clean line.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Events per second, rounded, without dividing by zero on very fast scans.
+fn per_second(events: u64, elapsed: Duration) -> u64 {
+    let secs = elapsed.as_secs_f64();
+    if secs < 0.001 {
+        return events;
+    }
+    (events as f64 / secs).round() as u64
+}
+
+/// ANSI styling that is a no-op when colour is off.
+#[derive(Debug, Clone, Copy)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn bold(self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+    pub fn dim(self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+    pub fn red(self, text: &str) -> String {
+        self.wrap("31", text)
+    }
+    pub fn red_bold(self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+    pub fn yellow(self, text: &str) -> String {
+        self.wrap("33", text)
+    }
+    pub fn yellow_bold(self, text: &str) -> String {
+        self.wrap("1;33", text)
+    }
+    pub fn green(self, text: &str) -> String {
+        self.wrap("32", text)
+    }
+    pub fn cyan(self, text: &str) -> String {
+        self.wrap("36", text)
+    }
+}
+
+/// Renders rows as an aligned text table with a header rule. Cells are measured in characters
+/// (not bytes) so ARNs and arrows line up; the last column is not padded.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let cols = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(cols) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let render = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let mut line = String::new();
+        for (i, cell) in cells.enumerate().take(cols) {
+            if i + 1 == cols {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        line.trim_end().to_string()
+    };
+    let mut out = render(&mut headers.iter().copied());
+    out.push('\n');
+    let rule_len: usize = widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
+    out.extend(std::iter::repeat_n('-', rule_len));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&render(&mut row.iter().map(String::as_str)));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(color: ColorChoice) -> UiArgs {
+        UiArgs {
+            quiet: false,
+            verbose: false,
+            color,
+        }
+    }
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn colour_follows_terminal_and_no_color() {
+        let ui = Ui::from_parts(&args(ColorChoice::Auto), env_of(&[]), true, false);
+        assert!(ui.color_out);
+        assert!(!ui.color_err);
+        assert!(!ui.interactive);
+
+        let ui = Ui::from_parts(
+            &args(ColorChoice::Auto),
+            env_of(&[("NO_COLOR", "1")]),
+            true,
+            true,
+        );
+        assert!(!ui.color_out && !ui.color_err);
+        assert!(ui.interactive, "NO_COLOR does not hide progress");
+
+        // An empty NO_COLOR does not count (no-color.org).
+        let ui = Ui::from_parts(
+            &args(ColorChoice::Auto),
+            env_of(&[("NO_COLOR", "")]),
+            true,
+            true,
+        );
+        assert!(ui.color_out);
+
+        let ui = Ui::from_parts(
+            &args(ColorChoice::Auto),
+            env_of(&[("TERM", "dumb")]),
+            true,
+            true,
+        );
+        assert!(!ui.color_out && !ui.interactive);
+    }
+
+    #[test]
+    fn explicit_colour_choice_wins() {
+        let ui = Ui::from_parts(
+            &args(ColorChoice::Always),
+            env_of(&[("NO_COLOR", "1")]),
+            false,
+            false,
+        );
+        assert!(ui.color_out && ui.color_err);
+        let ui = Ui::from_parts(&args(ColorChoice::Never), env_of(&[]), true, true);
+        assert!(!ui.color_out && !ui.color_err);
+    }
+
+    #[test]
+    fn paint_is_plain_without_colour() {
+        assert_eq!(Paint(false).red_bold("x"), "x");
+        assert_eq!(Paint(true).red_bold("x"), "\x1b[1;31mx\x1b[0m");
+    }
+
+    #[test]
+    fn progress_is_hidden_off_terminal_but_still_counts() {
+        let ui = Ui::from_parts(&args(ColorChoice::Auto), env_of(&[]), false, false);
+        let progress = ui.scan_progress("scanning", Some(3));
+        assert!(progress.bar.is_hidden());
+        progress.file_done(10);
+        progress.file_done(5);
+        assert_eq!(progress.events(), 15);
+        assert_eq!(progress.bar.position(), 2);
+        progress.finish();
+    }
+
+    #[test]
+    fn rates_do_not_divide_by_zero() {
+        assert_eq!(per_second(100, Duration::ZERO), 100);
+        assert_eq!(per_second(100, Duration::from_secs(4)), 25);
+    }
+
+    #[test]
+    fn tables_align_by_characters() {
+        let out = table(
+            &["role", "granted → proposed"],
+            &[
+                vec!["ApiRole".into(), "* → 4".into()],
+                vec!["WorkerFunctionRole".into(), "s3:* → 2".into()],
+            ],
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "role                granted → proposed");
+        assert_eq!(lines[1].chars().count(), 18 + 2 + 18);
+        assert_eq!(lines[2], "ApiRole             * → 4");
+        assert_eq!(lines[3], "WorkerFunctionRole  s3:* → 2");
     }
 }
