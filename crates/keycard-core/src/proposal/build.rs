@@ -1,0 +1,513 @@
+//! Building the proposed statements from a decision.
+//!
+//! Every proposed statement is derived from exactly one original Allow statement: its actions
+//! are a subset of that statement's effective actions, its Condition and NotResource are copied
+//! unchanged, and its Resource is either the original expression or narrower ARNs proven to be
+//! inside it. That derivation is what makes the never-broader invariant hold by construction;
+//! [`super::invariant`] checks it again independently.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::decide::{Decision, service_of};
+use super::model::{GrantStatement, PrincipalGrants, SourceKind};
+use super::resources::{ResourceIndex, generalize, pattern_covers, resource_matches};
+
+/// At most this many narrowed ARNs per statement; beyond that the original expression reads
+/// better and changes less often.
+pub const MAX_NARROWED_RESOURCES: usize = 10;
+
+/// A narrowed resource: what is written, and the ARN (pattern) it resolves to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrowedResource {
+    /// Template expression (an intrinsic in long form, or the ARN string).
+    pub expr: Value,
+    /// The ARN or ARN pattern the expression resolves to, used for the invariant check.
+    pub arn: String,
+}
+
+impl PartialOrd for NarrowedResource {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NarrowedResource {
+    /// By ARN; the expression is a function of the ARN.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.arn
+            .cmp(&other.arn)
+            .then_with(|| self.expr.to_string().cmp(&other.expr.to_string()))
+    }
+}
+
+/// The Resource of a proposed statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceSpec {
+    /// The original statement's `Resource` (or `NotResource`), unchanged.
+    Original,
+    /// Narrowed to these resources, each inside the original `Resource`.
+    Narrowed { resources: Vec<NarrowedResource> },
+}
+
+/// One statement of the proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposedStatement {
+    pub sid: String,
+    pub service: String,
+    pub actions: BTreeSet<String>,
+    pub resource: ResourceSpec,
+    /// The origin statement's Resource, NotResource and Condition (copied, never changed).
+    pub original_resource: Option<Value>,
+    pub not_resource: Option<Value>,
+    pub condition: Option<Value>,
+}
+
+impl ProposedStatement {
+    /// The statement as a policy JSON value (intrinsics in long form).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("Sid".into(), Value::String(self.sid.clone()));
+        m.insert("Effect".into(), Value::String("Allow".into()));
+        let actions: Vec<Value> = self.actions.iter().cloned().map(Value::String).collect();
+        m.insert(
+            "Action".into(),
+            if actions.len() == 1 {
+                actions.into_iter().next().unwrap_or(Value::Null)
+            } else {
+                Value::Array(actions)
+            },
+        );
+        match &self.resource {
+            ResourceSpec::Original => {
+                if let Some(r) = &self.original_resource {
+                    m.insert("Resource".into(), r.clone());
+                }
+                if let Some(r) = &self.not_resource {
+                    m.insert("NotResource".into(), r.clone());
+                }
+            }
+            ResourceSpec::Narrowed { resources } => {
+                let items: Vec<Value> = resources.iter().map(|r| r.expr.clone()).collect();
+                m.insert(
+                    "Resource".into(),
+                    if items.len() == 1 {
+                        items.into_iter().next().unwrap_or(Value::Null)
+                    } else {
+                        Value::Array(items)
+                    },
+                );
+            }
+        }
+        if let Some(c) = &self.condition {
+            m.insert("Condition".into(), c.clone());
+        }
+        Value::Object(m)
+    }
+
+    fn group_key(&self) -> String {
+        let resource = match &self.resource {
+            ResourceSpec::Original => serde_json::to_string(&self.original_resource),
+            ResourceSpec::Narrowed { resources } => serde_json::to_string(resources),
+        }
+        .unwrap_or_default();
+        format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            self.service,
+            resource,
+            serde_json::to_string(&self.not_resource).unwrap_or_default(),
+            serde_json::to_string(&self.condition).unwrap_or_default()
+        )
+    }
+}
+
+/// The new statements of one principal, by where they go.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PrincipalPlan {
+    /// For each rewritable document source (by index in `PrincipalGrants::sources`): its new
+    /// Allow statements (its Deny statements are kept as written).
+    pub documents: BTreeMap<usize, Vec<ProposedStatement>>,
+    /// Statements replacing AWS managed policies and SAM policy templates.
+    pub replacement: Vec<ProposedStatement>,
+}
+
+impl PrincipalPlan {
+    /// Every new statement, wherever it goes.
+    pub fn all_statements(&self) -> impl Iterator<Item = &ProposedStatement> {
+        self.documents
+            .values()
+            .flatten()
+            .chain(self.replacement.iter())
+    }
+
+    /// Actions the principal is granted by the new statements.
+    pub fn actions(&self) -> BTreeSet<String> {
+        self.all_statements()
+            .flat_map(|s| s.actions.iter().cloned())
+            .collect()
+    }
+}
+
+/// What building needs besides the decision.
+pub struct BuildContext<'a> {
+    pub index: &'a ResourceIndex,
+    /// Whether an action can be scoped to resources at all (from the catalog). Actions that
+    /// cannot keep their original Resource.
+    pub supports_resources: &'a dyn Fn(&str) -> bool,
+}
+
+/// Builds the proposed statements of one principal from its decision.
+pub fn build(
+    grants: &PrincipalGrants,
+    decision: &Decision,
+    ctx: &BuildContext<'_>,
+) -> PrincipalPlan {
+    // Which origin statements each kept action is written into.
+    let mut chosen: BTreeMap<(usize, usize), BTreeSet<String>> = BTreeMap::new();
+    for action in decision.kept.keys() {
+        let evidence: Vec<&str> = decision
+            .used
+            .get(action)
+            .map(|u| u.resources.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for origin in choose_origins(grants, action, &evidence) {
+            chosen.entry(origin).or_default().insert(action.clone());
+        }
+    }
+
+    let mut plan = PrincipalPlan::default();
+    for ((src, st_idx), actions) in chosen {
+        let Some(source) = grants.sources.get(src) else {
+            continue;
+        };
+        let Some(st) = source.statements.get(st_idx) else {
+            continue;
+        };
+        let target = match source.kind {
+            SourceKind::Fixed => continue,
+            SourceKind::Document { .. } => plan.documents.entry(src).or_default(),
+            SourceKind::AwsManaged { .. } | SourceKind::SamPolicyTemplate { .. } => {
+                &mut plan.replacement
+            }
+        };
+        target.extend(derive_statements(st, &actions, decision, ctx));
+    }
+    // Document sources whose Allow statements all go away still get an (empty) entry, so
+    // their rewrite removes them.
+    for (i, source) in grants.sources.iter().enumerate() {
+        if source.is_document() && source.statements.iter().any(|s| s.is_allow()) {
+            plan.documents.entry(i).or_default();
+        }
+    }
+    for statements in plan.documents.values_mut() {
+        *statements = merge_and_name(std::mem::take(statements));
+    }
+    plan.replacement = merge_and_name(std::mem::take(&mut plan.replacement));
+    plan
+}
+
+/// Picks the original statements a kept action is written into.
+///
+/// Unconditioned statements are preferred (a Condition may not hold for the calls that were
+/// observed). Among those, one whose Resource covers every ARN seen is enough, preferring a
+/// source that stays as it is, then a document (already explicit), then a replaced source.
+/// When no single statement is known to be enough, the action stays in all of them, which
+/// never grants more than before.
+fn choose_origins(
+    grants: &PrincipalGrants,
+    action: &str,
+    evidence: &[&str],
+) -> Vec<(usize, usize)> {
+    let candidates: Vec<(usize, usize, &GrantStatement, u8)> = grants
+        .sources
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| {
+            let rank = match s.kind {
+                SourceKind::Fixed => 0,
+                SourceKind::Document { .. } => 1,
+                _ => 2,
+            };
+            s.statements
+                .iter()
+                .enumerate()
+                .filter(|(_, st)| st.is_allow() && st.effective.contains(action))
+                .map(move |(ti, st)| (si, ti, st, rank))
+        })
+        .collect();
+    let unconditioned: Vec<&(usize, usize, &GrantStatement, u8)> = candidates
+        .iter()
+        .filter(|c| c.2.condition.is_none())
+        .collect();
+    if unconditioned.is_empty() {
+        return candidates.iter().map(|c| (c.0, c.1)).collect();
+    }
+    let mut sufficient: Vec<&&(usize, usize, &GrantStatement, u8)> = unconditioned
+        .iter()
+        .filter(|c| covers_evidence(c.2, evidence))
+        .collect();
+    sufficient.sort_by_key(|c| (c.3, c.0, c.1));
+    match sufficient.first() {
+        Some(c) => vec![(c.0, c.1)],
+        None => unconditioned.iter().map(|c| (c.0, c.1)).collect(),
+    }
+}
+
+/// Whether a statement's Resource is known to allow every ARN seen. Intrinsic resources
+/// cannot be evaluated here and are trusted to be what the author meant.
+fn covers_evidence(st: &GrantStatement, evidence: &[&str]) -> bool {
+    if st.not_resource.is_some() {
+        return evidence.is_empty();
+    }
+    let items = st.resource_items();
+    if items.iter().any(|r| !r.is_string()) {
+        return true;
+    }
+    evidence.iter().all(|arn| {
+        items
+            .iter()
+            .filter_map(|r| r.as_str())
+            .any(|p| resource_matches(p, arn))
+    })
+}
+
+/// Statements derived from one origin statement for the given actions, one per service and
+/// resource set.
+fn derive_statements(
+    st: &GrantStatement,
+    actions: &BTreeSet<String>,
+    decision: &Decision,
+    ctx: &BuildContext<'_>,
+) -> Vec<ProposedStatement> {
+    let mut by_key: BTreeMap<(String, Vec<NarrowedResource>), BTreeSet<String>> = BTreeMap::new();
+    for action in actions {
+        let narrowed = narrow(st, action, decision, ctx).unwrap_or_default();
+        by_key
+            .entry((service_of(action).to_string(), narrowed))
+            .or_default()
+            .insert(action.clone());
+    }
+    by_key
+        .into_iter()
+        .map(|((service, narrowed), actions)| ProposedStatement {
+            sid: String::new(),
+            service,
+            actions,
+            resource: if narrowed.is_empty() {
+                ResourceSpec::Original
+            } else {
+                ResourceSpec::Narrowed {
+                    resources: narrowed,
+                }
+            },
+            original_resource: st.resource.clone(),
+            not_resource: st.not_resource.clone(),
+            condition: st.condition.clone(),
+        })
+        .collect()
+}
+
+/// Narrower resources for one action of one statement, or `None` to keep the original.
+fn narrow(
+    st: &GrantStatement,
+    action: &str,
+    decision: &Decision,
+    ctx: &BuildContext<'_>,
+) -> Option<Vec<NarrowedResource>> {
+    if st.not_resource.is_some() || !(ctx.supports_resources)(action) {
+        return None;
+    }
+    let patterns: Vec<&str> = st
+        .resource_items()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .filter(|p| p.contains(['*', '?']))
+        .collect();
+    if patterns.is_empty() {
+        // Already specific (or intrinsic): nothing to narrow.
+        return None;
+    }
+    let seen = &decision.used.get(action)?.resources;
+    if seen.is_empty() {
+        return None;
+    }
+    let general: BTreeSet<String> = seen.iter().map(|a| generalize(a)).collect();
+    if general.len() > MAX_NARROWED_RESOURCES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(general.len());
+    for arn in general {
+        if !patterns.iter().any(|p| pattern_covers(p, &arn)) {
+            return None;
+        }
+        let expr = ctx
+            .index
+            .expression_for(&arn)
+            .unwrap_or_else(|| Value::String(arn.clone()));
+        out.push(NarrowedResource { expr, arn });
+    }
+    Some(out)
+}
+
+/// Joins statements that differ only in actions, sorts by service, and names them.
+pub fn merge_and_name(statements: Vec<ProposedStatement>) -> Vec<ProposedStatement> {
+    let mut merged: BTreeMap<String, ProposedStatement> = BTreeMap::new();
+    for st in statements {
+        match merged.get_mut(&st.group_key()) {
+            Some(existing) => existing.actions.extend(st.actions),
+            None => {
+                merged.insert(st.group_key(), st);
+            }
+        }
+    }
+    let mut out: Vec<ProposedStatement> = merged.into_values().collect();
+    out.sort_by(|a, b| {
+        (a.service.as_str(), a.actions.iter().next())
+            .cmp(&(b.service.as_str(), b.actions.iter().next()))
+    });
+    let mut used_sids: BTreeMap<String, usize> = BTreeMap::new();
+    for st in &mut out {
+        let base = sid_base(&st.service);
+        let n = used_sids.entry(base.clone()).or_insert(0);
+        *n += 1;
+        st.sid = if *n == 1 { base } else { format!("{base}{n}") };
+    }
+    out
+}
+
+/// `dynamodb` → `DynamodbAccess`: Sids must be alphanumeric.
+fn sid_base(service: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in service.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out.push_str("Access");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal::decide::{Evidence, decide};
+    use crate::proposal::model::GrantSource;
+    use crate::proposal::resources::{NameContext, TemplateResource};
+    use crate::usage::{ActionUsage, PrincipalUsage};
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    fn stmt(actions: &[&str], resource: Value) -> GrantStatement {
+        let mut s = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
+        s.resource = Some(resource);
+        s
+    }
+
+    #[test]
+    fn replaces_admin_and_narrows_to_template_resources() {
+        // Given an admin-like managed policy and an s3:* document on *
+        let admin = GrantSource {
+            id: "Role/ManagedPolicyArns/0".into(),
+            label: "AdministratorAccess".into(),
+            kind: SourceKind::AwsManaged {
+                name: "AdministratorAccess".into(),
+            },
+            statements: vec![stmt(
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "s3:GetObject",
+                    "iam:PassRole",
+                ],
+                json!("*"),
+            )],
+            attached_to: vec!["Role".into()],
+        };
+        let doc = GrantSource {
+            id: "Role/Policies/0".into(),
+            label: "Role Policies[0]".into(),
+            kind: SourceKind::Document { managed: false },
+            statements: vec![stmt(&["s3:GetObject", "s3:PutObject"], json!("*"))],
+            attached_to: vec!["Role".into()],
+        };
+        let grants = PrincipalGrants {
+            logical_id: "Role".into(),
+            resource_type: "AWS::IAM::Role".into(),
+            sources: vec![admin, doc],
+            keep: vec![],
+            permissions_boundary: false,
+        };
+        let t = Utc
+            .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut pu = PrincipalUsage::default();
+        let mut get = ActionUsage::seen_once(t);
+        get.resources.insert(
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-ABCDEFGH1234"
+                .into(),
+        );
+        pu.actions.insert("dynamodb:GetItem".into(), get);
+        let mut obj = ActionUsage::seen_once(t);
+        obj.resources
+            .insert("arn:aws:s3:::receipts/2026/a.pdf".into());
+        pu.actions.insert("s3:GetObject".into(), obj);
+        let ev = Evidence {
+            current: Some(&pu),
+            ledger: None,
+            retention_cutoff: t - chrono::Duration::days(400),
+            window_end: t,
+            window_days: 90,
+        };
+        let d = decide(&grants, &ev, &[]);
+        let index = ResourceIndex::new(
+            &[TemplateResource {
+                logical_id: "OrdersTable".into(),
+                resource_type: "AWS::DynamoDB::Table".into(),
+                properties: json!({}),
+            }],
+            &NameContext {
+                stack_name: Some("orders-app".into()),
+                partition: "aws".into(),
+                ..NameContext::default()
+            },
+        );
+        let ctx = BuildContext {
+            index: &index,
+            supports_resources: &|_| true,
+        };
+        // When building
+        let plan = build(&grants, &d, &ctx);
+        // Then GetItem replaces admin narrowed to the table, GetObject stays in the document
+        // narrowed to the bucket, and PutObject is gone from the document.
+        assert_eq!(plan.replacement.len(), 1);
+        assert_eq!(
+            plan.replacement[0].to_json(),
+            json!({"Sid": "DynamodbAccess", "Effect": "Allow", "Action": "dynamodb:GetItem",
+                   "Resource": {"Fn::GetAtt": ["OrdersTable", "Arn"]}})
+        );
+        assert_eq!(
+            plan.documents[&1][0].to_json(),
+            json!({"Sid": "S3Access", "Effect": "Allow", "Action": "s3:GetObject",
+                   "Resource": "arn:aws:s3:::receipts/*"})
+        );
+        assert_eq!(plan.documents[&1].len(), 1);
+    }
+
+    #[test]
+    fn sids_are_alphanumeric() {
+        assert_eq!(sid_base("resource-groups"), "ResourceGroupsAccess");
+        assert_eq!(sid_base("s3"), "S3Access");
+    }
+}

@@ -1,0 +1,533 @@
+//! The decision per principal: what was granted, what the evidence shows was used, what is kept
+//! (and why), what goes.
+//!
+//! Everything here errs on the side of keeping: an action is removed only when it is granted,
+//! not seen within the retention period, not on a keep-list, and observable by the evidence
+//! source. Breaking a rarely used code path in production is the failure mode that makes teams
+//! abandon least privilege, so the evidence for every kept action is recorded for the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{KeepOrigin, PrincipalGrants, SourceKind};
+use super::risk;
+use crate::policy::{action_matches, is_wildcard};
+use crate::usage::{ActionUsage, PrincipalUsage};
+
+/// The evidence for one principal, split by where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Usage of this run's window.
+    pub current: Option<&'a PrincipalUsage>,
+    /// Usage carried by the ledger from earlier runs.
+    pub ledger: Option<&'a PrincipalUsage>,
+    /// Actions last seen before this instant are treated as not seen (retention).
+    pub retention_cutoff: DateTime<Utc>,
+    /// End of the evidence window, to judge how recent a use is.
+    pub window_end: DateTime<Utc>,
+    /// Length of the evidence window (current ∪ ledger), to judge how rare a use is.
+    pub window_days: i64,
+}
+
+/// Why an action stays in the proposal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum KeepReason {
+    /// Seen in this run's evidence window.
+    Used,
+    /// Not in this window, but in the ledger within the retention period.
+    Ledger,
+    /// On a keep-list.
+    KeepList { origin: KeepOrigin, note: String },
+    /// The evidence source cannot see this action (`by` is the unobservable entry that
+    /// matched: a service prefix or an action).
+    Unobservable { by: String },
+}
+
+impl KeepReason {
+    /// The short name used in report.json's `reason`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeepReason::Used => "used",
+            KeepReason::Ledger => "ledger",
+            KeepReason::KeepList { .. } => "keep_list",
+            KeepReason::Unobservable { .. } => "unobservable",
+        }
+    }
+}
+
+/// A kept action with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptAction {
+    /// Every reason that applies, strongest first (evidence before lists).
+    pub reasons: Vec<KeepReason>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub count: u64,
+    /// Kept for rare use: seen only in the ledger, on a keep-list without evidence, last seen
+    /// more than 90 days before the window's end (a 90-day window would have dropped it), or
+    /// used on average less than once every 14 days over the evidence window.
+    pub rare: bool,
+}
+
+/// A wildcard pattern as granted, and the explicit actions that replace it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WildcardGrant {
+    pub source: String,
+    pub pattern: String,
+    /// How many actions the pattern grants.
+    pub grants: usize,
+    /// The kept actions that the pattern covered.
+    pub replaced_by: Vec<String>,
+}
+
+/// A managed policy or SAM policy template and what replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceReplacement {
+    pub source: String,
+    pub kind: String,
+    pub grants: usize,
+    pub replaced_by: Vec<String>,
+}
+
+/// A privilege-escalation action granted to the principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskFlag {
+    pub action: String,
+    pub rationale: String,
+    /// Granted on every resource (`*`), which is what makes PassRole/AssumeRole dangerous.
+    pub on_all_resources: bool,
+    pub used: bool,
+    pub kept: bool,
+}
+
+/// What the decision logic concluded for one principal.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Decision {
+    pub granted: BTreeSet<String>,
+    /// Successful calls within retention (window ∪ ledger), granted or not.
+    pub used: BTreeMap<String, ActionUsage>,
+    /// Used, but not granted by anything the template shows (a resource policy, a grant
+    /// outside the template, or an action the catalog does not know).
+    pub used_not_granted: BTreeSet<String>,
+    pub kept: BTreeMap<String, KeptAction>,
+    pub removed: BTreeSet<String>,
+    pub unused_services: BTreeSet<String>,
+    pub wildcards: Vec<WildcardGrant>,
+    pub replaced_sources: Vec<SourceReplacement>,
+    pub risks: Vec<RiskFlag>,
+    /// Keep-list entries that match nothing granted (they cannot widen the proposal).
+    pub keep_unmatched: Vec<String>,
+    /// Whether anything was observed at all (no activity → no proposal).
+    pub has_activity: bool,
+}
+
+/// Rare: on average less than one use per this many days.
+const RARE_INTERVAL_DAYS: i64 = 14;
+/// Rare: last seen this long before the window's end (what a 90-day window would miss).
+const RARE_AGE_DAYS: i64 = 90;
+
+/// Decides what to keep for one principal.
+pub fn decide(
+    grants: &PrincipalGrants,
+    evidence: &Evidence<'_>,
+    config_keep: &[super::model::KeepEntry],
+) -> Decision {
+    let granted = grants.granted();
+    let mut d = Decision {
+        granted: granted.clone(),
+        ..Decision::default()
+    };
+
+    // Evidence within retention: the union of this window and the ledger.
+    let mut in_window: BTreeSet<String> = BTreeSet::new();
+    let mut unobservable: BTreeSet<String> = BTreeSet::new();
+    for (pu, current) in [(evidence.current, true), (evidence.ledger, false)] {
+        let Some(pu) = pu else { continue };
+        for (action, au) in &pu.actions {
+            if au.last_seen < evidence.retention_cutoff {
+                continue;
+            }
+            if current {
+                in_window.insert(action.clone());
+            }
+            match d.used.get_mut(action) {
+                Some(existing) => existing.merge(au),
+                None => {
+                    d.used.insert(action.clone(), au.clone());
+                }
+            }
+        }
+        unobservable.extend(pu.unobservable.iter().cloned());
+    }
+    d.has_activity = !d.used.is_empty() || !unobservable.is_empty();
+
+    // Used actions are matched case-insensitively against the granted (canonical) set.
+    let granted_lc: BTreeMap<String, &String> = granted
+        .iter()
+        .map(|a| (a.to_ascii_lowercase(), a))
+        .collect();
+    for (action, au) in &d.used {
+        match granted_lc.get(&action.to_ascii_lowercase()) {
+            Some(canonical) => {
+                let reason = if in_window.contains(action) {
+                    KeepReason::Used
+                } else {
+                    KeepReason::Ledger
+                };
+                let rare = is_rare(au, reason == KeepReason::Ledger, evidence);
+                d.kept.insert(
+                    (*canonical).clone(),
+                    KeptAction {
+                        reasons: vec![reason],
+                        last_seen: Some(au.last_seen),
+                        first_seen: Some(au.first_seen),
+                        count: au.count,
+                        rare,
+                    },
+                );
+            }
+            None => {
+                d.used_not_granted.insert(action.clone());
+            }
+        }
+    }
+
+    // Keep-lists: the template's, then the config file's. Patterns expand over the granted
+    // set only, so a keep-list can never add a permission.
+    for entry in grants.keep.iter().chain(config_keep.iter()) {
+        for pattern in &entry.actions {
+            let mut matched = false;
+            for action in granted.iter().filter(|a| action_matches(pattern, a)) {
+                matched = true;
+                let reason = KeepReason::KeepList {
+                    origin: entry.origin,
+                    note: entry.reason.clone(),
+                };
+                let kept = d.kept.entry(action.clone()).or_insert_with(|| KeptAction {
+                    reasons: Vec::new(),
+                    last_seen: None,
+                    first_seen: None,
+                    count: 0,
+                    rare: true,
+                });
+                if !kept.reasons.contains(&reason) {
+                    kept.reasons.push(reason);
+                }
+            }
+            if !matched {
+                d.keep_unmatched.push(pattern.clone());
+            }
+        }
+    }
+
+    // Unobservable services or actions: kept and marked, never dropped.
+    for action in &granted {
+        if let Some(by) = unobservable.iter().find(|u| unobservable_covers(u, action)) {
+            let kept = d.kept.entry(action.clone()).or_insert_with(|| KeptAction {
+                reasons: Vec::new(),
+                last_seen: None,
+                first_seen: None,
+                count: 0,
+                rare: false,
+            });
+            kept.reasons
+                .push(KeepReason::Unobservable { by: by.clone() });
+        }
+    }
+    for kept in d.kept.values_mut() {
+        kept.reasons.sort();
+        kept.reasons.dedup();
+    }
+
+    d.removed = granted
+        .iter()
+        .filter(|a| !d.kept.contains_key(*a))
+        .cloned()
+        .collect();
+    let kept_services: BTreeSet<&str> = d.kept.keys().map(|a| service_of(a)).collect();
+    d.unused_services = granted
+        .iter()
+        .map(|a| service_of(a))
+        .filter(|s| !kept_services.contains(s))
+        .map(str::to_string)
+        .collect();
+
+    // Wildcards and replaced sources, for the reviewer.
+    for source in &grants.sources {
+        for st in source.statements.iter().filter(|s| s.is_allow()) {
+            for pattern in st.actions.iter().filter(|p| is_wildcard(p)) {
+                let covered: Vec<&String> = granted
+                    .iter()
+                    .filter(|a| action_matches(pattern, a))
+                    .collect();
+                d.wildcards.push(WildcardGrant {
+                    source: source.label.clone(),
+                    pattern: pattern.clone(),
+                    grants: covered.len(),
+                    replaced_by: covered
+                        .into_iter()
+                        .filter(|a| d.kept.contains_key(*a))
+                        .cloned()
+                        .collect(),
+                });
+            }
+            if !st.not_actions.is_empty() {
+                d.wildcards.push(WildcardGrant {
+                    source: source.label.clone(),
+                    pattern: format!("NotAction: {}", st.not_actions.join(", ")),
+                    grants: st.effective.len(),
+                    replaced_by: st
+                        .effective
+                        .iter()
+                        .filter(|a| d.kept.contains_key(*a))
+                        .cloned()
+                        .collect(),
+                });
+            }
+        }
+        let kind = match &source.kind {
+            SourceKind::AwsManaged { .. } => "aws_managed_policy",
+            SourceKind::SamPolicyTemplate { .. } => "sam_policy_template",
+            _ => continue,
+        };
+        let effective: BTreeSet<&String> = source
+            .statements
+            .iter()
+            .filter(|s| s.is_allow())
+            .flat_map(|s| s.effective.iter())
+            .collect();
+        d.replaced_sources.push(SourceReplacement {
+            source: source.label.clone(),
+            kind: kind.to_string(),
+            grants: effective.len(),
+            replaced_by: effective
+                .into_iter()
+                .filter(|a| d.kept.contains_key(*a))
+                .cloned()
+                .collect(),
+        });
+    }
+
+    // Privilege-escalation actions.
+    for action in &granted {
+        let Some((_, rationale)) = risk::escalation_reason(action) else {
+            continue;
+        };
+        let on_all = grants
+            .allow_statements()
+            .filter(|(_, st)| st.effective.contains(action))
+            .any(|(_, st)| {
+                st.not_resource.is_none()
+                    && st
+                        .resource_items()
+                        .iter()
+                        .any(|r| r.as_str().is_some_and(|s| s == "*"))
+            });
+        if risk::risky_only_on_star(action) && !on_all {
+            continue;
+        }
+        let used = d.kept.get(action).is_some_and(|k| {
+            k.reasons
+                .iter()
+                .any(|r| matches!(r, KeepReason::Used | KeepReason::Ledger))
+        });
+        d.risks.push(RiskFlag {
+            action: action.clone(),
+            rationale: rationale.to_string(),
+            on_all_resources: on_all,
+            used,
+            kept: d.kept.contains_key(action),
+        });
+    }
+    d
+}
+
+/// Whether an unobservable entry (service prefix, action, or action pattern) covers `action`.
+pub fn unobservable_covers(entry: &str, action: &str) -> bool {
+    if entry.contains(':') {
+        action_matches(entry, action)
+    } else {
+        service_of(action).eq_ignore_ascii_case(entry)
+    }
+}
+
+/// The service prefix of an action (`s3` for `s3:GetObject`).
+pub fn service_of(action: &str) -> &str {
+    action.split_once(':').map(|(s, _)| s).unwrap_or(action)
+}
+
+fn is_rare(au: &ActionUsage, ledger_only: bool, evidence: &Evidence<'_>) -> bool {
+    if ledger_only {
+        return true;
+    }
+    if evidence.window_end - au.last_seen > Duration::days(RARE_AGE_DAYS) {
+        return true;
+    }
+    let days = evidence.window_days.max(1);
+    (au.count as i64).saturating_mul(RARE_INTERVAL_DAYS) <= days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal::model::{GrantSource, GrantStatement, KeepEntry};
+    use chrono::TimeZone;
+
+    fn at(days_before_end: i64) -> DateTime<Utc> {
+        end() - Duration::days(days_before_end)
+    }
+
+    fn end() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn usage(actions: &[(&str, i64, u64)]) -> PrincipalUsage {
+        let mut pu = PrincipalUsage::default();
+        for (a, days, count) in actions {
+            let mut au = ActionUsage::seen_once(at(*days));
+            au.count = *count;
+            pu.actions.insert((*a).to_string(), au);
+        }
+        pu
+    }
+
+    fn grants() -> PrincipalGrants {
+        let mut st = GrantStatement::allow_all_resources(
+            [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "iam:PassRole",
+                "dynamodb:GetItem",
+            ]
+            .map(String::from),
+        );
+        st.actions = vec![
+            "s3:*".into(),
+            "iam:PassRole".into(),
+            "dynamodb:GetItem".into(),
+        ];
+        PrincipalGrants {
+            logical_id: "WorkerRole".into(),
+            resource_type: "AWS::IAM::Role".into(),
+            sources: vec![GrantSource {
+                id: "WorkerRole/Policies/0".into(),
+                label: "WorkerRole Policies[0]".into(),
+                kind: SourceKind::Document { managed: false },
+                statements: vec![st],
+                attached_to: vec!["WorkerRole".into()],
+            }],
+            keep: vec![KeepEntry {
+                actions: vec!["s3:Delete*".into()],
+                reason: "yearly purge".into(),
+                origin: KeepOrigin::Template,
+            }],
+            permissions_boundary: false,
+        }
+    }
+
+    #[test]
+    fn keeps_used_ledger_keep_list_and_removes_the_rest() {
+        // Given a window with GetObject used daily, and a ledger that saw PutObject 200 days ago
+        let current = usage(&[("s3:GetObject", 1, 180), ("sqs:SendMessage", 3, 4)]);
+        let ledger = usage(&[("s3:PutObject", 200, 2), ("dynamodb:GetItem", 500, 1)]);
+        let ev = Evidence {
+            current: Some(&current),
+            ledger: Some(&ledger),
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 180,
+        };
+        // When deciding
+        let d = decide(&grants(), &ev, &[]);
+        // Then used and ledger (within retention) are kept, the keep-list is honoured,
+        // anything else is removed and the out-of-retention ledger entry is gone.
+        assert_eq!(d.kept["s3:GetObject"].reasons, vec![KeepReason::Used]);
+        assert!(!d.kept["s3:GetObject"].rare);
+        assert_eq!(d.kept["s3:PutObject"].reasons, vec![KeepReason::Ledger]);
+        assert!(d.kept["s3:PutObject"].rare);
+        assert!(matches!(
+            d.kept["s3:DeleteObject"].reasons[0],
+            KeepReason::KeepList {
+                origin: KeepOrigin::Template,
+                ..
+            }
+        ));
+        assert_eq!(
+            d.removed,
+            ["dynamodb:GetItem", "iam:PassRole"]
+                .map(String::from)
+                .into()
+        );
+        assert_eq!(
+            d.unused_services,
+            ["dynamodb", "iam"].map(String::from).into()
+        );
+        assert_eq!(d.used_not_granted, ["sqs:SendMessage".to_string()].into());
+        assert_eq!(d.risks.len(), 1);
+        assert!(d.risks[0].on_all_resources && !d.risks[0].used && !d.risks[0].kept);
+        assert_eq!(d.wildcards[0].pattern, "s3:*");
+        assert_eq!(d.wildcards[0].grants, 3);
+        assert!(d.has_activity);
+    }
+
+    #[test]
+    fn unobservable_actions_are_kept_and_marked() {
+        let mut current = usage(&[("s3:GetObject", 1, 100)]);
+        current.unobservable.insert("iam:PassRole".into());
+        let ev = Evidence {
+            current: Some(&current),
+            ledger: None,
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 90,
+        };
+        let d = decide(&grants(), &ev, &[]);
+        assert_eq!(
+            d.kept["iam:PassRole"].reasons,
+            vec![KeepReason::Unobservable {
+                by: "iam:PassRole".into()
+            }]
+        );
+        assert!(d.risks[0].kept);
+    }
+
+    #[test]
+    fn no_evidence_means_no_activity_and_unmatched_keep_is_reported() {
+        let ev = Evidence {
+            current: None,
+            ledger: None,
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 90,
+        };
+        let keep = vec![KeepEntry {
+            actions: vec!["ec2:RunInstances".into()],
+            reason: "x".into(),
+            origin: KeepOrigin::Config,
+        }];
+        let d = decide(&grants(), &ev, &keep);
+        assert!(!d.has_activity);
+        assert_eq!(d.keep_unmatched, vec!["ec2:RunInstances".to_string()]);
+    }
+
+    #[test]
+    fn monthly_use_is_rare_daily_use_is_not() {
+        let current = usage(&[("s3:GetObject", 2, 7), ("s3:PutObject", 0, 400)]);
+        let ev = Evidence {
+            current: Some(&current),
+            ledger: None,
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 200,
+        };
+        let d = decide(&grants(), &ev, &[]);
+        assert!(d.kept["s3:GetObject"].rare);
+        assert!(!d.kept["s3:PutObject"].rare);
+    }
+}

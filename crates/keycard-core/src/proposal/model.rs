@@ -1,0 +1,170 @@
+//! The proposal's own view of what a principal is granted.
+//!
+//! The template engine reports grants in the shape of the template (paths, spans, SAM
+//! constructs); the decision logic only needs statements with their effective action sets and
+//! where they came from. Keeping this small model separate lets the decision logic and the
+//! never-broader invariant be tested (and property-tested) without a template at all.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::policy::Effect;
+
+/// One statement of a grant, as the decision logic sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantStatement {
+    pub effect: Effect,
+    /// `Action` patterns as written (empty when the statement uses `NotAction`).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// `NotAction` patterns as written.
+    #[serde(default)]
+    pub not_actions: Vec<String>,
+    /// Canonical actions this statement applies to (wildcards expanded, `NotAction`
+    /// complemented over the catalog).
+    #[serde(default)]
+    pub effective: BTreeSet<String>,
+    /// `Resource` exactly as written (intrinsics kept in long form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_resource: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    /// The statement exactly as written, so statements keycard does not change (Deny) are
+    /// written back byte-for-byte equivalent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Value>,
+}
+
+impl GrantStatement {
+    /// An Allow statement over `actions` (already canonical) on `Resource: "*"`.
+    pub fn allow_all_resources(actions: impl IntoIterator<Item = String>) -> Self {
+        let effective: BTreeSet<String> = actions.into_iter().collect();
+        GrantStatement {
+            effect: Effect::Allow,
+            actions: effective.iter().cloned().collect(),
+            not_actions: Vec::new(),
+            effective,
+            resource: Some(Value::String("*".into())),
+            not_resource: None,
+            condition: None,
+            raw: None,
+        }
+    }
+
+    pub fn is_allow(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+
+    /// Resource elements as written, one per list item (an intrinsic counts as one).
+    pub fn resource_items(&self) -> Vec<&Value> {
+        match &self.resource {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(v) => vec![v],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// How a grant reaches a principal; decides how the proposal can change it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A policy document in the template that can be rewritten in place (role `Policies`,
+    /// `AWS::IAM::Policy`, a SAM inline statement document, or an `AWS::IAM::ManagedPolicy`
+    /// when `managed`). The flag matters for IAM's size quotas, which differ.
+    Document { managed: bool },
+    /// An AWS managed policy attached by ARN (AdministratorAccess, PowerUserAccess, …): it
+    /// cannot be edited, only detached and replaced by explicit statements.
+    AwsManaged { name: String },
+    /// A SAM policy template (`DynamoDBCrudPolicy`, …): replaced by explicit statements.
+    SamPolicyTemplate { name: String },
+    /// Anything keycard cannot rewrite (a customer managed policy outside the template, a
+    /// connector): left exactly as it is.
+    Fixed,
+}
+
+/// One place a principal's permissions come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantSource {
+    /// Stable id of the source within the template (used to group edits).
+    pub id: String,
+    /// What a reviewer should read, e.g. `ApiFunction Policies[1]` or `AdministratorAccess`.
+    pub label: String,
+    pub kind: SourceKind,
+    pub statements: Vec<GrantStatement>,
+    /// Logical ids of every principal this source is attached to (shared policies).
+    #[serde(default)]
+    pub attached_to: Vec<String>,
+}
+
+impl GrantSource {
+    /// Whether keycard may change this source at all.
+    pub fn is_replaceable(&self) -> bool {
+        matches!(
+            self.kind,
+            SourceKind::AwsManaged { .. } | SourceKind::SamPolicyTemplate { .. }
+        )
+    }
+
+    pub fn is_document(&self) -> bool {
+        matches!(self.kind, SourceKind::Document { .. })
+    }
+}
+
+/// An entry of a keep-list: actions that must survive even without evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepEntry {
+    /// Action names or patterns (`s3:DeleteObject`, `s3:Delete*`).
+    pub actions: Vec<String>,
+    pub reason: String,
+    pub origin: KeepOrigin,
+}
+
+/// Where a keep-list entry was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepOrigin {
+    /// `Metadata: { keycard: { keep: [...] } }` in the template.
+    Template,
+    /// The keep config file.
+    Config,
+}
+
+/// Everything a principal is granted, in the proposal's model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrincipalGrants {
+    pub logical_id: String,
+    /// CloudFormation type of the principal resource (`AWS::IAM::Role`,
+    /// `AWS::Serverless::Function`, …).
+    pub resource_type: String,
+    pub sources: Vec<GrantSource>,
+    /// Keep entries from the template (the principal's or an attached policy's Metadata).
+    #[serde(default)]
+    pub keep: Vec<KeepEntry>,
+    /// Whether the principal has a PermissionsBoundary (never changed, only reported).
+    #[serde(default)]
+    pub permissions_boundary: bool,
+}
+
+impl PrincipalGrants {
+    /// Every Allow statement, with the index of its source.
+    pub fn allow_statements(&self) -> impl Iterator<Item = (usize, &GrantStatement)> {
+        self.sources.iter().enumerate().flat_map(|(i, s)| {
+            s.statements
+                .iter()
+                .filter(|st| st.is_allow())
+                .map(move |st| (i, st))
+        })
+    }
+
+    /// Union of the effective actions of every Allow statement.
+    pub fn granted(&self) -> BTreeSet<String> {
+        self.allow_statements()
+            .flat_map(|(_, st)| st.effective.iter().cloned())
+            .collect()
+    }
+}
