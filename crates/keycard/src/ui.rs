@@ -267,8 +267,18 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     };
     let mut out = render(&mut headers.iter().copied());
     out.push('\n');
-    let rule_len: usize = widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
-    out.extend(std::iter::repeat_n('-', rule_len));
+    let rules: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            "-".repeat(if i + 1 == cols {
+                headers[i].chars().count().max(*w).min(40)
+            } else {
+                *w
+            })
+        })
+        .collect();
+    out.push_str(&rules.join("  "));
     out.push('\n');
     for row in rows {
         out.push_str(&render(&mut row.iter().map(String::as_str)));
@@ -380,7 +390,7 @@ mod tests {
         );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "role                granted → proposed");
-        assert_eq!(lines[1].chars().count(), 18 + 2 + 18);
+        assert_eq!(lines[1], format!("{}  {}", "-".repeat(18), "-".repeat(18)));
         assert_eq!(lines[2], "ApiRole             * → 4");
         assert_eq!(lines[3], "WorkerFunctionRole  s3:* → 2");
     }

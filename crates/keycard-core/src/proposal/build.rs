@@ -57,6 +57,9 @@ pub enum ResourceSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProposedStatement {
     pub sid: String,
+    /// The Sid of the original statement, kept when the statement stays in its document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_sid: Option<String>,
     pub service: String,
     pub actions: BTreeSet<String>,
     pub resource: ResourceSpec,
@@ -193,7 +196,16 @@ pub fn build(
                 &mut plan.replacement
             }
         };
-        target.extend(derive_statements(st, &actions, decision, ctx));
+        let origin_sid = if source.is_document() {
+            st.raw
+                .as_ref()
+                .and_then(|r| r.get("Sid"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        } else {
+            None
+        };
+        target.extend(derive_statements(st, &actions, decision, ctx, origin_sid));
     }
     // Document sources whose Allow statements all go away still get an (empty) entry, so
     // their rewrite removes them.
@@ -281,6 +293,7 @@ fn derive_statements(
     actions: &BTreeSet<String>,
     decision: &Decision,
     ctx: &BuildContext<'_>,
+    origin_sid: Option<String>,
 ) -> Vec<ProposedStatement> {
     let mut by_key: BTreeMap<(String, Vec<NarrowedResource>), BTreeSet<String>> = BTreeMap::new();
     for action in actions {
@@ -294,6 +307,7 @@ fn derive_statements(
         .into_iter()
         .map(|((service, narrowed), actions)| ProposedStatement {
             sid: String::new(),
+            origin_sid: origin_sid.clone(),
             service,
             actions,
             resource: if narrowed.is_empty() {
@@ -334,7 +348,23 @@ fn narrow(
     if seen.is_empty() {
         return None;
     }
-    let general: BTreeSet<String> = seen.iter().map(|a| generalize(a)).collect();
+    let mut general: BTreeSet<String> = seen.iter().map(|a| generalize(a)).collect();
+    // Query and Scan may name an index, whose ARN is not always in the evidence; the table's
+    // indexes stay inside the original Resource, so they are added rather than risked.
+    if matches!(action, "dynamodb:Query" | "dynamodb:Scan") {
+        let tables: Vec<String> = general
+            .iter()
+            .filter(|a| {
+                super::resources::Arn::parse(a).is_some_and(|p| {
+                    p.service == "dynamodb"
+                        && p.resource.starts_with("table/")
+                        && !p.resource["table/".len()..].contains('/')
+                })
+            })
+            .map(|a| format!("{a}/index/*"))
+            .collect();
+        general.extend(tables);
+    }
     if general.len() > MAX_NARROWED_RESOURCES {
         return None;
     }
@@ -370,7 +400,11 @@ pub fn merge_and_name(statements: Vec<ProposedStatement>) -> Vec<ProposedStateme
     });
     let mut used_sids: BTreeMap<String, usize> = BTreeMap::new();
     for st in &mut out {
-        let base = sid_base(&st.service);
+        let base = st
+            .origin_sid
+            .clone()
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| sid_base(&st.service));
         let n = used_sids.entry(base.clone()).or_insert(0);
         *n += 1;
         st.sid = if *n == 1 { base } else { format!("{base}{n}") };

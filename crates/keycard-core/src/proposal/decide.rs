@@ -68,7 +68,7 @@ pub struct KeptAction {
     pub count: u64,
     /// Kept for rare use: seen only in the ledger, on a keep-list without evidence, last seen
     /// more than 90 days before the window's end (a 90-day window would have dropped it), or
-    /// used on average less than once every 14 days over the evidence window.
+    /// called on average at most once every 10 days over the evidence window.
     pub rare: bool,
 }
 
@@ -92,14 +92,19 @@ pub struct SourceReplacement {
     pub replaced_by: Vec<String>,
 }
 
-/// A privilege-escalation action granted to the principal.
+/// Privilege-escalation actions granted to the principal, grouped by escalation pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskFlag {
-    pub action: String,
+    /// The escalation pattern (`iam:Attach*Policy`).
+    pub pattern: String,
+    /// The granted actions under it.
+    pub actions: Vec<String>,
     pub rationale: String,
     /// Granted on every resource (`*`), which is what makes PassRole/AssumeRole dangerous.
     pub on_all_resources: bool,
+    /// Whether any of the actions was used.
     pub used: bool,
+    /// Whether any of the actions stays in the proposal.
     pub kept: bool,
 }
 
@@ -124,8 +129,9 @@ pub struct Decision {
     pub has_activity: bool,
 }
 
-/// Rare: on average less than one use per this many days.
-const RARE_INTERVAL_DAYS: i64 = 14;
+/// Rare: on average at most one call per this many days (a monthly job making a few calls
+/// is rare; a weekly one is not).
+const RARE_INTERVAL_DAYS: i64 = 10;
 /// Rare: last seen this long before the window's end (what a 90-day window would miss).
 const RARE_AGE_DAYS: i64 = 90;
 
@@ -311,9 +317,9 @@ pub fn decide(
         });
     }
 
-    // Privilege-escalation actions.
+    // Privilege-escalation actions, one flag per pattern.
     for action in &granted {
-        let Some((_, rationale)) = risk::escalation_reason(action) else {
+        let Some((pattern, rationale)) = risk::escalation_reason(action) else {
             continue;
         };
         let on_all = grants
@@ -334,13 +340,23 @@ pub fn decide(
                 .iter()
                 .any(|r| matches!(r, KeepReason::Used | KeepReason::Ledger))
         });
-        d.risks.push(RiskFlag {
-            action: action.clone(),
-            rationale: rationale.to_string(),
-            on_all_resources: on_all,
-            used,
-            kept: d.kept.contains_key(action),
-        });
+        let kept = d.kept.contains_key(action);
+        match d.risks.iter_mut().find(|r| r.pattern == pattern) {
+            Some(r) => {
+                r.actions.push(action.clone());
+                r.on_all_resources |= on_all;
+                r.used |= used;
+                r.kept |= kept;
+            }
+            None => d.risks.push(RiskFlag {
+                pattern: pattern.to_string(),
+                actions: vec![action.clone()],
+                rationale: rationale.to_string(),
+                on_all_resources: on_all,
+                used,
+                kept,
+            }),
+        }
     }
     d
 }

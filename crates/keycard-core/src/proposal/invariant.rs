@@ -366,6 +366,7 @@ mod tests {
         let mut plan = PrincipalPlan::default();
         let proposed = |actions: &[&str], arn: &str| ProposedStatement {
             sid: "S3Access".into(),
+            origin_sid: None,
             service: "s3".into(),
             actions: actions.iter().map(|a| a.to_string()).collect(),
             resource: ResourceSpec::Narrowed {

@@ -154,7 +154,7 @@ pub enum ProposalError {
 
 /// Runs the whole pipeline. Deterministic: the same input gives the same output.
 pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
-    pipeline::propose(input)
+    adapter::propose(input)
 }
 
 /// Whether the usage came from this source (for the report's `sources`).

@@ -490,8 +490,11 @@ fn usage_window(usage: &Usage) -> Option<Window> {
 
 /// Whether an action can be scoped to resources. Without catalog data for the action it is
 /// assumed it can, since the evidence only holds ARNs for calls that named a resource.
-fn supports_resource_scoping(_action: &str) -> bool {
-    true
+fn supports_resource_scoping(action: &str) -> bool {
+    crate::catalog::Catalog::try_embedded()
+        .ok()
+        .and_then(|c| c.action(action))
+        .is_none_or(|a| !a.resource_types().is_empty())
 }
 
 fn flag(kind: &str, severity: &str, message: String) -> Flag {
@@ -706,6 +709,11 @@ fn role_report(
         }
     }
     for risk in &d.risks {
+        let what = if risk.actions.len() == 1 {
+            risk.actions[0].clone()
+        } else {
+            format!("{} ({} actions)", risk.pattern, risk.actions.len())
+        };
         let mut f = flag(
             "privilege_escalation",
             if risk.kept || risk.on_all_resources {
@@ -714,8 +722,7 @@ fn role_report(
                 "medium"
             },
             format!(
-                "{}{}: {}; {}, {}",
-                risk.action,
+                "{what}{}: {}; {}, {}",
                 if risk.on_all_resources { " on *" } else { "" },
                 risk.rationale,
                 if risk.used { "used" } else { "never used" },
@@ -728,7 +735,7 @@ fn role_report(
                 }
             ),
         );
-        f.action = Some(risk.action.clone());
+        f.action = Some(risk.pattern.clone());
         f.used = Some(risk.used);
         f.kept = Some(if proposed_status { risk.kept } else { true });
         flags.push(f);
@@ -868,9 +875,4 @@ fn reason_text(r: &KeepReason) -> String {
         ),
         KeepReason::Unobservable { by } => format!("not observable by the evidence source ({by})"),
     }
-}
-
-/// Runs the whole pipeline (see [`super::propose`]).
-pub fn propose(input: &ProposalInput) -> Result<super::Proposal, ProposalError> {
-    super::adapter::propose(input)
 }

@@ -366,10 +366,10 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
     if !r.removed_actions.is_empty() {
         let _ = writeln!(
             body,
-            "<details><summary>Removed: {} actions in {} services</summary><p>{}</p></details>",
+            "<details><summary>Removed: {} actions ({} services no longer used at all)</summary><p>{}</p></details>",
             r.removed_actions.len(),
             r.removed_services.len(),
-            code_list(&r.removed_services, 500)
+            code_list(&r.removed_actions, 300)
         );
     }
     if !r.policies.is_empty() {

@@ -171,10 +171,13 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
     if !r.removed_actions.is_empty() {
         let _ = writeln!(
             out,
-            "**Removed**: {} actions in {} services no longer used: {}\n",
+            "**Removed**: {} actions; services no longer used at all: {}\n",
             r.removed_actions.len(),
-            r.removed_services.len(),
-            code_list(&r.removed_services, LIST_LIMIT)
+            if r.removed_services.is_empty() {
+                "none".to_string()
+            } else {
+                code_list(&r.removed_services, LIST_LIMIT)
+            }
         );
         if r.removed_actions.len() <= LIST_LIMIT {
             let _ = writeln!(

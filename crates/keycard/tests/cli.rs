@@ -1,0 +1,461 @@
+//! The CLI as a person or a CI job meets it: help, completions, `check` in every format, bad
+//! input and exit codes. Runs the real binary (assert_cmd).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(case: &str) -> PathBuf {
+    let dir = repo().join("tests/fixtures/check").join(case);
+    let yaml = dir.join("template.yaml");
+    if yaml.exists() {
+        yaml
+    } else {
+        dir.join("template.json")
+    }
+}
+
+/// The binary, run from the repository root with a clean colour environment.
+fn keycard() -> Command {
+    let mut cmd = Command::cargo_bin("keycard").unwrap();
+    cmd.current_dir(repo())
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+fn stdout_json(cmd: &mut Command) -> (Value, i32) {
+    let out = cmd.output().unwrap();
+    let code = out.status.code().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (json, code)
+}
+
+// ---------------------------------------------------------------------------------------------
+// help, version, completions
+
+#[test]
+fn top_level_help_lists_commands_and_exit_codes() {
+    keycard()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Usage: keycard"))
+        .stdout(predicate::str::contains("propose"))
+        .stdout(predicate::str::contains("check"))
+        .stdout(predicate::str::contains("completions"))
+        .stdout(predicate::str::contains("Exit codes:"))
+        .stdout(predicate::str::contains("NO_COLOR"))
+        .stdout(predicate::str::contains("--quiet"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["usage", "grants", "propose", "check", "completions"] {
+        keycard()
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!("Usage: keycard {sub}")));
+    }
+    keycard()
+        .args(["check", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--fail-on"))
+        .stdout(predicate::str::contains("sarif"))
+        .stdout(predicate::str::contains("reason"));
+}
+
+#[test]
+fn version_is_printed() {
+    keycard()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("keycard "));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    keycard()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Usage"));
+    keycard().arg("frobnicate").assert().code(2);
+    keycard()
+        .args(["check", "--format", "xml", "x.yaml"])
+        .assert()
+        .code(2);
+    keycard()
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("TEMPLATE"));
+    keycard()
+        .args(["--quiet", "--verbose", "check", "x"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef keycard"),
+        ("fish", "complete -c keycard"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion"),
+    ] {
+        keycard()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker))
+            .stdout(predicate::str::contains("fail-on"));
+    }
+    keycard().args(["completions", "tcsh"]).assert().code(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// check: text
+
+#[test]
+fn check_text_reports_findings_with_positions_and_fails() {
+    keycard()
+        .args(["check", "tests/fixtures/check/sam-overprovisioned/template.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "tests/fixtures/check/sam-overprovisioned/template.yaml:32:11  critical  KC004  ApiFunction: AWS managed policy AdministratorAccess",
+        ))
+        .stdout(predicate::str::contains("KC005  FulfilmentStateMachine"))
+        .stdout(predicate::str::contains("\x1b[").not())
+        .stderr(predicate::str::contains("findings ("));
+}
+
+#[test]
+fn check_clean_template_exits_0_with_no_output() {
+    keycard()
+        .args(["check"])
+        .arg(fixture("clean"))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("0 findings in 1 template"));
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    // suppressions/: after suppressions, one critical (KC004) and two low (KC090) remain.
+    let t = fixture("suppressions");
+    keycard().arg("check").arg(&t).assert().code(1);
+    keycard()
+        .args(["check", "--fail-on", "critical"])
+        .arg(&t)
+        .assert()
+        .code(1);
+    keycard()
+        .args(["check", "--fail-on", "never"])
+        .arg(&t)
+        .assert()
+        .code(0);
+    // trust-policies/ has critical and high findings only.
+    let t = fixture("trust-policies");
+    keycard()
+        .args(["check", "--fail-on", "high"])
+        .arg(&t)
+        .assert()
+        .code(1);
+    // clean passes at every threshold.
+    keycard()
+        .args(["check", "--fail-on", "low"])
+        .arg(fixture("clean"))
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn suppressed_findings_show_only_when_verbose() {
+    let t = fixture("suppressions");
+    keycard()
+        .args(["check"])
+        .arg(&t)
+        .assert()
+        .stdout(predicate::str::contains("KC002").not())
+        .stderr(predicate::str::contains("3 suppressed"));
+    keycard()
+        .args(["check", "--verbose"])
+        .arg(&t)
+        .assert()
+        .stdout(predicate::str::contains(
+            "(suppressed: sqs:* is scoped to the one queue this function owns)",
+        ))
+        .stdout(predicate::str::contains(
+            "Suppressions are reviewed decisions",
+        ));
+}
+
+#[test]
+fn colour_only_when_asked_and_never_with_no_color() {
+    let t = fixture("sam-overprovisioned");
+    keycard()
+        .args(["check", "--color", "always"])
+        .arg(&t)
+        .assert()
+        .stdout(predicate::str::contains("\x1b[1;31mcritical"));
+    keycard()
+        .args(["check", "--color", "auto"])
+        .arg(&t)
+        .env("NO_COLOR", "1")
+        .assert()
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn quiet_prints_results_but_no_summary() {
+    keycard()
+        .args(["--quiet", "check"])
+        .arg(fixture("sam-overprovisioned"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("KC004"))
+        .stderr("");
+}
+
+// ---------------------------------------------------------------------------------------------
+// check: JSON and SARIF
+
+#[test]
+fn check_json_has_files_findings_and_summary() {
+    let (json, code) = stdout_json(
+        keycard()
+            .args(["check", "--format", "json"])
+            .arg(fixture("iam-escalation"))
+            .arg(fixture("clean")),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(json["version"], 1);
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[1]["findings"].as_array().unwrap().len(), 0);
+    let rules: Vec<&str> = files[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    for want in [
+        "KC007", "KC008", "KC011", "KC020", "KC021", "KC022", "KC023",
+    ] {
+        assert!(rules.contains(&want), "{want} missing from {rules:?}");
+    }
+    let first = &files[0]["findings"][0];
+    assert!(first["start"]["line"].as_u64().unwrap() > 0);
+    assert!(first["path"].as_str().unwrap().starts_with("/Resources/"));
+    assert_eq!(json["summary"]["findings"], rules.len());
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(repo().join("tests/schemas/sarif-2.1.0-rtm.5.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid_sarif(validator: &jsonschema::Validator, sarif: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "SARIF schema violations:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let validator = sarif_validator();
+    let all: Vec<PathBuf> = [
+        "sam-overprovisioned",
+        "iam-escalation",
+        "trust-policies",
+        "suppressions",
+        "conditions-and-strings",
+        "clean",
+    ]
+    .iter()
+    .map(|c| fixture(c))
+    .collect();
+    let (sarif, code) = stdout_json(keycard().args(["check", "--format", "sarif"]).args(&all));
+    assert_eq!(code, 1);
+    assert_valid_sarif(&validator, &sarif);
+
+    let run = &sarif["runs"][0];
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["name"], "keycard");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "KC001"));
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= 20, "{}", results.len());
+    for r in results {
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+        assert!(
+            loc["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("template.yaml")
+                || loc["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("template.json")
+        );
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+    }
+    // Suppressed findings stay in the log, marked in-source with their justification.
+    let suppressed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(suppressed.len(), 3);
+    assert_eq!(suppressed[0]["suppressions"][0]["kind"], "inSource");
+    assert!(suppressed.iter().any(|r| {
+        r["suppressions"][0]["justification"]
+            .as_str()
+            .unwrap()
+            .contains("SEC-1432")
+    }));
+    // The broken JSON-string policy is reported as a tool notification, not dropped.
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert!(notes.iter().any(|n| {
+        n["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("BrokenPolicy")
+    }));
+}
+
+#[test]
+fn sarif_of_a_clean_template_is_valid_and_empty() {
+    let (sarif, code) = stdout_json(
+        keycard()
+            .args(["check", "--format", "sarif"])
+            .arg(fixture("clean")),
+    );
+    assert_eq!(code, 0);
+    assert_valid_sarif(&sarif_validator(), &sarif);
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn the_schema_check_is_not_vacuous() {
+    // A log missing `version` and with a bad level must be rejected by the same validator.
+    let bad = serde_json::json!({
+        "runs": [{ "tool": { "driver": { "name": "keycard" } },
+                   "results": [{ "message": { "text": "x" }, "level": "fatal" }] }]
+    });
+    assert!(!sarif_validator().is_valid(&bad));
+}
+
+#[test]
+fn output_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports/keycard.sarif");
+    keycard()
+        .args(["check", "--format", "sarif", "-o"])
+        .arg(&out)
+        .arg(fixture("trust-policies"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn rules_can_be_listed() {
+    keycard()
+        .args(["check", "--list-rules"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("KC023"))
+        .stdout(predicate::str::contains("privilege-escalation-combination"));
+    let (json, code) = stdout_json(keycard().args(["check", "--list-rules", "--format", "json"]));
+    assert_eq!(code, 0);
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["rationale"].as_str().unwrap().len() > 40)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// check: bad input
+
+#[test]
+fn missing_file_exits_2_but_checks_the_others() {
+    keycard()
+        .args(["check", "does/not/exist.yaml"])
+        .arg(fixture("sam-overprovisioned"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read does/not/exist.yaml"))
+        .stdout(predicate::str::contains("KC004"));
+}
+
+#[test]
+fn bad_yaml_exits_2_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.yaml");
+    std::fs::write(
+        &bad,
+        "Resources:\n  Role:\n    Type: [AWS::IAM::Role\n    Properties: {}\n",
+    )
+    .unwrap();
+    keycard()
+        .arg("check")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "broken.yaml: not valid YAML or JSON: line",
+        ));
+}
+
+#[test]
+fn non_templates_and_empty_files_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("list.yaml", "- a\n- b\n", "not a CloudFormation template"),
+        ("empty.yaml", "", "the file is empty"),
+        ("binary.json", "\u{0}\u{1}\u{2}", "not valid YAML or JSON"),
+    ];
+    for (name, text, message) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        keycard()
+            .arg("check")
+            .arg(&path)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}
