@@ -660,3 +660,101 @@ fn apply_suppressions(run: &mut Run<'_>, root: &Node) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_of(text: &str) -> Vec<&'static str> {
+        check_template("t.yaml", text, Catalog::embedded())
+            .unwrap()
+            .findings
+            .iter()
+            .filter(|f| f.suppressed.is_none())
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    fn role_with(statement: &str) -> String {
+        format!(
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement:\n{statement}"
+        )
+    }
+
+    #[test]
+    fn deny_statements_are_never_findings() {
+        let t = role_with(
+            "              - Effect: Deny\n                Action: '*'\n                NotResource: '*'\n",
+        );
+        assert_eq!(rules_of(&t), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn action_case_and_intrinsics_are_handled() {
+        let t = role_with(
+            "              - Effect: Allow\n                Action: [IAM:passrole, !Ref ActionParam]\n                Resource: '*'\n",
+        );
+        assert_eq!(rules_of(&t), vec!["KC021"]);
+    }
+
+    #[test]
+    fn scoped_writes_and_unscopable_actions_are_clean() {
+        let t = role_with(
+            "              - Effect: Allow\n                Action: [s3:PutObject]\n                Resource: !Sub arn:${AWS::Partition}:s3:::b/*\n              - Effect: Allow\n                Action: [xray:PutTraceSegments, s3:ListAllMyBuckets]\n                Resource: '*'\n",
+        );
+        assert_eq!(rules_of(&t), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_star_statement_reports_once() {
+        let t = role_with(
+            "              - Effect: Allow\n                Action: '*'\n                Resource: '*'\n",
+        );
+        assert_eq!(rules_of(&t), vec!["KC001"]);
+    }
+
+    #[test]
+    fn malformed_shapes_do_not_panic() {
+        for t in [
+            "Resources: {}\n",
+            "Resources:\n  R: 5\n",
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties: [1]\n",
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies: 7\n      ManagedPolicyArns: {a: b}\n      AssumeRolePolicyDocument: {Statement: [1, [2], {Effect: Allow, Principal: [x]}]}\n",
+            "Resources:\n  R:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies: !If [C]\n",
+            "Resources:\n  R:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyDocument: {Statement: {Effect: Allow, Action: {x: y}, Resource: [[]]}}\n      Roles: !Ref X\n",
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Metadata: {keycard: {suppress: {rule: KC001}}}\n",
+        ] {
+            let report = check_template("t.yaml", t, Catalog::embedded());
+            assert!(report.is_ok(), "{t}: {report:?}");
+        }
+    }
+
+    #[test]
+    fn templates_without_resources_are_input_errors() {
+        for t in [
+            "[1, 2]\n",
+            "AWSTemplateFormatVersion: '2010-09-09'\n",
+            "Resources: [a]\n",
+        ] {
+            assert!(matches!(
+                check_template("t.yaml", t, Catalog::embedded()),
+                Err(CheckError::NotATemplate { .. })
+            ));
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes arrive, check answers with a report or an error, never a panic.
+        #[test]
+        fn never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+            let _ = check_template("t.yaml", &text, Catalog::embedded());
+        }
+
+        #[test]
+        fn never_panics_on_yaml_shaped_noise(
+            lines in proptest::collection::vec("( {0,8})(Resources|Type|Properties|Policies|Statement|Effect|Action|Resource|Principal|AWS|- |!Ref |!If |\\*|\\[|\\]|\\{|\\}|:|'|AWS::IAM::Role|Allow)*", 0..20)
+        ) {
+            let _ = check_template("t.yaml", &lines.join("\n"), Catalog::embedded());
+        }
+    }
+}
