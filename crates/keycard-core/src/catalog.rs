@@ -14,13 +14,15 @@
 //! nothing is ever guessed.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::policy::action_matches;
+
+mod arn;
 
 /// The catalog file compiled into the binary.
 const EMBEDDED: &str = include_str!("../../../data/iam-catalog.tsv");
@@ -141,6 +143,19 @@ impl ResourceType {
     pub fn arn_format(&self) -> &str {
         &self.arn_format
     }
+
+    /// Whether a concrete ARN (or a policy ARN pattern, whose `*` is treated as ordinary text)
+    /// fits this format; see the rules in `catalog/arn.rs`.
+    pub fn matches_arn(&self, arn: &str) -> bool {
+        arn::matches(&self.arn_format, arn)
+    }
+}
+
+/// A resource type an ARN fits, with the service that defines it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArnMatch<'a> {
+    pub service: &'a Service,
+    pub resource_type: &'a ResourceType,
 }
 
 /// A resource type an action can be scoped to; `required` is the `*` of the AWS docs.
@@ -319,6 +334,33 @@ impl<'a> ActionRef<'a> {
             .iter()
             .filter_map(move |rt| service.resource_type(rt.name()))
     }
+
+    /// Which of this action's resource types an ARN is. The ARN is first classified within the
+    /// action's service (the most specific fitting formats win, so an object ARN is an
+    /// `object`, not also a `bucket`); the result is the action's resource types among those.
+    /// Empty when the action cannot be scoped to that ARN.
+    pub fn resource_types_for_arn(&self, arn: &str) -> Vec<&'a ResourceType> {
+        let service: &'a Service = self.service;
+        let fitting: Vec<(&'a ResourceType, usize)> = service
+            .resource_types
+            .iter()
+            .filter(|rt| rt.matches_arn(arn))
+            .map(|rt| (rt, arn::literal_len(rt.arn_format())))
+            .collect();
+        let best = fitting.iter().map(|&(_, len)| len).max().unwrap_or(0);
+        fitting
+            .into_iter()
+            .filter(|&(rt, len)| {
+                len == best
+                    && self
+                        .action
+                        .resource_types
+                        .iter()
+                        .any(|a| a.name() == rt.name())
+            })
+            .map(|(rt, _)| rt)
+            .collect()
+    }
 }
 
 impl PartialEq for ActionRef<'_> {
@@ -342,6 +384,10 @@ pub struct Catalog {
     /// Sorted by prefix (prefixes are lowercase).
     services: Vec<Service>,
     action_count: usize,
+    /// ARN service field (`s3`) → (service index, resource type index) of every format with
+    /// that field; it differs from the IAM prefix for some services (`kafka-cluster` → `kafka`).
+    /// Formats with a variable service field are under `*`.
+    arn_index: BTreeMap<Box<str>, Vec<(usize, usize)>>,
 }
 
 static EMBEDDED_CATALOG: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
@@ -376,6 +422,7 @@ impl Catalog {
             },
             services: Vec::new(),
             action_count: 0,
+            arn_index: BTreeMap::new(),
         }
     }
 
@@ -521,6 +568,18 @@ impl Catalog {
             action_count += service.actions.len();
         }
 
+        let mut arn_index: BTreeMap<Box<str>, Vec<(usize, usize)>> = BTreeMap::new();
+        for (si, service) in services.iter().enumerate() {
+            for (ri, rt) in service.resource_types.iter().enumerate() {
+                if let Some(field) = arn::arn_service(rt.arn_format()) {
+                    // A format whose service field is itself a variable (AWS Backup's
+                    // `recoveryPoint`) can fit any ARN; it is filed under `*`.
+                    let key = if field.contains("${") { "*" } else { field };
+                    arn_index.entry(key.into()).or_default().push((si, ri));
+                }
+            }
+        }
+
         Ok(Catalog {
             meta: CatalogMeta {
                 source,
@@ -529,6 +588,7 @@ impl Catalog {
             },
             services,
             action_count,
+            arn_index,
         })
     }
 
@@ -565,6 +625,39 @@ impl Catalog {
         self.service(prefix)
             .map(Service::resource_types)
             .unwrap_or(&[])
+    }
+
+    /// The resource types a concrete ARN fits, across all services, most specific format first
+    /// (an S3 object ARN yields `object` before `bucket`), then the service owning the ARN
+    /// namespace before services that reuse its format. Empty when the ARN fits none.
+    pub fn resource_types_for_arn(&self, arn: &str) -> Vec<ArnMatch<'_>> {
+        let Some(field) = arn::arn_service(arn) else {
+            return Vec::new();
+        };
+        let mut found: Vec<ArnMatch<'_>> = self
+            .arn_index
+            .get(field)
+            .into_iter()
+            .chain(self.arn_index.get("*").filter(|_| field != "*"))
+            .flatten()
+            .filter_map(|&(si, ri)| {
+                let service = self.services.get(si)?;
+                let resource_type = service.resource_types.get(ri)?;
+                resource_type.matches_arn(arn).then_some(ArnMatch {
+                    service,
+                    resource_type,
+                })
+            })
+            .collect();
+        // Most literal text first; at equal specificity the service that owns the ARN namespace
+        // (IAM's `role`) comes before services that merely reference it (EC2's `role`).
+        found.sort_by_key(|m| {
+            (
+                std::cmp::Reverse(arn::literal_len(m.resource_type.arn_format())),
+                m.service.prefix() != field,
+            )
+        });
+        found
     }
 
     /// Every action of every service, in catalog order.

@@ -449,7 +449,151 @@ proptest! {
     }
 
     #[test]
+    fn arn_classification_never_panics(arn in "(arn:(aws|\\*|):(s3|iam|lambda|logs|\\*|)?:[a-z0-9-]{0,4}:[0-9*]{0,3}:)?[a-zé/:*${}-]{0,24}") {
+        for m in cat().resource_types_for_arn(&arn) {
+            prop_assert!(m.resource_type.matches_arn(&arn));
+        }
+        if let Some(a) = cat().action("s3:GetObject") {
+            let _ = a.resource_types_for_arn(&arn);
+        }
+    }
+
+    #[test]
     fn parse_never_panics(text in "(#! format=1\n|#! source=x\n|#! version=1\n|S\t[a-z0-9:]{0,3}\t[a-z]{0,3}\n|A\t[a-zA-Z*]{0,3}\t[LRWPTX]\t[a-z*,]{0,5}\n|R\t[a-z]{0,3}\t[a-z]{0,3}\n|C\t[a-z]{0,2}\n|[\t\n\r#!a-z=]{0,6}){0,12}") {
         let _ = Catalog::parse(&text);
     }
+}
+
+#[test]
+fn classifies_arns_by_resource_type() {
+    let names = |arn: &str| -> Vec<String> {
+        cat()
+            .resource_types_for_arn(arn)
+            .iter()
+            .map(|m| format!("{}:{}", m.service.prefix(), m.resource_type.name()))
+            .collect()
+    };
+    let cases: &[(&str, &str)] = &[
+        ("arn:aws:s3:::orders-archive", "s3:bucket"),
+        ("arn:aws:s3:::orders-archive/2024/01/02/a.json", "s3:object"),
+        (
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Orders",
+            "dynamodb:table",
+        ),
+        (
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/index/ByCustomer",
+            "dynamodb:index",
+        ),
+        (
+            "arn:aws:lambda:us-east-1:123456789012:function:orders-api",
+            "lambda:function",
+        ),
+        ("arn:aws:sqs:eu-west-1:123456789012:orders-dlq", "sqs:queue"),
+        (
+            "arn:aws:iam::123456789012:role/service-role/orders-api-role",
+            "iam:role",
+        ),
+        (
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders:log-stream:2024/01/01/[$LATEST]abc",
+            "logs:log-stream",
+        ),
+        (
+            "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Orders",
+            "states:statemachine",
+        ),
+    ];
+    for (arn, best) in cases {
+        let got = names(arn);
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some(*best),
+            "{arn}: {got:?}"
+        );
+    }
+    // Less specific formats still fit, ranked after the best one.
+    assert!(names("arn:aws:s3:::orders-archive/a.json").contains(&"s3:bucket".to_owned()));
+    // A qualified function ARN is an alias or version, never the plain function.
+    let qualified = names("arn:aws:lambda:us-east-1:123456789012:function:orders-api:live");
+    assert!(
+        qualified.contains(&"lambda:function alias".to_owned()),
+        "{qualified:?}"
+    );
+    assert!(
+        !qualified.contains(&"lambda:function".to_owned()),
+        "{qualified:?}"
+    );
+    assert!(names("not-an-arn").is_empty());
+    assert!(names("arn:aws:nosuchservice:us-east-1:1:thing/x").is_empty());
+}
+
+#[test]
+fn actions_apply_only_to_their_resource_types() {
+    let for_arn = |action: &str, arn: &str| -> Vec<String> {
+        cat()
+            .action(action)
+            .map(|a| {
+                a.resource_types_for_arn(arn)
+                    .iter()
+                    .map(|r| r.name().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let object = "arn:aws:s3:::orders-archive/2024/a.json";
+    let bucket = "arn:aws:s3:::orders-archive";
+    assert_eq!(for_arn("s3:GetObject", object), ["object"]);
+    assert!(for_arn("s3:GetObject", bucket).is_empty());
+    assert_eq!(for_arn("s3:ListBucket", bucket), ["bucket"]);
+    // An object ARN is not a bucket for ListBucket, although the bucket format would fit it.
+    assert!(for_arn("s3:ListBucket", object).is_empty());
+    let index = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/index/ByCustomer";
+    assert_eq!(for_arn("dynamodb:Query", index), ["index"]);
+    assert!(for_arn("dynamodb:PutItem", index).is_empty());
+    assert!(for_arn("s3:ListAllMyBuckets", bucket).is_empty());
+}
+
+#[test]
+fn every_arn_format_classifies_an_arn_built_from_it() {
+    // Given an ARN made from each format by filling every ${Variable}
+    let mut misses = Vec::new();
+    for service in cat().services() {
+        for rt in service.resource_types() {
+            let mut arn = String::new();
+            let mut rest = rt.arn_format();
+            while let Some(start) = rest.find("${") {
+                arn.push_str(&rest[..start]);
+                let end = rest[start..]
+                    .find('}')
+                    .map_or(rest.len(), |e| start + e + 1);
+                let var = &rest[start + 2..end.saturating_sub(1)];
+                arn.push_str(match var {
+                    "Partition" => "aws",
+                    "Region" => "us-east-1",
+                    "Account" => "123456789012",
+                    _ => "example-1",
+                });
+                rest = &rest[end..];
+            }
+            arn.push_str(rest);
+            // Then its own resource type is among the most specific matches.
+            let matches = cat().resource_types_for_arn(&arn);
+            let best = matches
+                .first()
+                .map(|m| arn::literal_len(m.resource_type.arn_format()))
+                .unwrap_or(0);
+            let found = matches.iter().any(|m| {
+                std::ptr::eq(m.resource_type, rt)
+                    && arn::literal_len(m.resource_type.arn_format()) == best
+            });
+            if !found {
+                misses.push(format!("{}:{} {}", service.prefix(), rt.name(), arn));
+            }
+        }
+    }
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
 }
