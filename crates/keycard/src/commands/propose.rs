@@ -1,10 +1,404 @@
-//! `keycard propose` (being written).
+//! `keycard propose`: a least-privilege proposal for a template, from CloudTrail log files.
+//!
+//! Reads the template and the evidence, runs the one pipeline
+//! (`keycard_core::proposal::propose`, the same the Lambdas run), writes the artifacts to
+//! `--out`, and prints a summary a person can act on: per principal, granted → proposed actions,
+//! what was kept for rare use, and the flags.
 
-use crate::ui::Ui;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use keycard_core::cloudtrail::{ScanOptions, scan_dir};
+use keycard_core::proposal::{
+    DEFAULT_RETENTION_DAYS, KeepConfig, Proposal, ProposalInput, ProposalOptions, RoleResolution,
+    propose,
+};
+use keycard_core::report::{EvidenceStats, Report, RoleStatus, render_html, render_markdown};
+use keycard_core::usage::{Usage, Window};
+use serde_json::json;
+
+use crate::ui::{Format, Ui, table};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Writes to --out: template.yaml (or template.json, as the input), template.diff, report.json,
+report.md and report.html. Principals are matched to the evidence by role name: RoleName resolved
+with --stack-name/--account-id, or CloudFormation's generated <stack>-<LogicalId>-<suffix>;
+--role-arn overrides. A principal that matches nothing is reported, never guessed.")]
+pub struct Args {
+    /// The CloudFormation or SAM template (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub template: PathBuf,
+    /// Folder of CloudTrail log files (searched recursively; the AWSLogs/ layout or plain files).
+    #[arg(long, value_name = "DIR", required_unless_present = "usage")]
+    pub cloudtrail: Option<PathBuf>,
+    /// A usage file (the ledger's JSON format) to use as evidence, instead of or besides
+    /// --cloudtrail.
+    #[arg(long, value_name = "FILE")]
+    pub usage: Option<PathBuf>,
+    /// Usage ledger: read if it exists, then updated in place with this run's usage, so that
+    /// actions seen within the retention period are kept even when this window missed them.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Keep file (JSON): {"keep": [{"principal": "WorkerRole", "actions": ["s3:DeleteObject"],
+    /// "reason": "..."}]}; principal is a logical id, role name, role ARN or "*".
+    #[arg(long, value_name = "FILE")]
+    pub keep: Option<PathBuf>,
+    /// Ignore events before this instant (RFC 3339, e.g. 2026-05-01T00:00:00Z).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub start: Option<DateTime<Utc>>,
+    /// Ignore events at or after this instant (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub end: Option<DateTime<Utc>>,
+    /// Stack name, to resolve ${AWS::StackName} and CloudFormation-generated names.
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// Account id, to resolve ${AWS::AccountId} and to match only this account's roles.
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account_id: Option<String>,
+    /// Region, to resolve ${AWS::Region} in names.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Role ARN of a principal, overriding name matching (repeatable): LogicalId=ARN.
+    #[arg(long = "role-arn", value_name = "LOGICAL_ID=ARN", value_parser = parse_role_arn)]
+    pub role_arn: Vec<(String, String)>,
+    /// Ledger retention in days.
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Managed policies a role may have attached (raise up to 20 if your quota allows).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub max_managed_policies: u8,
+    /// Folder for the artifacts (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
 
-pub fn run(_args: Args, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("keycard propose is not available in this build yet")
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}); example: 2026-05-01T00:00:00Z"))
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err("an account id is 12 digits".into())
+    }
+}
+
+fn parse_role_arn(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((id, arn)) if !id.is_empty() && arn.starts_with("arn:") && arn.contains(":role/") => {
+            Ok((id.to_string(), arn.to_string()))
+        }
+        Some((id, arn)) if !id.is_empty() && arn.starts_with("arn:") && arn.contains(":user/") => {
+            Ok((id.to_string(), arn.to_string()))
+        }
+        _ => Err("expected LogicalId=arn:aws:iam::123456789012:role/name".into()),
+    }
+}
+
+pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+    let template_text = std::fs::read_to_string(&args.template)
+        .with_context(|| format!("cannot read template {}", args.template.display()))?;
+    let template_name = args
+        .template
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "template".into());
+    if let (Some(s), Some(e)) = (args.start, args.end)
+        && s >= e
+    {
+        bail!("--start {s} is not before --end {e}");
+    }
+
+    // Evidence.
+    let mut usage = Usage::default();
+    let mut evidence: Option<EvidenceStats> = None;
+    if let Some(dir) = &args.cloudtrail {
+        let (u, stats) = scan(dir, &args, ui)?;
+        usage.merge(&u);
+        evidence = Some(stats);
+    }
+    if let Some(path) = &args.usage {
+        usage.merge(&read_usage(path)?);
+    }
+    let ledger = match &args.ledger {
+        Some(path) if path.exists() => Some(read_usage(path)?),
+        _ => None,
+    };
+    let keep = match &args.keep {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read keep file {}", path.display()))?;
+            KeepConfig::from_json(&path.display().to_string(), &text)?
+        }
+        None => KeepConfig::default(),
+    };
+
+    let input = ProposalInput {
+        template_name,
+        template_text,
+        usage,
+        ledger,
+        keep,
+        resolution: RoleResolution {
+            stack_name: args.stack_name.clone(),
+            account_id: args.account_id.clone(),
+            region: args.region.clone(),
+            partition: None,
+            role_arns: args.role_arn.iter().cloned().collect::<BTreeMap<_, _>>(),
+            physical_ids: BTreeMap::new(),
+        },
+        options: ProposalOptions {
+            retention_days: args.retention_days,
+            max_managed_policies: usize::from(args.max_managed_policies),
+            window: match (args.start, args.end) {
+                (Some(start), Some(end)) => Some(Window { start, end }),
+                _ => None,
+            },
+            now: None,
+            evidence,
+            ..ProposalOptions::default()
+        },
+    };
+    let proposal = propose(&input)?;
+    let written = write_artifacts(&args.out, &proposal)?;
+    if let Some(path) = &args.ledger {
+        let text = serde_json::to_string_pretty(&proposal.ledger)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write ledger {}", path.display()))?;
+        ui.debug(&format!("ledger updated: {}", path.display()));
+    }
+
+    match args.format {
+        Format::Json => {
+            let summary = json_summary(
+                &proposal.report,
+                &args.out,
+                &written,
+                args.ledger.as_deref(),
+            );
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Format::Text => print_summary(&proposal.report, &args.out, &written, ui),
+    }
+    for (id, r) in &proposal.report.roles {
+        if r.status == RoleStatus::Unmatched {
+            ui.warn(&format!("{id}: {}", r.matched_by));
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// Scans the CloudTrail folder with a progress bar on terminals.
+fn scan(dir: &Path, args: &Args, ui: &Ui) -> anyhow::Result<(Usage, EvidenceStats)> {
+    let progress = ui.scan_progress("scanning CloudTrail", None);
+    let opts = ScanOptions {
+        principals: None,
+        start: args.start,
+        end: args.end,
+        threads: None,
+    };
+    let result = scan_dir(dir, &opts);
+    progress.finish();
+    let result = result?;
+    let f = &result.files;
+    ui.debug(&format!(
+        "read {} files ({} digests skipped), {} events, {} malformed",
+        f.read,
+        f.digests_skipped,
+        f.events,
+        f.malformed.len()
+    ));
+    for m in &f.malformed {
+        ui.warn(&format!("skipped {}: {}", m.path, m.reason));
+    }
+    let stats = EvidenceStats {
+        files: f.read,
+        events: f.events,
+        digests_skipped: f.digests_skipped,
+        malformed: f
+            .malformed
+            .iter()
+            .map(|m| format!("{}: {}", m.path, m.reason))
+            .collect(),
+    };
+    Ok((result.usage, stats))
+}
+
+fn read_usage(path: &Path) -> anyhow::Result<Usage> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a usage file (ledger JSON)", path.display()))
+}
+
+/// Writes the artifacts; returns their file names in writing order.
+fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output folder {}", out.display()))?;
+    let files: [(&str, String); 5] = [
+        (p.format.file_name(), p.template.clone()),
+        ("template.diff", p.diff.clone()),
+        ("report.json", p.report.to_json()),
+        ("report.md", render_markdown(&p.report)),
+        ("report.html", render_html(&p.report)),
+    ];
+    let mut names = Vec::new();
+    for (name, content) in files {
+        let path = out.join(name);
+        std::fs::write(&path, content)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+fn status_text(s: RoleStatus) -> &'static str {
+    match s {
+        RoleStatus::Proposed => "proposed",
+        RoleStatus::Unchanged => "unchanged",
+        RoleStatus::NoActivity => "no activity",
+        RoleStatus::Unmatched => "unmatched",
+        RoleStatus::DoesNotFit => "does not fit",
+    }
+}
+
+/// Distinct flag kinds of a role, escalation flags counted.
+fn flag_kinds(r: &keycard_core::report::RoleReport) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for f in &r.flags {
+        if f.severity == "info" {
+            continue;
+        }
+        let k = f.kind.replace('_', " ");
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    kinds
+}
+
+fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
+    let paint = ui.paint();
+    let mut rows = Vec::new();
+    for (id, r) in &report.roles {
+        let status = match r.status {
+            RoleStatus::Proposed => paint.green(status_text(r.status)),
+            RoleStatus::Unchanged => status_text(r.status).to_string(),
+            _ => paint.yellow(status_text(r.status)),
+        };
+        let change = match r.status {
+            RoleStatus::Proposed | RoleStatus::Unchanged => {
+                format!("{} → {}", r.counts.granted, r.counts.proposed)
+            }
+            _ => format!("{} (unchanged)", r.counts.granted),
+        };
+        let flags = flag_kinds(r);
+        rows.push(vec![
+            id.clone(),
+            status,
+            change,
+            r.counts.kept_for_rare_use.to_string(),
+            if flags.is_empty() {
+                "-".into()
+            } else {
+                flags.join(", ")
+            },
+        ]);
+    }
+    print!(
+        "{}",
+        table(
+            &[
+                "PRINCIPAL",
+                "STATUS",
+                "ACTIONS GRANTED → PROPOSED",
+                "KEPT FOR RARE USE",
+                "FLAGS"
+            ],
+            &rows
+        )
+    );
+    let s = &report.summary;
+    println!();
+    if let Some(w) = &report.window {
+        println!(
+            "Evidence: {} → {} ({} days){}.",
+            w.start.format("%Y-%m-%d"),
+            w.end.format("%Y-%m-%d"),
+            w.days,
+            report
+                .evidence
+                .as_ref()
+                .map(|e| format!(", {} events in {} files", e.events, e.files))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "{} of {} principals get a proposal; {} actions granted → {} proposed; {} kept for rare use; {} removal candidates; {} unmatched.",
+        s.proposed,
+        s.principals,
+        s.granted_actions,
+        s.proposed_actions,
+        s.kept_for_rare_use,
+        s.removal_candidates,
+        s.unmatched
+    );
+    println!(
+        "Artifacts in {}: {}",
+        paint.bold(&out.display().to_string()),
+        written.join(", ")
+    );
+    println!(
+        "Review: {}  (open {} in a browser)",
+        out.join("template.diff").display(),
+        out.join("report.html").display()
+    );
+}
+
+fn json_summary(
+    report: &Report,
+    out: &Path,
+    written: &[String],
+    ledger: Option<&Path>,
+) -> serde_json::Value {
+    let roles: serde_json::Map<String, serde_json::Value> = report
+        .roles
+        .iter()
+        .map(|(id, r)| {
+            (
+                id.clone(),
+                json!({
+                    "status": r.status,
+                    "arn": r.arn,
+                    "granted": r.counts.granted,
+                    "used": r.counts.used,
+                    "proposed": r.counts.proposed,
+                    "removed": r.counts.removed,
+                    "kept_for_rare_use": r.counts.kept_for_rare_use,
+                    "flags": r.flags.iter().map(|f| f.kind.clone()).collect::<Vec<_>>(),
+                }),
+            )
+        })
+        .collect();
+    let artifacts: serde_json::Map<String, serde_json::Value> = written
+        .iter()
+        .map(|n| (n.clone(), json!(out.join(n).display().to_string())))
+        .collect();
+    json!({
+        "out": out.display().to_string(),
+        "artifacts": artifacts,
+        "ledger": ledger.map(|p| p.display().to_string()),
+        "window": report.window,
+        "summary": report.summary,
+        "roles": roles,
+    })
 }
