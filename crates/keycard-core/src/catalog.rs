@@ -702,6 +702,11 @@ impl Catalog {
                 None => 0,
             };
         };
+        if pattern.bytes().all(|b| b == b'*') {
+            // `*` (the most common wildcard in real templates): everything, no matching needed.
+            self.all_actions().for_each(&mut f);
+            return self.action_count;
+        }
         let literal = pattern.get(..wildcard_at).unwrap_or("");
         let mut count = 0;
         if let Some((prefix, action_literal)) = literal.split_once(':') {
@@ -751,14 +756,20 @@ impl Catalog {
     }
 
     fn expand_into(&self, pattern: &str, expansion: &mut Expansion) {
-        let actions = &mut expansion.actions;
-        let found = self.for_each_match(pattern, |a| {
-            if !actions.contains(a.name()) {
-                actions.insert(a.name().to_owned());
-            }
-        });
-        if found == 0 {
+        let mut matched: Vec<&str> = Vec::new();
+        self.for_each_match(pattern, |a| matched.push(a.name()));
+        if matched.is_empty() {
             expansion.add_unknown(pattern);
+        } else if expansion.actions.is_empty() {
+            // Bulk construction (sort, then build) is several times faster than inserting
+            // 22k names one by one, which matters for `*`.
+            expansion.actions = matched.into_iter().map(str::to_owned).collect();
+        } else {
+            for name in matched {
+                if !expansion.actions.contains(name) {
+                    expansion.actions.insert(name.to_owned());
+                }
+            }
         }
     }
 
