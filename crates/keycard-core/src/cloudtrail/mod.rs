@@ -1,0 +1,789 @@
+//! CloudTrail log files → [`Usage`]: who did what, when, on which resources.
+//!
+//! The reader takes CloudTrail exactly as delivered to S3 (gzip JSON `{"Records":[…]}` under
+//! `AWSLogs/[<o-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`), or plain `.json`, from a
+//! local folder ([`scan_dir`], parallel over files) or from byte streams ([`Scanner`], for S3
+//! objects). Digest files are skipped; a truncated or malformed file is reported with its path
+//! and reason and the run goes on (the records read before the break still count, and since
+//! events are deduplicated on `eventID`, a damaged duplicate of a good file changes nothing).
+//!
+//! Memory stays flat in corpus size: one inflated file per worker at a time, records streamed
+//! from it one by one, and the eventID set for deduplication only spans a few days — files are
+//! processed in delivery-time order and IDs of events older than two days before the files in
+//! flight are dropped (CloudTrail delivers within minutes; duplicates come from overlapping
+//! trails delivering the same event at about the same time).
+
+pub mod identity;
+pub mod mapping;
+pub mod record;
+pub mod resources;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, Usage, Window};
+
+use identity::{Attribution, PrincipalKey};
+use mapping::{EventRef, Exceptions, Mapping};
+use record::Record;
+
+/// Why a scan could not start. Problems with individual files are not errors: they are
+/// reported in [`FileStats::malformed`].
+#[derive(Debug, thiserror::Error)]
+pub enum CloudTrailError {
+    #[error("CloudTrail folder {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0} is not a folder")]
+    NotADirectory(PathBuf),
+    #[error(
+        "no CloudTrail log files (*.json.gz or *.json) under {0}; point --cloudtrail at the folder holding AWSLogs/"
+    )]
+    Empty(PathBuf),
+    #[error("cannot list {path}: {message}")]
+    Walk { path: PathBuf, message: String },
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads { threads: usize, message: String },
+}
+
+/// What to scan for.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Only these principals (role/user ARNs; paths and name case do not matter for matching,
+    /// results are reported under the ARN given here). `None`: every principal seen.
+    pub principals: Option<BTreeSet<String>>,
+    /// Events before this instant are ignored.
+    pub start: Option<DateTime<Utc>>,
+    /// Events at or after this instant are ignored.
+    pub end: Option<DateTime<Utc>>,
+    /// Worker threads for [`scan_dir`]; `None` uses one per core.
+    pub threads: Option<usize>,
+}
+
+/// A file that could not be read completely.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MalformedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Bookkeeping of a scan, so a person can tell "nothing happened" from "nothing was read".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStats {
+    /// Log files opened (including malformed ones).
+    pub read: u64,
+    pub digests_skipped: u64,
+    /// Log files not opened because they were delivered before `start`.
+    pub skipped_before_start: u64,
+    pub malformed: Vec<MalformedFile>,
+    /// Records read.
+    pub events: u64,
+    /// Records dropped because their eventID was already counted.
+    pub duplicates: u64,
+    /// Records outside `[start, end)`.
+    pub outside_window: u64,
+    /// Records of other event types (Insights, network activity, console sign-in, AWS service
+    /// events), which are no principal's API use.
+    pub other_event_types: u64,
+    /// Records whose caller is not an IAM principal of the account, by identity type.
+    pub not_attributed: BTreeMap<String, u64>,
+    /// Records of principals not asked for (with `--principal`).
+    pub other_principals: u64,
+    /// Records without a readable eventTime.
+    pub without_time: u64,
+    /// Calls that need no permission (`sts:GetCallerIdentity`).
+    pub no_permission_needed: u64,
+    /// Earliest and latest eventTime counted.
+    pub earliest: Option<DateTime<Utc>>,
+    pub latest: Option<DateTime<Utc>>,
+}
+
+impl FileStats {
+    fn merge(&mut self, o: FileStats) {
+        self.read += o.read;
+        self.digests_skipped += o.digests_skipped;
+        self.skipped_before_start += o.skipped_before_start;
+        self.malformed.extend(o.malformed);
+        self.malformed.sort();
+        self.events += o.events;
+        self.duplicates += o.duplicates;
+        self.outside_window += o.outside_window;
+        self.other_event_types += o.other_event_types;
+        for (k, v) in o.not_attributed {
+            *self.not_attributed.entry(k).or_default() += v;
+        }
+        self.other_principals += o.other_principals;
+        self.without_time += o.without_time;
+        self.no_permission_needed += o.no_permission_needed;
+        self.earliest = min_opt(self.earliest, o.earliest);
+        self.latest = max_opt(self.latest, o.latest);
+    }
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanResult {
+    pub usage: Usage,
+    pub files: FileStats,
+}
+
+/// The eventIDs already counted, sharded so parallel workers rarely wait for each other, and
+/// bucketed by the event's day so old days can be dropped.
+#[derive(Debug)]
+struct Dedup {
+    shards: Vec<Mutex<HashMap<i64, HashSet<u64>>>>,
+}
+
+impl Dedup {
+    const SHARDS: usize = 32;
+
+    fn new() -> Self {
+        Dedup {
+            shards: (0..Self::SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+        }
+    }
+
+    /// Whether this (day, id) is new; records it.
+    fn first_time(&self, day: i64, id: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        id.hash(&mut h);
+        let hash = h.finish();
+        let shard = &self.shards[(hash as usize) % Self::SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(day).or_default().insert(hash)
+    }
+
+    fn evict_before(&self, day: i64) {
+        for shard in &self.shards {
+            let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+            map.retain(|d, _| *d >= day);
+        }
+    }
+}
+
+/// Options resolved once per scan.
+#[derive(Debug)]
+struct Prepared {
+    /// Requested principals by key, with the ARN to report them under.
+    wanted: Option<HashMap<PrincipalKey, String>>,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+}
+
+impl Prepared {
+    fn new(opts: &ScanOptions) -> Prepared {
+        let wanted = opts.principals.as_ref().map(|set| {
+            set.iter()
+                .filter_map(|arn| PrincipalKey::from_arn(arn).map(|k| (k, arn.clone())))
+                .collect()
+        });
+        Prepared {
+            wanted,
+            start: opts.start,
+            end: opts.end,
+        }
+    }
+}
+
+/// One worker's running totals and scratch space.
+#[derive(Debug)]
+struct Accumulator {
+    usage: Usage,
+    stats: FileStats,
+    /// Principal ARNs reported without their IAM path (empty sessionIssuer).
+    inexact: BTreeSet<String>,
+    /// Inflated bytes of the current file, reused across files.
+    buf: Vec<u8>,
+    /// principal ARN in a record → ARN to report (None: not wanted).
+    principal_cache: HashMap<String, Option<String>>,
+    /// proposed action → canonical action (None: not in the catalog).
+    action_cache: HashMap<String, Option<&'static str>>,
+    resources: Vec<String>,
+}
+
+impl Accumulator {
+    fn new() -> Self {
+        Accumulator {
+            usage: Usage::default(),
+            stats: FileStats::default(),
+            inexact: BTreeSet::new(),
+            buf: Vec::new(),
+            principal_cache: HashMap::new(),
+            action_cache: HashMap::new(),
+            resources: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, other: Accumulator) {
+        self.usage.merge(&other.usage);
+        self.stats.merge(other.stats);
+        self.inexact.extend(other.inexact);
+    }
+
+    /// Reads one file's bytes (gzip or plain) and counts its records.
+    fn scan_stream(&mut self, name: &str, mut reader: impl Read, prep: &Prepared, dedup: &Dedup) {
+        self.stats.read += 1;
+        self.buf.clear();
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        let mut read_error: Option<String> = None;
+        while got < 2 {
+            match reader.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    read_error = Some(format!("cannot read: {e}"));
+                    break;
+                }
+            }
+        }
+        let chained = (&head[..got]).chain(reader);
+        if read_error.is_none() {
+            let res = if got == 2 && head == [0x1f, 0x8b] {
+                flate2::read::MultiGzDecoder::new(chained).read_to_end(&mut self.buf)
+            } else {
+                let mut r = chained;
+                r.read_to_end(&mut self.buf)
+            };
+            if let Err(e) = res {
+                read_error = Some(if got == 2 && head == [0x1f, 0x8b] {
+                    format!("gzip stream broken ({e})")
+                } else {
+                    format!("cannot read: {e}")
+                });
+            }
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let parsed = if buf.iter().all(u8::is_ascii_whitespace) && read_error.is_none() {
+            Err(record::ParseFailure {
+                records: 0,
+                message: "empty file".to_string(),
+            })
+        } else {
+            record::for_each_record(&buf, |rec| self.record(rec, prep, dedup))
+        };
+        match (read_error, parsed) {
+            (None, Ok(_)) => {}
+            (Some(io), Ok(n)) | (Some(io), Err(record::ParseFailure { records: n, .. })) => {
+                self.stats.malformed.push(MalformedFile {
+                    path: name.to_string(),
+                    reason: format!("{io}; {n} records read before the break"),
+                })
+            }
+            (None, Err(f)) => self.stats.malformed.push(MalformedFile {
+                path: name.to_string(),
+                reason: f.message,
+            }),
+        }
+        self.buf = buf;
+        // A pathological file should not pin its memory for the rest of the scan.
+        if self.buf.capacity() > 256 << 20 {
+            self.buf = Vec::new();
+        }
+    }
+
+    fn record(&mut self, rec: Record<'_>, prep: &Prepared, dedup: &Dedup) {
+        self.stats.events += 1;
+        // Deduplicate first, so a duplicate never shows up in any other count either.
+        let Some(at) = rec.event_time.get().and_then(parse_event_time) else {
+            self.stats.without_time += 1;
+            return;
+        };
+        if let Some(id) = rec.event_id.non_empty()
+            && !dedup.first_time(at.timestamp().div_euclid(86_400), id)
+        {
+            self.stats.duplicates += 1;
+            return;
+        }
+        match rec.event_type.get() {
+            None | Some("AwsApiCall") => {}
+            Some(_) => {
+                self.stats.other_event_types += 1;
+                return;
+            }
+        }
+        if matches!(
+            rec.event_category.get(),
+            Some("NetworkActivity" | "Insight")
+        ) {
+            self.stats.other_event_types += 1;
+            return;
+        }
+        let (arn, exact) = match identity::attribute(rec.user_identity.get()) {
+            Attribution::Principal { arn, exact } => (arn, exact),
+            Attribution::Other(kind) => {
+                match self.stats.not_attributed.get_mut(kind) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.stats.not_attributed.insert(kind.to_string(), 1);
+                    }
+                }
+                return;
+            }
+        };
+        let reported = match &prep.wanted {
+            None => arn.to_string(),
+            Some(wanted) => {
+                let hit = match self.principal_cache.get(arn.as_ref()) {
+                    Some(hit) => hit.clone(),
+                    None => {
+                        let hit =
+                            PrincipalKey::from_arn(&arn).and_then(|k| wanted.get(&k).cloned());
+                        self.principal_cache.insert(arn.to_string(), hit.clone());
+                        hit
+                    }
+                };
+                match hit {
+                    Some(r) => r,
+                    None => {
+                        self.stats.other_principals += 1;
+                        return;
+                    }
+                }
+            }
+        };
+        if prep.start.is_some_and(|s| at < s) || prep.end.is_some_and(|e| at >= e) {
+            self.stats.outside_window += 1;
+            return;
+        }
+        self.stats.earliest = min_opt(self.stats.earliest, Some(at));
+        self.stats.latest = max_opt(self.stats.latest, Some(at));
+        if !exact && prep.wanted.is_none() {
+            self.inexact.insert(reported.clone());
+        }
+
+        let source = rec.event_source.get().unwrap_or_default();
+        let name = rec.event_name.get().unwrap_or_default();
+        let params = rec.request_parameters.get();
+        let mapping = Exceptions::embedded().map(EventRef {
+            source,
+            name,
+            params,
+        });
+        let denied = rec.error_code.non_empty().is_some();
+        let principal = match self.usage.principals.get_mut(&reported) {
+            Some(p) => p,
+            None => self.usage.principals.entry(reported).or_default(),
+        };
+        let planned = match mapping {
+            Mapping::NoPermission => {
+                self.stats.no_permission_needed += 1;
+                return;
+            }
+            Mapping::Unmapped(reason) => {
+                add_unmapped(principal, source, name, reason);
+                return;
+            }
+            Mapping::Actions(planned) => planned,
+        };
+        let region = rec.aws_region.get().unwrap_or_default();
+        let account = rec
+            .recipient_account_id
+            .non_empty()
+            .or_else(|| {
+                rec.user_identity
+                    .get()
+                    .and_then(|u| u.account_id.non_empty())
+            })
+            .unwrap_or_default();
+        let ctx = resources::Context {
+            partition: resources::partition_of(region),
+            region,
+            account,
+        };
+        for p in planned {
+            let canonical = match self.action_cache.get(&p.action) {
+                Some(c) => *c,
+                None => {
+                    let c = Catalog::embedded().action(&p.action).map(|a| a.name());
+                    self.action_cache.insert(p.action.clone(), c);
+                    c
+                }
+            };
+            let Some(action) = canonical else {
+                add_unmapped(
+                    principal,
+                    source,
+                    name,
+                    format!("{} is not in the IAM action catalog", p.action),
+                );
+                continue;
+            };
+            self.resources.clear();
+            resources::resources_for(
+                action,
+                &p.resource,
+                p.fixed.as_deref(),
+                params,
+                &rec.resources.0,
+                ctx,
+                &mut self.resources,
+            );
+            let map = if denied {
+                &mut principal.denied
+            } else {
+                &mut principal.actions
+            };
+            let usage = match map.get_mut(action) {
+                Some(u) => {
+                    u.record(at);
+                    u
+                }
+                None => map
+                    .entry(action.to_string())
+                    .or_insert(ActionUsage::seen_once(at)),
+            };
+            for r in self.resources.drain(..) {
+                if !usage.resources.contains(&r) {
+                    usage.resources.insert(r);
+                }
+            }
+        }
+    }
+
+    /// Final shape: windows and sources on every principal, requested principals present even
+    /// when never seen, path-less role ARNs folded into the full ARN when it is known.
+    fn finish(mut self, prep: &Prepared) -> ScanResult {
+        if prep.wanted.is_none() {
+            fold_inexact(&mut self.usage, &self.inexact);
+        }
+        let start = prep.start.or(self.stats.earliest);
+        let end = prep.end.or(self.stats.latest);
+        let window = match (start, end) {
+            (Some(start), Some(end)) if start <= end => Some(Window { start, end }),
+            _ => None,
+        };
+        if let Some(wanted) = &prep.wanted {
+            for arn in wanted.values() {
+                self.usage.principals.entry(arn.clone()).or_default();
+            }
+        }
+        for p in self.usage.principals.values_mut() {
+            p.sources.insert(EvidenceSource::Cloudtrail);
+            if let Some(w) = window {
+                p.windows = crate::usage::merge_windows(p.windows.iter().copied().chain([w]));
+            }
+            p.unmapped.sort();
+        }
+        ScanResult {
+            usage: self.usage,
+            files: self.stats,
+        }
+    }
+}
+
+fn add_unmapped(p: &mut PrincipalUsage, source: &str, name: &str, reason: String) {
+    match p
+        .unmapped
+        .iter_mut()
+        .find(|u| u.event_source == source && u.event_name == name && u.reason == reason)
+    {
+        Some(u) => u.count = u.count.saturating_add(1),
+        None => p.unmapped.push(UnmappedEvent {
+            event_source: source.to_string(),
+            event_name: name.to_string(),
+            reason,
+            count: 1,
+        }),
+    }
+}
+
+/// Merges `arn:…:role/Name` (seen without path) into the one full ARN of the same role, when
+/// exactly one is known; otherwise the path-less entry stays as it is.
+fn fold_inexact(usage: &mut Usage, inexact: &BTreeSet<String>) {
+    for short in inexact {
+        let Some(key) = PrincipalKey::from_arn(short) else {
+            continue;
+        };
+        let full: Vec<&String> = usage
+            .principals
+            .keys()
+            .filter(|k| *k != short && PrincipalKey::from_arn(k).as_ref() == Some(&key))
+            .collect();
+        if let [target] = full.as_slice() {
+            let target = (*target).clone();
+            if let Some(pu) = usage.principals.remove(short) {
+                usage.principals.entry(target).or_default().merge(&pu);
+            }
+        }
+    }
+}
+
+/// CloudTrail's `2025-06-01T12:34:56Z`, with a fast path for that exact shape and RFC 3339
+/// (fractions, offsets) otherwise.
+pub fn parse_event_time(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+    {
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let mut v = 0u32;
+            for &c in &b[r] {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + u32::from(c - b'0');
+            }
+            Some(v)
+        };
+        let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+        let t = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+        return Some(Utc.from_utc_datetime(&t));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// What a path under the scanned folder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Log,
+    Digest,
+    Other,
+}
+
+fn classify(path: &Path) -> FileKind {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let in_digest_dir = path
+        .components()
+        .any(|c| c.as_os_str() == "CloudTrail-Digest");
+    if in_digest_dir || name.contains("_CloudTrail-Digest_") {
+        return FileKind::Digest;
+    }
+    if name.starts_with('.') {
+        return FileKind::Other;
+    }
+    if name.ends_with(".json.gz") || name.ends_with(".json") {
+        FileKind::Log
+    } else {
+        FileKind::Other
+    }
+}
+
+/// Delivery time in a CloudTrail file name (`…_20250601T1205Z_…`), as Unix seconds.
+pub fn delivery_time(name: &str) -> Option<i64> {
+    name.split(['_', '.']).find_map(|part| {
+        let b = part.as_bytes();
+        if b.len() == 14 && b[8] == b'T' && b[13] == b'Z' {
+            let digits = |r: std::ops::Range<usize>| -> Option<u32> { part.get(r)?.parse().ok() };
+            let date = NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(4..6)?, digits(6..8)?)?;
+            let t = date.and_hms_opt(digits(9..11)?, digits(11..13)?, 0)?;
+            Some(Utc.from_utc_datetime(&t).timestamp())
+        } else {
+            None
+        }
+    })
+}
+
+/// Days of eventIDs kept behind the oldest file in flight.
+const DEDUP_DAYS_BEHIND: i64 = 2;
+
+/// Scans every CloudTrail log file under `root` (recursively), in parallel over files.
+pub fn scan_dir(root: &Path, opts: &ScanOptions) -> Result<ScanResult, CloudTrailError> {
+    if !root.exists() {
+        return Err(CloudTrailError::Missing(root.to_path_buf()));
+    }
+    if !root.is_dir() {
+        return Err(CloudTrailError::NotADirectory(root.to_path_buf()));
+    }
+    let mut digests = 0u64;
+    let mut files: Vec<(i64, PathBuf)> = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.map_err(|e| CloudTrailError::Walk {
+            path: e.path().unwrap_or(root).to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        match classify(entry.path()) {
+            FileKind::Digest => digests += 1,
+            FileKind::Other => {}
+            FileKind::Log => {
+                let name = entry.file_name().to_str().unwrap_or_default();
+                files.push((delivery_time(name).unwrap_or(i64::MIN), entry.into_path()));
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(CloudTrailError::Empty(root.to_path_buf()));
+    }
+    // Delivery order, so the dedup window can slide; files without a timestamp first.
+    files.sort();
+
+    let prep = Prepared::new(opts);
+    let mut skipped = 0u64;
+    if let Some(start) = opts.start {
+        // An event is never delivered before it happened; keep an hour of slack for clocks.
+        let cutoff = start.timestamp() - 3600;
+        files.retain(|(t, _)| {
+            let keep = *t == i64::MIN || *t >= cutoff;
+            if !keep {
+                skipped += 1;
+            }
+            keep
+        });
+    }
+
+    let dedup = Dedup::new();
+    let run = || -> Accumulator {
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = (threads * 32).max(64);
+        let mut total = Accumulator::new();
+        for (i, batch) in files.chunks(chunk).enumerate() {
+            let acc = batch
+                .par_iter()
+                .fold(Accumulator::new, |mut acc, (_, path)| {
+                    let name = display_path(root, path);
+                    match std::fs::File::open(path) {
+                        Ok(f) => acc.scan_stream(&name, std::io::BufReader::new(f), &prep, &dedup),
+                        Err(e) => {
+                            acc.stats.read += 1;
+                            acc.stats.malformed.push(MalformedFile {
+                                path: name,
+                                reason: format!("cannot open: {e}"),
+                            });
+                        }
+                    }
+                    acc
+                })
+                .reduce(Accumulator::new, |mut a, b| {
+                    a.merge(b);
+                    a
+                });
+            total.merge(acc);
+            if let Some((next, _)) = files.chunks(chunk).nth(i + 1).and_then(|b| b.first())
+                && *next != i64::MIN
+            {
+                dedup.evict_before(next.div_euclid(86_400) - DEDUP_DAYS_BEHIND);
+            }
+        }
+        total
+    };
+    let mut total = match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| CloudTrailError::Threads {
+                threads: n,
+                message: e.to_string(),
+            })?
+            .install(run),
+        None => run(),
+    };
+    total.stats.digests_skipped += digests;
+    total.stats.skipped_before_start += skipped;
+    Ok(total.finish(&prep))
+}
+
+fn display_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Scans CloudTrail objects given as byte streams (for example S3 objects), one at a time.
+///
+/// ```
+/// use keycard_core::cloudtrail::{ScanOptions, Scanner};
+/// let mut scanner = Scanner::new(&ScanOptions::default());
+/// let body = br#"{"Records":[]}"#;
+/// scanner.scan_reader("AWSLogs/1/CloudTrail/x.json", &body[..]);
+/// let result = scanner.finish();
+/// assert_eq!(result.files.read, 1);
+/// ```
+#[derive(Debug)]
+pub struct Scanner {
+    prep: Prepared,
+    dedup: Dedup,
+    acc: Accumulator,
+}
+
+impl Scanner {
+    pub fn new(opts: &ScanOptions) -> Scanner {
+        Scanner {
+            prep: Prepared::new(opts),
+            dedup: Dedup::new(),
+            acc: Accumulator::new(),
+        }
+    }
+
+    /// Scans one object. Digest objects (by name) are counted and skipped; anything else is
+    /// read as a log file (gzip or plain JSON), and problems land in `files.malformed`.
+    pub fn scan_reader(&mut self, name: &str, reader: impl Read) {
+        match classify(Path::new(name)) {
+            FileKind::Digest => self.acc.stats.digests_skipped += 1,
+            FileKind::Log | FileKind::Other => {
+                self.acc.scan_stream(name, reader, &self.prep, &self.dedup)
+            }
+        }
+    }
+
+    /// Lets the eventID set forget days before `before` (call it when objects arrive in key
+    /// order, i.e. delivery order within a region, to keep memory flat on long scans).
+    pub fn forget_before(&mut self, before: DateTime<Utc>) {
+        self.dedup
+            .evict_before(before.timestamp().div_euclid(86_400) - DEDUP_DAYS_BEHIND);
+    }
+
+    pub fn finish(self) -> ScanResult {
+        self.acc.finish(&self.prep)
+    }
+}
+
+/// One-shot form of [`Scanner::scan_reader`] for the contract in docs/ARCHITECTURE.md.
+pub fn scan_reader(name: &str, reader: impl Read, scanner: &mut Scanner) {
+    scanner.scan_reader(name, reader);
+}
+
+/// Scans a sequence of `(name, reader)` objects. The eventID set spans the whole sequence
+/// (16 bytes per event); callers with very long listings use [`Scanner`] and
+/// [`Scanner::forget_before`] instead.
+pub fn scan_sources<R: Read>(
+    sources: impl IntoIterator<Item = (String, R)>,
+    opts: &ScanOptions,
+) -> ScanResult {
+    let mut scanner = Scanner::new(opts);
+    for (name, reader) in sources {
+        scanner.scan_reader(&name, reader);
+    }
+    scanner.finish()
+}
+
+#[cfg(test)]
+mod tests;
