@@ -1,0 +1,517 @@
+//! The deployed chain's contract: payloads between states, S3 key layout, error names.
+//!
+//! Everything here is shared by the Lambda crates in `functions/` and checked against
+//! `statemachine/keycard.asl.json` by tests: field names are the JSONPaths the ASL reads, error
+//! names are what its Retry/Catch match. Payloads stay small (Step Functions allows 256 KB per
+//! state): anything sizeable is written to the output bucket and only its key travels.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::ConfigError;
+use crate::error::{AwsError, ErrorKind};
+
+/// Access Analyzer reads at most 90 days of CloudTrail.
+pub const MAX_WINDOW_DAYS: u32 = 90;
+/// Access Analyzer starts at most 50 policy generations per account and day (canceled ones
+/// count).
+pub const DAILY_GENERATION_QUOTA: u32 = 50;
+/// Default share of the daily quota one run may use, leaving room for people and other tools.
+pub const DEFAULT_MAX_GENERATIONS: u32 = 40;
+pub const DEFAULT_WAIT_SECONDS: u32 = 60;
+pub const DEFAULT_MAX_POLLS: u32 = 30;
+
+/// The execution input: what the EventBridge schedule sends, and what a person passes to
+/// `aws stepfunctions start-execution`. See `events/start-execution.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRequest {
+    /// Names (or ARNs) of the target stacks.
+    pub stacks: Vec<String>,
+    /// Days of CloudTrail to analyse, ending at the execution's start (at most 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    /// Seconds between two polls of a generation job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u32>,
+    /// Polls before a job is canceled and its role reported as timed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_polls: Option<u32>,
+    /// Policy generations this run may start (at most 50, the daily quota); further roles are
+    /// reported as skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_generations: Option<u32>,
+}
+
+/// The execution's identity, from the context object (`$$.Execution`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionRef {
+    /// Execution ARN.
+    pub id: String,
+    pub name: String,
+    pub start_time: DateTime<Utc>,
+}
+
+/// Input of the discovery step: `{"request.$": "$", "execution.$": "$$.Execution"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverInput {
+    pub request: RunRequest,
+    pub execution: ExecutionRef,
+}
+
+/// Settings of one run, fixed by discovery and carried by every later state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub execution_id: String,
+    pub execution_name: String,
+    pub started_at: DateTime<Utc>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub wait_seconds: u32,
+    pub max_polls: u32,
+    pub manifest_key: String,
+}
+
+impl Run {
+    /// Resolves a request's settings against the defaults and limits. The window ends when the
+    /// execution started, so a re-driven execution analyses the same window.
+    pub fn from_request(request: &RunRequest, execution: &ExecutionRef) -> Result<Run, StepError> {
+        let window_days = request.window_days.unwrap_or(MAX_WINDOW_DAYS);
+        if window_days == 0 || window_days > MAX_WINDOW_DAYS {
+            return Err(StepError::InvalidInput(format!(
+                "windowDays must be between 1 and {MAX_WINDOW_DAYS} (Access Analyzer's limit), got {window_days}"
+            )));
+        }
+        let wait_seconds = request.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS);
+        let max_polls = request.max_polls.unwrap_or(DEFAULT_MAX_POLLS);
+        if max_polls == 0 {
+            return Err(StepError::InvalidInput(
+                "maxPolls must be at least 1".into(),
+            ));
+        }
+        if !is_safe_key_segment(&execution.name) {
+            return Err(StepError::InvalidInput(format!(
+                "execution name {:?} cannot be used in S3 keys",
+                execution.name
+            )));
+        }
+        let end = execution.start_time;
+        Ok(Run {
+            execution_id: execution.id.clone(),
+            execution_name: execution.name.clone(),
+            started_at: end,
+            window_start: end - Duration::days(i64::from(window_days)),
+            window_end: end,
+            wait_seconds,
+            max_polls,
+            manifest_key: keys::manifest(&execution.name),
+        })
+    }
+}
+
+/// One role of one target stack: an item of the role Map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleItem {
+    pub stack: String,
+    pub logical_id: String,
+    pub role_name: String,
+    pub role_arn: String,
+}
+
+/// One target stack: an item of the stack Map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackItem {
+    pub stack: String,
+    /// Drift detection started by discovery, read by the diff step; `None` when it could
+    /// not be started (the reason is in the manifest).
+    pub drift_detection_id: Option<String>,
+}
+
+/// A role that will not be analysed in this run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedRole {
+    pub stack: String,
+    pub logical_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub reason: String,
+}
+
+/// Output of discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverOutput {
+    pub run: Run,
+    pub roles: Vec<RoleItem>,
+    pub stacks: Vec<StackItem>,
+    pub skipped: Vec<SkippedRole>,
+}
+
+/// Input of the per-role steps (start, poll, cancel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleInput {
+    pub run: Run,
+    pub role: RoleItem,
+    #[serde(default)]
+    pub job: Option<JobState>,
+}
+
+/// Where a role's generation job is. Every field is always present (null when unknown)
+/// because a JSONPath to a missing field fails the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobState {
+    pub job_id: String,
+    /// Polls done so far.
+    pub polls: u32,
+    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED` or `CANCELED` (Access Analyzer's spelling).
+    pub status: String,
+    /// Key of the stored GetGeneratedPolicy response, once SUCCEEDED.
+    pub result_key: Option<String>,
+    /// Access Analyzer's jobError, once FAILED.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// What became of one role: built by the ASL's Pass states at the end of each iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleOutcome {
+    pub stack: String,
+    pub logical_id: String,
+    pub role_arn: String,
+    /// `succeeded`, `failed`, `canceled`, `timed_out`, `skipped_quota` or `error`.
+    pub outcome: String,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    #[serde(default)]
+    pub result_key: Option<String>,
+    #[serde(default)]
+    pub polls: Option<u32>,
+    /// The job's error (`{code, message}`) or the caught step error (`{Error, Cause}`).
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// Input of the diff step: one stack, and every role outcome of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffInput {
+    pub run: Run,
+    pub stack: StackItem,
+    pub role_outcomes: Vec<RoleOutcome>,
+}
+
+/// Output of the diff step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffOutput {
+    pub stack: String,
+    pub staged_key: String,
+    pub principals: usize,
+    pub proposed: usize,
+}
+
+/// Input of the write step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteInput {
+    pub run: Run,
+    pub diff: DiffOutput,
+}
+
+/// Output of the write step (and a stack's outcome in the summary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteOutput {
+    pub stack: String,
+    pub prefix: String,
+    pub files: Vec<String>,
+    pub ledger_key: String,
+    pub principals: usize,
+    pub proposed: usize,
+}
+
+/// Input of the summary step: the whole state after both Maps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryInput {
+    pub run: Run,
+    #[serde(default)]
+    pub skipped: Vec<SkippedRole>,
+    #[serde(default)]
+    pub role_outcomes: Vec<RoleOutcome>,
+    /// Each is a [`WriteOutput`] or a caught failure `{stack, outcome: "error", error}`.
+    #[serde(default)]
+    pub stack_outcomes: Vec<Value>,
+}
+
+/// The S3 key layout of the output bucket.
+pub mod keys {
+    /// Per-run working data (expired by the bucket's lifecycle rule).
+    pub const RUNS: &str = "runs/";
+    /// Proposals, kept for review.
+    pub const PROPOSALS: &str = "proposals/";
+    /// The usage ledger: the rare-event memory across runs, one object per stack.
+    pub const LEDGER: &str = "ledger/";
+
+    pub fn manifest(execution: &str) -> String {
+        format!("{RUNS}{execution}/manifest.json")
+    }
+    pub fn generated(execution: &str, stack: &str, logical_id: &str) -> String {
+        format!("{RUNS}{execution}/generated/{stack}/{logical_id}.json")
+    }
+    pub fn staged(execution: &str, stack: &str) -> String {
+        format!("{RUNS}{execution}/staged/{stack}.json")
+    }
+    pub fn summary(execution: &str) -> String {
+        format!("{RUNS}{execution}/summary.json")
+    }
+    pub fn proposal_prefix(stack: &str, execution: &str) -> String {
+        format!("{PROPOSALS}{stack}/{execution}/")
+    }
+    pub fn ledger(stack: &str) -> String {
+        format!("{LEDGER}{stack}.json")
+    }
+}
+
+/// Short stack name for keys: a stack ARN's name part, the name itself otherwise.
+pub fn stack_key_name(stack: &str) -> &str {
+    match stack.strip_prefix("arn:") {
+        Some(_) => stack.split('/').nth(1).unwrap_or(stack),
+        None => stack,
+    }
+}
+
+fn is_safe_key_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s != "."
+        && s != ".."
+}
+
+/// The StartPolicyGeneration client token for a role in an execution: the same execution and
+/// role always give the same token, so a Lambda retry gets the already running job back.
+pub fn client_token(execution_id: &str, role_arn: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(execution_id.as_bytes());
+    h.update([0]);
+    h.update(role_arn.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A step's failure, named for the state machine.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("invalid template: {0}")]
+    InvalidTemplate(String),
+    #[error("no proposal could be made: {0}")]
+    Proposal(String),
+    #[error("unusable evidence: {0}")]
+    Evidence(String),
+}
+
+/// Retried by the state machine with backoff.
+pub const TRANSIENT: &str = "Keycard.Transient";
+/// Access Analyzer's quota (one running generation per account, 50 a day).
+pub const QUOTA_EXCEEDED: &str = "Keycard.QuotaExceeded";
+pub const NOT_FOUND: &str = "Keycard.NotFound";
+pub const ACCESS_DENIED: &str = "Keycard.AccessDenied";
+pub const AWS_FAILED: &str = "Keycard.AwsError";
+pub const INVALID_INPUT: &str = "Keycard.InvalidInput";
+pub const INVALID_TEMPLATE: &str = "Keycard.InvalidTemplate";
+pub const PROPOSAL_FAILED: &str = "Keycard.ProposalFailed";
+pub const GENERATION_FAILED: &str = "Keycard.GenerationFailed";
+
+/// Every error name a handler can report.
+pub const ERROR_NAMES: &[&str] = &[
+    TRANSIENT,
+    QUOTA_EXCEEDED,
+    NOT_FOUND,
+    ACCESS_DENIED,
+    AWS_FAILED,
+    INVALID_INPUT,
+    INVALID_TEMPLATE,
+    PROPOSAL_FAILED,
+    GENERATION_FAILED,
+];
+
+impl StepError {
+    /// The error name Step Functions sees (`errorType` of the Lambda response).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepError::Aws(e) => match e.kind {
+                ErrorKind::Throttling | ErrorKind::Transient => TRANSIENT,
+                ErrorKind::QuotaExceeded => QUOTA_EXCEEDED,
+                ErrorKind::NotFound => NOT_FOUND,
+                ErrorKind::AccessDenied => ACCESS_DENIED,
+                ErrorKind::InvalidRequest
+                | ErrorKind::Conflict
+                | ErrorKind::Malformed
+                | ErrorKind::Other => AWS_FAILED,
+            },
+            StepError::InvalidInput(_) | StepError::Config(_) => INVALID_INPUT,
+            StepError::InvalidTemplate(_) => INVALID_TEMPLATE,
+            StepError::Proposal(_) => PROPOSAL_FAILED,
+            StepError::Evidence(_) => GENERATION_FAILED,
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.name() == TRANSIENT
+    }
+}
+
+/// Parses a step's JSON input into its payload type, naming the field that is wrong.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<T, StepError> {
+    serde_json::from_slice(bytes).map_err(|e| StepError::InvalidInput(format!("{what}: {e}")))
+}
+
+/// Serializes an artifact for S3.
+pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, StepError> {
+    let mut v = serde_json::to_vec_pretty(value)
+        .map_err(|e| StepError::InvalidInput(format!("serializing: {e}")))?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn execution() -> ExecutionRef {
+        ExecutionRef {
+            id: "arn:aws:states:us-east-1:123456789012:execution:keycard-chain:2026-q4".into(),
+            name: "2026-q4".into(),
+            start_time: "2026-10-01T06:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn run_defaults_and_window() {
+        let req = RunRequest {
+            stacks: vec!["orders".into()],
+            window_days: None,
+            wait_seconds: None,
+            max_polls: None,
+            max_generations: None,
+        };
+        let run = Run::from_request(&req, &execution()).unwrap();
+        assert_eq!(run.window_end, execution().start_time);
+        assert_eq!((run.window_end - run.window_start).num_days(), 90);
+        assert_eq!(run.wait_seconds, DEFAULT_WAIT_SECONDS);
+        assert_eq!(run.max_polls, DEFAULT_MAX_POLLS);
+        assert_eq!(run.manifest_key, "runs/2026-q4/manifest.json");
+    }
+
+    #[test]
+    fn window_beyond_access_analyzer_limit_is_rejected() {
+        let req = RunRequest {
+            stacks: vec!["orders".into()],
+            window_days: Some(91),
+            wait_seconds: None,
+            max_polls: None,
+            max_generations: None,
+        };
+        let e = Run::from_request(&req, &execution()).unwrap_err();
+        assert_eq!(e.name(), INVALID_INPUT);
+    }
+
+    #[test]
+    fn execution_input_parses_from_the_documented_shape() {
+        let input: DiscoverInput = serde_json::from_str(
+            r#"{"request": {"stacks": ["orders-service"], "windowDays": 30, "waitSeconds": 1},
+                "execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:keycard:manual-1",
+                              "Name": "manual-1", "StartTime": "2026-11-29T03:00:00.123Z",
+                              "RoleArn": "arn:aws:iam::123456789012:role/keycard-states"}}"#,
+        )
+        .unwrap();
+        assert_eq!(input.request.window_days, Some(30));
+        assert_eq!(input.execution.name, "manual-1");
+    }
+
+    #[test]
+    fn client_token_is_stable_per_execution_and_role() {
+        let a = client_token("exec-1", "arn:aws:iam::123456789012:role/a");
+        assert_eq!(
+            a,
+            client_token("exec-1", "arn:aws:iam::123456789012:role/a")
+        );
+        assert_ne!(
+            a,
+            client_token("exec-2", "arn:aws:iam::123456789012:role/a")
+        );
+        assert_ne!(
+            a,
+            client_token("exec-1", "arn:aws:iam::123456789012:role/b")
+        );
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn stack_names_for_keys() {
+        assert_eq!(stack_key_name("orders"), "orders");
+        assert_eq!(
+            stack_key_name(
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/orders/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
+            ),
+            "orders"
+        );
+    }
+
+    #[test]
+    fn every_error_kind_has_a_listed_name() {
+        for kind in [
+            ErrorKind::Throttling,
+            ErrorKind::Transient,
+            ErrorKind::QuotaExceeded,
+            ErrorKind::NotFound,
+            ErrorKind::AccessDenied,
+            ErrorKind::InvalidRequest,
+            ErrorKind::Conflict,
+            ErrorKind::Malformed,
+            ErrorKind::Other,
+        ] {
+            let e = StepError::Aws(AwsError {
+                service: "s3",
+                operation: "GetObject",
+                kind,
+                code: None,
+                status: None,
+                message: String::new(),
+            });
+            assert!(ERROR_NAMES.contains(&e.name()), "{kind:?}");
+            assert_eq!(e.is_transient(), kind.is_transient());
+        }
+        for e in [
+            StepError::InvalidInput(String::new()),
+            StepError::Config(ConfigError::Missing("KEYCARD_BUCKET")),
+            StepError::InvalidTemplate(String::new()),
+            StepError::Proposal(String::new()),
+            StepError::Evidence(String::new()),
+        ] {
+            assert!(ERROR_NAMES.contains(&e.name()));
+            assert!(!e.is_transient());
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! keycard's AWS edge: one small trait per capability, implemented over the AWS SDK.
+//!
+//! The Lambda handlers in `functions/` are generic over these traits, so a test runs a handler
+//! against moto (S3, CloudFormation, IAM over HTTP) or against SDK mocks (Access Analyzer and
+//! drift detection, which no local stand-in implements) with the same code that runs in AWS.
+//! Every SDK failure becomes an [`AwsError`] whose [`ErrorKind`] says whether trying again can
+//! help; [`chain::StepError`] turns that into the stable error names the state machine retries
+//! or catches.
+
+pub mod access_analyzer;
+pub mod chain;
+pub mod cloudformation;
+pub mod config;
+pub mod error;
+pub mod iam;
+pub mod s3;
+
+pub use access_analyzer::{AccessAnalyzer, PolicyChecks, PolicyGeneration};
+pub use cloudformation::{CfnStacks, Stacks};
+pub use config::{Config, ConfigError};
+pub use error::{AwsError, ErrorKind};
+pub use iam::{IamRoles, Roles};
+pub use s3::{ObjectStore, S3Store};
+
+/// Every adapter, built from one SDK configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: S3Store,
+    pub stacks: CfnStacks,
+    pub roles: IamRoles,
+    pub analyzer: AccessAnalyzer,
+}
+
+impl Clients {
+    /// Builds the clients from a loaded SDK configuration. Endpoints come from the standard
+    /// places (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, the shared config file), so
+    /// pointing the app at a local stand-in needs no code path of its own.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> Clients {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.s3_force_path_style)
+            .build();
+        Clients {
+            s3: S3Store::new(aws_sdk_s3::Client::from_conf(s3)),
+            stacks: CfnStacks::new(aws_sdk_cloudformation::Client::new(sdk)),
+            roles: IamRoles::new(aws_sdk_iam::Client::new(sdk)),
+            analyzer: AccessAnalyzer::new(aws_sdk_accessanalyzer::Client::new(sdk)),
+        }
+    }
+
+    /// Loads the SDK configuration the standard way (environment, shared files, the Lambda
+    /// execution role) and builds the clients.
+    pub async fn load(config: &Config) -> Clients {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Clients::from_sdk_config(&sdk, config)
+    }
+}

@@ -1,0 +1,165 @@
+//! Discovery: which roles the run will analyse.
+//!
+//! For every target stack: its `AWS::IAM::Role` resources (ListStackResources, all pages), each
+//! physical role name turned into an ARN by IAM (paths included), and drift detection started
+//! so that its result is ready when the diff step needs it, minutes later. Access Analyzer
+//! starts at most 50 policy generations a day per account, so the run takes at most
+//! `maxGenerations` roles and reports the rest as skipped. Everything is written to the run
+//! manifest; the state machine gets the small lists it maps over.
+
+use std::collections::BTreeSet;
+
+use keycard_aws::chain::{
+    DAILY_GENERATION_QUOTA, DEFAULT_MAX_GENERATIONS, DiscoverInput, DiscoverOutput, RoleItem, Run,
+    SkippedRole, StackItem, StepError, stack_key_name, to_json_bytes,
+};
+use keycard_aws::cloudformation::Stacks;
+use keycard_aws::{Config, ObjectStore, Roles};
+use serde::Serialize;
+
+/// The resource type whose instances get a policy generation each.
+const ROLE_TYPE: &str = "AWS::IAM::Role";
+
+/// The run manifest: everything discovery decided, for the summary and for people.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest<'a> {
+    run: &'a Run,
+    stacks: &'a [StackItem],
+    roles: &'a [RoleItem],
+    skipped: &'a [SkippedRole],
+    /// Stacks whose drift detection could not be started, and why.
+    drift_errors: &'a [(String, String)],
+    max_generations: u32,
+}
+
+pub async fn handle<C, R, S>(
+    stacks: &C,
+    roles: &R,
+    store: &S,
+    config: &Config,
+    input: DiscoverInput,
+) -> Result<DiscoverOutput, StepError>
+where
+    C: Stacks,
+    R: Roles,
+    S: ObjectStore,
+{
+    let run = Run::from_request(&input.request, &input.execution)?;
+    let max_generations = input
+        .request
+        .max_generations
+        .unwrap_or(DEFAULT_MAX_GENERATIONS);
+    if max_generations > DAILY_GENERATION_QUOTA {
+        return Err(StepError::InvalidInput(format!(
+            "maxGenerations {max_generations} is above Access Analyzer's daily quota of {DAILY_GENERATION_QUOTA}"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let targets: Vec<&String> = input
+        .request
+        .stacks
+        .iter()
+        .filter(|s| seen.insert(s.as_str()))
+        .collect();
+    if targets.is_empty() {
+        return Err(StepError::InvalidInput("no target stacks".into()));
+    }
+
+    let mut stack_items = Vec::new();
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    let mut drift_errors = Vec::new();
+    for stack in targets {
+        let name = stack_key_name(stack).to_owned();
+        let resources = match stacks.stack_resources(stack).await {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => {
+                skipped.push(SkippedRole {
+                    stack: name,
+                    logical_id: String::new(),
+                    role_arn: None,
+                    reason: format!("stack not found: {e}"),
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for r in resources.iter().filter(|r| r.resource_type == ROLE_TYPE) {
+            let Some(physical) = r.physical_id.as_deref() else {
+                skipped.push(SkippedRole {
+                    stack: name.clone(),
+                    logical_id: r.logical_id.clone(),
+                    role_arn: None,
+                    reason: format!(
+                        "no physical role yet (resource status {})",
+                        r.status.as_deref().unwrap_or("unknown")
+                    ),
+                });
+                continue;
+            };
+            match roles.role(physical).await {
+                Ok(info) => found.push(RoleItem {
+                    stack: name.clone(),
+                    logical_id: r.logical_id.clone(),
+                    role_name: info.name,
+                    role_arn: info.arn,
+                }),
+                Err(e) if e.is_not_found() => skipped.push(SkippedRole {
+                    stack: name.clone(),
+                    logical_id: r.logical_id.clone(),
+                    role_arn: None,
+                    reason: format!("role {physical} no longer exists in IAM"),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Drift detection is a side check: a stack in a state that cannot be checked must not
+        // stop the run, so a failure is recorded and the diff step reports it.
+        let drift_detection_id = match stacks.detect_drift(stack).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                drift_errors.push((name.clone(), e.to_string()));
+                None
+            }
+        };
+        stack_items.push(StackItem {
+            stack: name,
+            drift_detection_id,
+        });
+    }
+
+    let budget = usize::try_from(max_generations).unwrap_or(usize::MAX);
+    let over_budget = found.split_off(budget.min(found.len()));
+    skipped.extend(over_budget.into_iter().map(|r| SkippedRole {
+        reason: format!(
+            "not analysed: this run starts at most {max_generations} Access Analyzer policy generations (maxGenerations; the account quota is {DAILY_GENERATION_QUOTA} a day)"
+        ),
+        stack: r.stack,
+        logical_id: r.logical_id,
+        role_arn: Some(r.role_arn),
+    }));
+
+    let manifest = Manifest {
+        run: &run,
+        stacks: &stack_items,
+        roles: &found,
+        skipped: &skipped,
+        drift_errors: &drift_errors,
+        max_generations,
+    };
+    store
+        .put_object(
+            &config.bucket,
+            &run.manifest_key,
+            to_json_bytes(&manifest)?,
+            "application/json",
+        )
+        .await?;
+    Ok(DiscoverOutput {
+        run,
+        roles: found,
+        stacks: stack_items,
+        skipped,
+    })
+}

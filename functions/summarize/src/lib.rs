@@ -1,0 +1,121 @@
+//! The run summary: what was analysed, what was proposed, what failed or was skipped.
+//!
+//! It is the execution's output (what a person sees in the console) and is also written to
+//! `runs/<execution>/summary.json`. Nothing in it is large: counts, keys, and one line per
+//! problem.
+
+use std::collections::BTreeMap;
+
+use keycard_aws::chain::{StepError, SummaryInput, keys, to_json_bytes};
+use keycard_aws::{Config, ObjectStore};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A role that was not analysed to the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleProblem {
+    pub stack: String,
+    pub logical_id: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The execution output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub execution: String,
+    pub window_start: String,
+    pub window_end: String,
+    /// Role outcomes by name (`succeeded`, `failed`, `timed_out`, …), plus `skipped` for
+    /// roles discovery did not schedule.
+    pub roles: BTreeMap<String, usize>,
+    /// One entry per stack: where its proposal is, or why there is none.
+    pub stacks: Vec<Value>,
+    pub problems: Vec<RoleProblem>,
+    pub summary_key: String,
+}
+
+pub async fn handle<S: ObjectStore>(
+    store: &S,
+    config: &Config,
+    input: SummaryInput,
+) -> Result<Summary, StepError> {
+    let mut roles: BTreeMap<String, usize> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for o in &input.role_outcomes {
+        *roles.entry(o.outcome.clone()).or_default() += 1;
+        if o.outcome != "succeeded" {
+            problems.push(RoleProblem {
+                stack: o.stack.clone(),
+                logical_id: o.logical_id.clone(),
+                outcome: o.outcome.clone(),
+                detail: o.error.as_ref().map(describe_error).unwrap_or_default(),
+            });
+        }
+    }
+    if !input.skipped.is_empty() {
+        roles.insert("skipped".to_owned(), input.skipped.len());
+    }
+    for s in &input.skipped {
+        problems.push(RoleProblem {
+            stack: s.stack.clone(),
+            logical_id: s.logical_id.clone(),
+            outcome: "skipped".to_owned(),
+            detail: s.reason.clone(),
+        });
+    }
+    let key = keys::summary(&input.run.execution_name);
+    let summary = Summary {
+        execution: input.run.execution_name.clone(),
+        window_start: input.run.window_start.to_rfc3339(),
+        window_end: input.run.window_end.to_rfc3339(),
+        roles,
+        stacks: input.stack_outcomes.clone(),
+        problems,
+        summary_key: key.clone(),
+    };
+    store
+        .put_object(
+            &config.bucket,
+            &key,
+            to_json_bytes(&summary)?,
+            "application/json",
+        )
+        .await?;
+    Ok(summary)
+}
+
+/// One line for an error recorded by the state machine: a job error `{code, message}` or a
+/// caught step error `{Error, Cause}` whose Cause is the Lambda's JSON error response.
+pub fn describe_error(error: &Value) -> String {
+    if let (Some(code), Some(message)) = (error.get("code"), error.get("message")) {
+        return format!(
+            "{}: {}",
+            code.as_str().unwrap_or_default(),
+            message.as_str().unwrap_or_default()
+        );
+    }
+    let name = error
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or("error");
+    let cause = error
+        .get("Cause")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let message = serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|c| {
+            c.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned());
+    if message.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}: {message}")
+    }
+}
