@@ -464,3 +464,70 @@ fn one_thread_and_many_threads_agree() {
     assert_eq!(one.usage, four.usage);
     assert_eq!(one.files, four.files);
 }
+
+/// Every case in tests/fixtures/cloudtrail/mapping-cases.json maps to exactly the expected
+/// actions and resources, and every exceptions row and prefix row is exercised by a case.
+#[test]
+fn mapping_cases_cover_every_exceptions_row() {
+    let text = std::fs::read_to_string(fixtures().join("mapping-cases.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let table = Exceptions::embedded();
+    let mut rows_hit = vec![0usize; table.events.len()];
+    let mut prefixes_hit = vec![0usize; table.prefixes.len()];
+    let mut failures = Vec::new();
+    for (i, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
+        let body = serde_json::json!({ "Records": [case["record"]] }).to_string();
+        let expect = &case["expect"];
+        let label = format!(
+            "case {i} {} {}",
+            case["record"]["eventSource"], case["record"]["eventName"]
+        );
+        record::for_each_record(body.as_bytes(), |rec| {
+            let (resolved, row) = resolve_record(&rec);
+            if let Some(row) = row {
+                rows_hit[row] += 1;
+            }
+            let source = rec.event_source.get().unwrap_or_default();
+            if let Some(p) = table.prefixes.iter().position(|p| p.source == source) {
+                prefixes_hit[p] += 1;
+            }
+            let ok = if let Some(actions) = expect.get("actions") {
+                let want: BTreeMap<String, Vec<String>> =
+                    serde_json::from_value(actions.clone()).unwrap();
+                let want: BTreeMap<String, Vec<String>> = want
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        v.sort();
+                        (k, v)
+                    })
+                    .collect();
+                resolved == Resolved::Actions(want)
+            } else if expect.get("no_permission").is_some() {
+                resolved == Resolved::NoPermission
+            } else if let Some(reason) = expect["unmapped"].as_str() {
+                matches!(&resolved, Resolved::Unmapped(r) if r.iter().any(|r| r.contains(reason)))
+            } else {
+                false
+            };
+            if !ok {
+                failures.push(format!("{label}: got {resolved:?}, want {expect}"));
+            }
+        })
+        .unwrap();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let uncovered: Vec<String> = rows_hit
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == 0)
+        .map(|(i, _)| format!("{} {}", table.events[i].source, table.events[i].event))
+        .chain(
+            prefixes_hit
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n == 0)
+                .map(|(i, _)| table.prefixes[i].source.clone()),
+        )
+        .collect();
+    assert!(uncovered.is_empty(), "rows without a case: {uncovered:?}");
+}
