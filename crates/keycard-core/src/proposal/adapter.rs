@@ -456,7 +456,7 @@ fn apply_in_order(template: &Template, edits: Vec<Edit>) -> Result<String, Propo
             Edit::Remove { .. } => removes.push(e),
         }
     }
-    removes.sort_by(|a, b| pointer_key(b.path()).cmp(&pointer_key(a.path())));
+    removes.sort_by_key(|e| std::cmp::Reverse(pointer_key(e.path())));
     removes.dedup_by(|a, b| a.path() == b.path());
     let mut current = template.clone();
     for e in replaces.into_iter().chain(adds).chain(removes) {

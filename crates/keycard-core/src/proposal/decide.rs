@@ -263,7 +263,13 @@ pub fn decide(
 
     // Wildcards and replaced sources, for the reviewer.
     for source in &grants.sources {
-        for st in source.statements.iter().filter(|s| s.is_allow()) {
+        // Managed policies and SAM templates are reported whole, as replaced sources.
+        let statements = if source.is_replaceable() {
+            &[][..]
+        } else {
+            &source.statements[..]
+        };
+        for st in statements.iter().filter(|s| s.is_allow()) {
             for pattern in st.actions.iter().filter(|p| is_wildcard(p)) {
                 let covered: Vec<&String> = granted
                     .iter()

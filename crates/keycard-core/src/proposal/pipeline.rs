@@ -255,7 +255,8 @@ pub fn plan_principals(
 
         // Documents: merged over every principal that plans them.
         let mut documents: BTreeMap<String, DocumentRewrite> = BTreeMap::new();
-        let mut pieces: BTreeMap<String, (Vec<Value>, Vec<ProposedStatement>)> = BTreeMap::new();
+        type Pieces = ((Vec<Value>, Vec<Value>), Vec<ProposedStatement>);
+        let mut pieces: BTreeMap<String, Pieces> = BTreeMap::new();
         let mut removed_sources = BTreeSet::new();
         for o in outcomes.iter().filter(|o| o.status == RoleStatus::Proposed) {
             for (i, statements) in &o.plan.documents {
@@ -271,13 +272,14 @@ pub fn plan_principals(
                 removed_sources.insert(s.id.clone());
             }
         }
-        for (id, (denies, allows)) in pieces {
+        for (id, ((denies, after), allows)) in pieces {
             let mut statements = denies;
             statements.extend(
                 merge_and_name(allows)
                     .iter()
                     .map(ProposedStatement::to_json),
             );
+            statements.extend(after);
             documents.insert(id, DocumentRewrite { statements });
         }
 
@@ -325,14 +327,25 @@ pub fn plan_principals(
     }
 }
 
-/// The Deny statements of a source, as written.
-fn deny_statements(source: &GrantSource) -> Vec<Value> {
-    source
+/// The Deny statements of a source, as written: those before its first Allow statement and
+/// those after it, so that the proposed Allow statements take the original ones' place.
+fn deny_statements(source: &GrantSource) -> (Vec<Value>, Vec<Value>) {
+    let first_allow = source
         .statements
         .iter()
-        .filter(|s| !s.is_allow())
-        .filter_map(|s| s.raw.clone())
-        .collect()
+        .position(|s| s.is_allow())
+        .unwrap_or(source.statements.len());
+    let denies = |range: &[super::model::GrantStatement]| -> Vec<Value> {
+        range
+            .iter()
+            .filter(|s| !s.is_allow())
+            .filter_map(|s| s.raw.clone())
+            .collect()
+    };
+    (
+        denies(&source.statements[..first_allow]),
+        denies(&source.statements[first_allow..]),
+    )
 }
 
 /// The document of a source as it is now (for sizes of unchanged sources).

@@ -282,6 +282,7 @@ enum NamedKind {
     EventBus,
     Secret,
     Parameter,
+    Stream,
 }
 
 impl NamedKind {
@@ -303,6 +304,7 @@ impl NamedKind {
             "AWS::Events::EventBus" => (NamedKind::EventBus, "Name"),
             "AWS::SecretsManager::Secret" => (NamedKind::Secret, "Name"),
             "AWS::SSM::Parameter" => (NamedKind::Parameter, "Name"),
+            "AWS::Kinesis::Stream" => (NamedKind::Stream, "Name"),
             _ => return None,
         })
     }
@@ -319,6 +321,7 @@ impl NamedKind {
             NamedKind::EventBus => "events",
             NamedKind::Secret => "secretsmanager",
             NamedKind::Parameter => "ssm",
+            NamedKind::Stream => "kinesis",
         }
     }
 }
@@ -454,6 +457,10 @@ impl ResourceIndex {
                         "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{id}}}:{t}"
                     )})),
                 }
+            }
+            NamedKind::Stream => {
+                let name = a.resource.strip_prefix("stream/")?;
+                self.name_matches(e, name).then(get_att)
             }
             NamedKind::EventBus => {
                 let name = a.resource.strip_prefix("event-bus/")?;

@@ -232,10 +232,60 @@ pub struct EvidenceStats {
 }
 
 impl Report {
-    /// report.json (pretty, stable key order).
+    /// report.json: indented objects, but lists of plain values on one line, because an
+    /// AdministratorAccess role lists tens of thousands of granted actions and one per line
+    /// makes the file several megabytes of whitespace.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        let mut out = String::new();
+        write_json(&value, 0, &mut out);
+        out.push('\n');
+        out
+    }
+}
+
+fn write_json(v: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let pad = |d: usize| "  ".repeat(d);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, val)) in map.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                write_json(val, depth + 1, out);
+                if i + 1 < map.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(depth));
+            out.push('}');
+        }
+        Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                write_json(item, depth + 1, out);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(depth));
+            out.push(']');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&item.to_string());
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
