@@ -435,18 +435,21 @@ fn bad_yaml_exits_2_with_position() {
         .arg(&bad)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "broken.yaml: not valid YAML or JSON: line",
-        ));
+        .stderr(predicate::str::is_match(r"broken\.yaml:\d+:\d+: invalid YAML").unwrap());
 }
 
 #[test]
 fn non_templates_and_empty_files_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cases = [
+    let cases: [(&str, &str, &str); 4] = [
         ("list.yaml", "- a\n- b\n", "not a CloudFormation template"),
-        ("empty.yaml", "", "the file is empty"),
-        ("binary.json", "\u{0}\u{1}\u{2}", "not valid YAML or JSON"),
+        ("empty.yaml", "", "not a CloudFormation template"),
+        ("binary.json", "\u{0}\u{1}\u{2}", "binary.json:1:1: invalid"),
+        (
+            "dupes.yaml",
+            "Resources:\n  A:\n    Type: AWS::SQS::Queue\n  A:\n    Type: AWS::SNS::Topic\n",
+            "dupes.yaml:4:3: duplicate key `A`",
+        ),
     ];
     for (name, text, message) in cases {
         let path = dir.path().join(name);
@@ -458,4 +461,17 @@ fn non_templates_and_empty_files_exit_2() {
             .code(2)
             .stderr(predicate::str::contains(message));
     }
+}
+
+#[test]
+fn non_utf8_template_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    std::fs::write(&path, b"Resources:\n  R:\n    Type: caf\xe9\n").unwrap();
+    keycard()
+        .arg("check")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("latin1.yaml"));
 }

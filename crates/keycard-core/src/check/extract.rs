@@ -2,7 +2,7 @@
 //! policy attachments and role trust policies, each tied to the resource it is written in (for
 //! suppressions) and to the principal it ends up on (for combination rules).
 
-use super::yaml::{Kind, Node, Pos};
+use super::tree::{Kind, Node, Pos};
 
 /// Where something was found: the resource it is written in and a JSON-pointer-style path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@
 pub mod extract;
 pub mod render;
 pub mod rules;
-pub mod yaml;
+pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,20 +28,15 @@ use crate::catalog::{AccessLevel, Catalog};
 use crate::policy::is_wildcard;
 use extract::{StatementSite, extract, flat_text};
 pub use rules::{RULES, Rule, Severity, rule};
-pub use yaml::Pos;
-use yaml::{Kind, Node};
+pub use tree::Pos;
+use tree::{Kind, Node};
 
 /// Why a file could not be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("{file}: not valid YAML or JSON: {source}")]
-    Parse {
-        file: String,
-        #[source]
-        source: yaml::YamlError,
-    },
-    #[error("{file}: not a CloudFormation template (no `Resources` mapping at the top level)")]
-    NotATemplate { file: String },
+    /// The template engine could not load it (its message names the file, line and column).
+    #[error(transparent)]
+    Load(#[from] crate::template::TemplateError),
 }
 
 /// One finding.
@@ -53,9 +48,7 @@ pub struct Finding {
     pub message: String,
     /// The file as named on the command line.
     pub file: String,
-    #[serde(serialize_with = "ser_pos")]
     pub start: Pos,
-    #[serde(serialize_with = "ser_pos")]
     pub end: Pos,
     /// Logical id of the resource the finding is written in.
     pub resource: String,
@@ -64,14 +57,6 @@ pub struct Finding {
     /// The reason given when a suppression in the template applies to this finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
-}
-
-fn ser_pos<S: serde::Serializer>(pos: &Pos, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeStruct;
-    let mut st = s.serialize_struct("Pos", 2)?;
-    st.serialize_field("line", &pos.line)?;
-    st.serialize_field("column", &pos.column)?;
-    st.end()
 }
 
 impl Finding {
@@ -246,15 +231,8 @@ pub fn check_template(
     text: &str,
     info: &dyn ActionInfo,
 ) -> Result<FileReport, CheckError> {
-    let root = yaml::parse(text).map_err(|source| CheckError::Parse {
-        file: file.to_string(),
-        source,
-    })?;
-    if !matches!(root.get("Resources").map(|r| &r.kind), Some(Kind::Map(_))) {
-        return Err(CheckError::NotATemplate {
-            file: file.to_string(),
-        });
-    }
+    let template = crate::template::Template::load(file, text)?;
+    let root = Node::from_template(template.root(), &template);
     let arena = extract::Arena::parse_string_documents(&root);
     let found = extract(&root, &arena);
     let mut run = Run {
@@ -738,7 +716,9 @@ mod tests {
         ] {
             assert!(matches!(
                 check_template("t.yaml", t, Catalog::embedded()),
-                Err(CheckError::NotATemplate { .. })
+                Err(CheckError::Load(
+                    crate::template::TemplateError::NotATemplate { .. }
+                ))
             ));
         }
     }

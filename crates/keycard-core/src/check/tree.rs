@@ -1,26 +1,13 @@
-//! A small located-value tree for `keycard check`: every node remembers where it starts and
-//! ends in the file, so a finding can point code-scanning tools at the exact line.
+//! A read-only view of a template for the rules: every node with the range it covers in the
+//! file, so a finding can point code-scanning tools at the exact line.
 //!
-//! Built on `saphyr-parser`'s event stream (the same parser the template engine uses): it is
-//! maintained, reports spans for every event, and keeps YAML tags, which CloudFormation's short
-//! form intrinsics (`!Ref`, `!Sub`, …) need. JSON templates parse through the same path since
-//! JSON is YAML's flow syntax. The tree is read-only: rewriting templates is the template
-//! engine's job, not check's.
+//! Templates are loaded by the template engine (`crate::template`: YAML and JSON, short-form
+//! intrinsics in long form, anchors with a limit, duplicate keys rejected); this module only
+//! turns its tree into start/end positions and the few accessors the rules use, and builds the
+//! same view for policy documents that a template holds as JSON strings.
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
-
-/// Aliases may expand to at most this many nodes in total: a "billion laughs" template must
-/// fail cleanly rather than exhaust memory.
-const MAX_ALIAS_EXPANSION: usize = 100_000;
-/// Nesting deeper than this is rejected (no template needs it; recursion must stay bounded).
-const MAX_DEPTH: usize = 256;
-
-/// A position in the source: 1-based line and column (columns in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::template::Pos;
+use crate::template::{self, Template};
 
 /// A node with its source range (`end` exclusive).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,25 +29,6 @@ pub enum Kind {
     Seq(Vec<Node>),
     /// Key/value pairs in file order; keys keep their own positions.
     Map(Vec<(String, Pos, Node)>),
-}
-
-/// Why a template could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum YamlError {
-    #[error("line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("the file is empty")]
-    Empty,
-    #[error("aliases expand to more than {MAX_ALIAS_EXPANSION} nodes")]
-    AliasBomb,
-    #[error("nesting deeper than {MAX_DEPTH} levels")]
-    TooDeep,
-    #[error("alias refers to an unknown anchor")]
-    UnknownAnchor,
 }
 
 impl Node {
@@ -146,200 +114,36 @@ impl Node {
     }
 }
 
-fn pos_of(span: &Span, end: bool) -> Pos {
-    let m = if end { span.end } else { span.start };
-    Pos {
-        line: m.line(),
-        column: m.col() + 1,
-    }
-}
-
-/// The long-form name of a short-form tag: `!Ref` → `Ref`, `!Condition` → `Condition`, any other
-/// `!X` → `Fn::X`. Unknown tags are kept the same way rather than rejected.
-fn intrinsic_name(suffix: &str) -> String {
-    match suffix {
-        "Ref" | "Condition" => suffix.to_string(),
-        other => format!("Fn::{other}"),
-    }
-}
-
-/// Wraps `inner` in `{name: inner}` when the node carried a local `!Tag`.
-fn wrap_tag(tag: Option<String>, inner: Node) -> Node {
-    match tag {
-        Some(suffix) => {
-            let (start, end) = (inner.start, inner.end);
-            let value = inner;
-            Node {
-                kind: Kind::Map(vec![(intrinsic_name(&suffix), start, value)]),
-                start,
-                end,
+impl Node {
+    /// The view of one node of a loaded template (and, recursively, its children).
+    pub fn from_template(node: &template::Node, tpl: &Template) -> Node {
+        let start = node.pos;
+        let end = tpl.pos(node.span.end);
+        let scalar = |value: String, quoted: bool| Kind::Scalar { value, quoted };
+        let kind = match &node.value {
+            template::Value::Null => scalar(String::new(), false),
+            template::Value::Bool(b) => scalar(b.to_string(), false),
+            template::Value::Number(n) => scalar(n.clone(), false),
+            template::Value::String(s) => {
+                scalar(s.clone(), !matches!(node.style, template::Style::Plain))
             }
-        }
-        None => inner,
-    }
-}
-
-fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
-    tag.filter(|t| t.handle == "!").map(|t| t.suffix.clone())
-}
-
-struct Builder<'a> {
-    events: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: std::collections::HashMap<usize, Node>,
-    expanded: usize,
-}
-
-impl<'a> Builder<'a> {
-    fn next(&mut self) -> Result<Option<(Event<'a>, Span)>, YamlError> {
-        match self.events.next() {
-            None => Ok(None),
-            Some(Ok(ev)) => Ok(Some(ev)),
-            Some(Err(e)) => Err(YamlError::Syntax {
-                line: e.marker().line(),
-                column: e.marker().col() + 1,
-                message: e.info().to_string(),
-            }),
-        }
-    }
-
-    /// Reads one node whose first event has already been taken.
-    fn node(&mut self, first: Event<'a>, span: Span, depth: usize) -> Result<Node, YamlError> {
-        if depth > MAX_DEPTH {
-            return Err(YamlError::TooDeep);
-        }
-        let start = pos_of(&span, false);
-        match first {
-            Event::Scalar(value, style, anchor, tag) => {
-                let node = Node {
-                    kind: Kind::Scalar {
-                        value: value.into_owned(),
-                        quoted: !matches!(style, ScalarStyle::Plain),
-                    },
-                    start,
-                    end: pos_of(&span, true),
-                };
-                let node = wrap_tag(local_tag(tag.as_deref()), node);
-                self.remember(anchor, &node);
-                Ok(node)
+            template::Value::Seq(items) => {
+                Kind::Seq(items.iter().map(|n| Node::from_template(n, tpl)).collect())
             }
-            Event::SequenceStart(anchor, tag) => {
-                let tag = local_tag(tag.as_deref());
-                let mut items = Vec::new();
-                let end;
-                loop {
-                    let Some((ev, sp)) = self.next()? else {
-                        return Err(eof());
-                    };
-                    if matches!(ev, Event::SequenceEnd) {
-                        end = pos_of(&sp, true);
-                        break;
-                    }
-                    items.push(self.node(ev, sp, depth + 1)?);
-                }
-                let node = wrap_tag(
-                    tag,
-                    Node {
-                        kind: Kind::Seq(items),
-                        start,
-                        end,
-                    },
-                );
-                self.remember(anchor, &node);
-                Ok(node)
-            }
-            Event::MappingStart(anchor, tag) => {
-                let tag = local_tag(tag.as_deref());
-                let mut entries = Vec::new();
-                let end;
-                loop {
-                    let Some((ev, sp)) = self.next()? else {
-                        return Err(eof());
-                    };
-                    if matches!(ev, Event::MappingEnd) {
-                        end = pos_of(&sp, true);
-                        break;
-                    }
-                    let key = self.node(ev, sp, depth + 1)?;
-                    let key_text = match &key.kind {
-                        Kind::Scalar { value, .. } => value.clone(),
-                        _ => String::from("<complex key>"),
-                    };
-                    let Some((ev, sp)) = self.next()? else {
-                        return Err(eof());
-                    };
-                    let value = self.node(ev, sp, depth + 1)?;
-                    entries.push((key_text, key.start, value));
-                }
-                let node = wrap_tag(
-                    tag,
-                    Node {
-                        kind: Kind::Map(entries),
-                        start,
-                        end,
-                    },
-                );
-                self.remember(anchor, &node);
-                Ok(node)
-            }
-            Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or(YamlError::UnknownAnchor)?;
-                self.expanded += count(&node);
-                if self.expanded > MAX_ALIAS_EXPANSION {
-                    return Err(YamlError::AliasBomb);
-                }
-                Ok(node)
-            }
-            _ => Err(YamlError::Syntax {
-                line: start.line,
-                column: start.column,
-                message: "unexpected YAML event".into(),
-            }),
-        }
-    }
-
-    fn remember(&mut self, anchor: usize, node: &Node) {
-        if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
-    }
-}
-
-fn eof() -> YamlError {
-    YamlError::Syntax {
-        line: 0,
-        column: 0,
-        message: "unexpected end of file".into(),
-    }
-}
-
-fn count(node: &Node) -> usize {
-    1 + match &node.kind {
-        Kind::Scalar { .. } => 0,
-        Kind::Seq(items) => items.iter().map(count).sum(),
-        Kind::Map(entries) => entries.iter().map(|(_, _, v)| count(v)).sum(),
-    }
-}
-
-/// Parses the first document of a YAML or JSON text into a located tree.
-pub fn parse(text: &str) -> Result<Node, YamlError> {
-    let mut b = Builder {
-        events: Parser::new_from_str(text),
-        anchors: std::collections::HashMap::new(),
-        expanded: 0,
-    };
-    loop {
-        let Some((ev, sp)) = b.next()? else {
-            return Err(YamlError::Empty);
+            template::Value::Map(entries) => Kind::Map(
+                entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.key.text.clone(),
+                            e.key.pos,
+                            Node::from_template(&e.value, tpl),
+                        )
+                    })
+                    .collect(),
+            ),
         };
-        match ev {
-            Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => continue,
-            Event::StreamEnd | Event::DocumentEnd => return Err(YamlError::Empty),
-            other => return b.node(other, sp, 0),
-        }
+        Node { kind, start, end }
     }
 }
 
@@ -347,12 +151,17 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 mod tests {
     use super::*;
 
+    fn view(text: &str) -> Node {
+        let tpl = Template::load("t.yaml", text).unwrap();
+        Node::from_template(tpl.root(), &tpl)
+    }
+
     #[test]
     fn keeps_positions_and_long_forms_of_short_tags() {
-        let text = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: !Sub '${AWS::StackName}-api'\n      Arn: !GetAtt Bucket.Arn\n";
-        let root = parse(text).unwrap();
+        let root = view(
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: !Sub '${AWS::StackName}-api'\n      Arn: !GetAtt Bucket.Arn\n",
+        );
         let role = root.get("Resources").unwrap().get("Role").unwrap();
-        assert_eq!(role.start, Pos { line: 3, column: 5 });
         let ty = role.get("Type").unwrap();
         assert_eq!(ty.as_str(), Some("AWS::IAM::Role"));
         assert_eq!(
@@ -362,49 +171,57 @@ mod tests {
                 column: 11
             }
         );
+        assert_eq!(
+            ty.end,
+            Pos {
+                line: 3,
+                column: 25
+            }
+        );
         let name = role.get("Properties").unwrap().get("RoleName").unwrap();
         let (f, arg) = name.intrinsic().unwrap();
         assert_eq!(f, "Fn::Sub");
         assert_eq!(arg.as_str(), Some("${AWS::StackName}-api"));
         assert_eq!(name.start.line, 5);
+        let (f, _) = role
+            .get("Properties")
+            .unwrap()
+            .get("Arn")
+            .unwrap()
+            .intrinsic()
+            .unwrap();
+        assert_eq!(f, "Fn::GetAtt");
     }
 
     #[test]
     fn reads_json_with_positions() {
-        let text = "{\n  \"Resources\": {\n    \"R\": {\"Type\": \"AWS::IAM::Policy\"}\n  }\n}\n";
-        let root = parse(text).unwrap();
+        let root =
+            view("{\n  \"Resources\": {\n    \"R\": {\"Type\": \"AWS::IAM::Policy\"}\n  }\n}\n");
         let r = root.get("Resources").unwrap().get("R").unwrap();
-        assert_eq!(r.get("Type").unwrap().start.line, 3);
-    }
-
-    #[test]
-    fn reports_syntax_errors_with_position() {
-        let err = parse("Resources:\n  A: [1, 2\n  B: x\n").unwrap_err();
-        assert!(
-            matches!(err, YamlError::Syntax { line, .. } if line >= 2),
-            "{err:?}"
+        assert_eq!(
+            r.get("Type").unwrap().start,
+            Pos {
+                line: 3,
+                column: 19
+            }
         );
-        assert_eq!(parse("").unwrap_err(), YamlError::Empty);
-        assert_eq!(parse("# only a comment\n").unwrap_err(), YamlError::Empty);
     }
 
     #[test]
-    fn expands_aliases_but_refuses_bombs() {
-        let ok = parse("a: &x [1, 2]\nb: *x\n").unwrap();
-        assert_eq!(ok.get("b").unwrap().items().len(), 2);
-        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..8 {
-            let prev = i - 1;
-            bomb.push_str(&format!(
-                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
-            ));
-        }
-        assert_eq!(parse(&bomb).unwrap_err(), YamlError::AliasBomb);
-    }
-
-    #[test]
-    fn refuses_unbounded_nesting() {
-        let deep = "[".repeat(5000) + &"]".repeat(5000);
-        assert!(parse(&deep).is_err());
+    fn json_string_documents_sit_at_the_string() {
+        let at = Pos { line: 7, column: 3 };
+        let end = Pos {
+            line: 7,
+            column: 40,
+        };
+        let value =
+            serde_json::json!({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"]}]});
+        let node = Node::from_json(&value, at, end);
+        let action = &node.get("Statement").unwrap().items()[0]
+            .get("Action")
+            .unwrap()
+            .items()[0];
+        assert_eq!(action.as_str(), Some("s3:GetObject"));
+        assert_eq!((action.start, action.end), (at, end));
     }
 }
