@@ -107,6 +107,11 @@ pub struct Expansion {
 }
 
 impl Expansion {
+    /// Whether nothing matched and nothing was unknown (no patterns at all).
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.unknown.is_empty()
+    }
+
     fn add_unknown(&mut self, pattern: &str) {
         if !self.unknown.iter().any(|u| u == pattern) {
             self.unknown.push(pattern.to_owned());
@@ -276,6 +281,15 @@ impl Service {
     /// The service's own condition keys.
     pub fn condition_keys(&self) -> &[ConditionKey] {
         &self.condition_keys
+    }
+
+    /// Case-insensitive lookup of a service condition key (`s3:Prefix` → `s3:prefix`), as IAM
+    /// compares condition key names case-insensitively. Templated keys (`s3:ExistingObjectTag/<key>`)
+    /// are matched literally.
+    pub fn condition_key(&self, name: &str) -> Option<&ConditionKey> {
+        self.condition_keys
+            .iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
     }
 
     /// Actions whose ASCII-lowercase name starts with `prefix` (a contiguous slice, as the

@@ -225,6 +225,13 @@ fn condition_keys_are_per_service() {
             .any(|k| k.name() == "s3:prefix" && k.value_type() == "String")
     );
     assert!(s3.iter().all(|k| !k.name().starts_with("aws:")));
+    let s3 = cat().service("s3");
+    assert_eq!(
+        s3.and_then(|s| s.condition_key("S3:Prefix"))
+            .map(ConditionKey::name),
+        Some("s3:prefix")
+    );
+    assert!(s3.and_then(|s| s.condition_key("s3:NoSuchKey")).is_none());
 }
 
 #[test]
@@ -314,6 +321,8 @@ fn not_action_is_the_complement_over_the_whole_catalog() {
 
     // Neither: nothing.
     assert_eq!(cat().effective(&none, &none), Expansion::default());
+    assert!(cat().effective(&none, &none).is_empty());
+    assert!(!cat().expand("nosuch:*").is_empty());
 }
 
 #[test]
