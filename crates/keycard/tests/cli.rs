@@ -475,3 +475,72 @@ fn non_utf8_template_exits_2() {
         .code(2)
         .stderr(predicate::str::contains("latin1.yaml"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The README's promises
+
+/// The first command of the README, as written there.
+fn readme_quickstart() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .expect("README has a ```sh block");
+    block.lines().next().unwrap().to_string()
+}
+
+#[test]
+fn readme_quickstart_runs_exactly_as_written() {
+    let command = readme_quickstart();
+    // `cargo run -p keycard -- <args>` is this binary with <args>; the arguments hold no
+    // quoting, so splitting on whitespace is what a shell does with them.
+    let args = command
+        .strip_prefix("cargo run -p keycard -- ")
+        .unwrap_or_else(|| panic!("README quick start changed shape: {command}"));
+    let args: Vec<&str> = args.split_whitespace().collect();
+    assert!(!command.contains(['"', '\'', '\\', '$']), "{command}");
+    let out_dir = args
+        .iter()
+        .position(|a| *a == "--out")
+        .map(|i| repo().join(args[i + 1]))
+        .expect("--out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    keycard()
+        .args(&args)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PRINCIPAL"))
+        .stdout(predicate::str::contains("→"));
+    for artifact in [
+        "template.yaml",
+        "template.diff",
+        "report.json",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(
+            out_dir.join(artifact).is_file(),
+            "{artifact} missing in {}",
+            out_dir.display()
+        );
+    }
+}
+
+#[test]
+fn keycard_checks_its_own_template_clean() {
+    // keycard's own SAM app must be least privilege by its own rules.
+    let template = repo().join("template.yaml");
+    let text = std::fs::read_to_string(&template).unwrap();
+    assert!(
+        text.contains("Policies:"),
+        "template.yaml grants nothing to check"
+    );
+    let (json, code) = stdout_json(keycard().args(["check", "--format", "json", "template.yaml"]));
+    assert_eq!(
+        json["files"][0]["findings"],
+        serde_json::json!([]),
+        "{json:#}"
+    );
+    assert_eq!(json["files"][0]["warnings"], serde_json::json!([]));
+    assert_eq!(code, 0);
+}
