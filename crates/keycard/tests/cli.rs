@@ -1,6 +1,12 @@
 //! The CLI as a person or a CI job meets it: help, completions, `check` in every format, bad
 //! input and exit codes. Runs the real binary (assert_cmd).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
