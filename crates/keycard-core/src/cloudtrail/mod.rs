@@ -101,7 +101,7 @@ pub struct FileStats {
     pub without_time: u64,
     /// Calls that need no permission (`sts:GetCallerIdentity`).
     pub no_permission_needed: u64,
-    /// Earliest and latest eventTime counted.
+    /// Earliest and latest eventTime read within the window (any caller).
     pub earliest: Option<DateTime<Utc>>,
     pub latest: Option<DateTime<Utc>>,
 }
@@ -320,6 +320,14 @@ impl Accumulator {
             self.stats.duplicates += 1;
             return;
         }
+        if prep.start.is_some_and(|s| at < s) || prep.end.is_some_and(|e| at >= e) {
+            self.stats.outside_window += 1;
+            return;
+        }
+        // The span of evidence covers every event read, whoever made it: a principal that did
+        // nothing during that span is evidence too.
+        self.stats.earliest = min_opt(self.stats.earliest, Some(at));
+        self.stats.latest = max_opt(self.stats.latest, Some(at));
         match rec.event_type.get() {
             None | Some("AwsApiCall") => {}
             Some(_) => {
@@ -367,12 +375,6 @@ impl Accumulator {
                 }
             }
         };
-        if prep.start.is_some_and(|s| at < s) || prep.end.is_some_and(|e| at >= e) {
-            self.stats.outside_window += 1;
-            return;
-        }
-        self.stats.earliest = min_opt(self.stats.earliest, Some(at));
-        self.stats.latest = max_opt(self.stats.latest, Some(at));
         if !exact && prep.wanted.is_none() {
             self.inexact.insert(reported.clone());
         }

@@ -1,10 +1,172 @@
-//! `keycard usage` (being written).
+//! `keycard usage`: what each principal actually did, from CloudTrail log files.
+//!
+//! The JSON form is a contract other tools and checks rely on: one object with `principals`
+//! (ARN → `actions`, `denied`, `unmapped`, plus `unobservable`, `windows`, `sources`) and
+//! `files` (read, digests skipped, malformed files with reasons, and the other counters of
+//! [`FileStats`]).
 
-use crate::ui::Ui;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use keycard_core::cloudtrail::identity::PrincipalKey;
+use keycard_core::cloudtrail::{FileStats, ScanOptions, ScanResult, scan_dir};
+
+use crate::exit;
+use crate::ui::{Format, Ui, table};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folder of CloudTrail log files (searched recursively; the folder holding `AWSLogs/`,
+    /// or any folder below it).
+    #[arg(long, value_name = "DIR")]
+    pub cloudtrail: PathBuf,
+    /// Only this role or user (repeatable). Paths and name case do not matter for matching.
+    /// Without it, every principal seen is listed.
+    #[arg(long = "principal", value_name = "ARN")]
+    pub principals: Vec<String>,
+    /// Ignore events before this instant (RFC 3339, e.g. 2025-01-01T00:00:00Z).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub start: Option<DateTime<Utc>>,
+    /// Ignore events at or after this instant (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub end: Option<DateTime<Utc>>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
 
-pub fn run(_args: Args, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("keycard usage is not available in this build yet")
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (expected RFC 3339, e.g. 2025-01-01T00:00:00Z)"))
+}
+
+pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+    for p in &args.principals {
+        if PrincipalKey::from_arn(p).is_none() {
+            bail!(
+                "--principal {p:?} is not an IAM role, user or root ARN (like arn:aws:iam::123456789012:role/MyRole)"
+            );
+        }
+    }
+    if let (Some(s), Some(e)) = (args.start, args.end) {
+        if e <= s {
+            bail!("--end ({e}) must be after --start ({s})");
+        }
+    }
+    let opts = ScanOptions {
+        principals: (!args.principals.is_empty())
+            .then(|| args.principals.iter().cloned().collect::<BTreeSet<_>>()),
+        start: args.start,
+        end: args.end,
+        threads: args.threads,
+    };
+    let started = Instant::now();
+    ui.debug(&format!("scanning {}", args.cloudtrail.display()));
+    let result = scan_dir(&args.cloudtrail, &opts).with_context(|| {
+        format!(
+            "cannot read CloudTrail logs from {}",
+            args.cloudtrail.display()
+        )
+    })?;
+    let elapsed = started.elapsed();
+    let f = &result.files;
+    ui.info(&format!(
+        "read {} log files ({} events, {} duplicates) in {:.2}s; {} digests skipped",
+        f.read,
+        f.events,
+        f.duplicates,
+        elapsed.as_secs_f64(),
+        f.digests_skipped
+    ));
+    for m in &f.malformed {
+        ui.warn(&format!("{}: {}", m.path, m.reason));
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json(&result)?)?),
+        Format::Text => print!("{}", text(&result, ui)),
+    }
+    Ok(exit::OK)
+}
+
+/// The documented JSON shape (see the module docs).
+fn json(result: &ScanResult) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::json!({
+        "principals": serde_json::to_value(&result.usage.principals)?,
+        "files": serde_json::to_value::<&FileStats>(&result.files)?,
+    }))
+}
+
+fn text(result: &ScanResult, ui: &Ui) -> String {
+    let paint = ui.paint();
+    let mut out = String::new();
+    if result.usage.principals.is_empty() {
+        out.push_str("no principal activity found\n");
+    }
+    let day = |d: &DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+    for (arn, p) in &result.usage.principals {
+        out.push_str(&paint.bold(arn));
+        out.push('\n');
+        if let Some(w) = p.windows.first() {
+            out.push_str(&format!("  window {} → {}\n", day(&w.start), day(&w.end)));
+        }
+        if p.actions.is_empty() {
+            out.push_str("  no successful calls\n");
+        } else {
+            let rows: Vec<Vec<String>> = p
+                .actions
+                .iter()
+                .map(|(a, u)| {
+                    vec![
+                        a.clone(),
+                        u.count.to_string(),
+                        day(&u.first_seen),
+                        day(&u.last_seen),
+                        if u.resources.is_empty() {
+                            "*".to_string()
+                        } else {
+                            u.resources.iter().cloned().collect::<Vec<_>>().join(", ")
+                        },
+                    ]
+                })
+                .collect();
+            for line in table(&["action", "count", "first", "last", "resources"], &rows).lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        for (a, u) in &p.denied {
+            out.push_str(&format!(
+                "  {} {a} ×{} (last {})\n",
+                paint.red("denied"),
+                u.count,
+                day(&u.last_seen)
+            ));
+        }
+        for u in &p.unmapped {
+            out.push_str(&format!(
+                "  {} {} {} ×{}: {}\n",
+                paint.yellow("unmapped"),
+                u.event_source,
+                u.event_name,
+                u.count,
+                u.reason
+            ));
+        }
+        out.push('\n');
+    }
+    let f = &result.files;
+    out.push_str(&format!(
+        "{} files read, {} digests skipped, {} malformed\n",
+        f.read,
+        f.digests_skipped,
+        f.malformed.len()
+    ));
+    out
 }
