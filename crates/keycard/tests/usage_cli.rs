@@ -1,5 +1,6 @@
 //! `keycard usage` end to end: the JSON contract other checks rely on, filters, exit codes.
 //! Runs the real binary on the hand-curated fixture tree (tests/fixtures/cloudtrail/tree).
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

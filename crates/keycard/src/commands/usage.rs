@@ -54,10 +54,10 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
             );
         }
     }
-    if let (Some(s), Some(e)) = (args.start, args.end) {
-        if e <= s {
-            bail!("--end ({e}) must be after --start ({s})");
-        }
+    if let (Some(s), Some(e)) = (args.start, args.end)
+        && e <= s
+    {
+        bail!("--end ({e}) must be after --start ({s})");
     }
     let opts = ScanOptions {
         principals: (!args.principals.is_empty())
