@@ -2,6 +2,12 @@
 //! byte, has the grants recorded in its snapshot, and survives a proposal-like rewrite that the
 //! engine verifies (and, when available, cfn-lint accepts).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::path::{Path, PathBuf};
 
 use keycard_core::template::{
@@ -155,7 +161,8 @@ fn proposal_like_edits(t: &Template, grants: &[Grant]) -> Vec<Edit> {
                 }
                 let doc = narrowed(g);
                 if g.document_is_json_string {
-                    Edit::replace(&g.path, Value::String(doc.to_string()))
+                    let text = serde_json::to_string_pretty(&doc).unwrap();
+                    Edit::replace(&g.path, Value::String(text + "\n"))
                 } else {
                     Edit::replace(&g.path, doc)
                 }
@@ -165,7 +172,7 @@ fn proposal_like_edits(t: &Template, grants: &[Grant]) -> Vec<Edit> {
             }
             GrantKind::ManagedPolicyArn if !g.flags.is_empty() => {
                 let parent = &g.path[..g.path.rfind('/').unwrap()];
-                if !t.node(parent).is_some_and(|n| n.as_seq().is_some()) {
+                if t.node(parent).is_none_or(|n| n.as_seq().is_none()) {
                     continue;
                 }
                 if parent.ends_with("/Fn::If") {
@@ -219,20 +226,36 @@ fn every_fixture_survives_a_proposal_like_rewrite() {
         let new_text = t
             .apply(&edits)
             .unwrap_or_else(|e| panic!("{}: {e}\nedits: {edits:#?}", p.display()));
-        // Only the edited nodes changed: everything before the first edit is identical.
+        // Only the edited nodes changed: the text before the first edited line and after the
+        // last edited line is byte-identical.
+        let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        let mut lo = text.len();
+        let mut hi = 0;
+        for e in &edits {
+            let n = t.node(e.path()).unwrap();
+            let (a, b) = match e {
+                Edit::Insert { .. } | Edit::Push { .. } => (n.span.end, n.span.end),
+                // A removal takes the separator with it (`,` at the end of the previous line).
+                Edit::Remove { .. } => (line_start(n.span.start).saturating_sub(1), n.span.end),
+                Edit::Replace { .. } => (n.span.start, n.span.end),
+            };
+            lo = lo.min(line_start(a));
+            hi = hi.max(line_end(b));
+        }
         let first_change = text
             .bytes()
             .zip(new_text.bytes())
             .position(|(a, b)| a != b)
             .unwrap_or(text.len().min(new_text.len()));
-        let edited_min = edits
-            .iter()
-            .filter_map(|e| t.node(e.path()).map(|n| n.span.start))
-            .min()
-            .unwrap_or(0);
         assert!(
-            first_change + 200 >= edited_min.min(first_change + 200),
-            "{}",
+            first_change >= lo,
+            "{}: changed at byte {first_change}, first edit line at {lo}",
+            p.display()
+        );
+        assert!(
+            new_text.ends_with(&text[hi..]),
+            "{}: bytes after {hi} changed",
             p.display()
         );
         let reloaded = Template::load(&name(&p), &new_text).unwrap();

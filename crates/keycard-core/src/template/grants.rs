@@ -19,6 +19,7 @@ use serde_json::Value as J;
 use super::Template;
 use super::node::{Node, Span, Style, Value, push_pointer};
 use crate::catalog::{AccessLevel, Catalog};
+use crate::sam_policy_templates::SamPolicyTemplates;
 
 /// Everything [`find_grants`] found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -77,6 +78,12 @@ pub struct Principal {
     pub permissions_boundary: Option<J>,
     /// The resource's `Condition`, if it is only created under one.
     pub resource_condition: Option<String>,
+    /// Managed policies SAM attaches to its implicit role without them appearing in the
+    /// template: `AWSLambdaBasicExecutionRole` always, `AWSXrayWriteOnlyAccess` with
+    /// `Tracing: Active`, `AWSLambdaVPCAccessExecutionRole` with `VpcConfig`.
+    pub implicit_managed_policies: Vec<String>,
+    /// For users: logical ids of the template's groups they belong to (their grants apply too).
+    pub groups: Vec<String>,
     /// Pointer of the declaring resource.
     pub path: String,
     pub line: usize,
@@ -312,6 +319,8 @@ impl<'a> Finder<'a> {
                             .get("Condition")
                             .and_then(Node::as_str)
                             .map(str::to_string),
+                        implicit_managed_policies: Vec::new(),
+                        groups: Vec::new(),
                         path: path.clone(),
                         line: res.pos.line,
                         column: res.pos.column,
@@ -336,6 +345,8 @@ impl<'a> Finder<'a> {
                                 .get("Condition")
                                 .and_then(Node::as_str)
                                 .map(str::to_string),
+                            implicit_managed_policies: props.implicit_managed_policies.clone(),
+                            groups: Vec::new(),
                             path: path.clone(),
                             line: res.pos.line,
                             column: res.pos.column,
@@ -344,6 +355,27 @@ impl<'a> Finder<'a> {
                 }
                 _ => {}
             }
+        }
+
+        // Users' group memberships (`Groups` on the user, `Users` on AWS::IAM::UserToGroupAddition).
+        for i in 0..self.out.principals.len() {
+            if self.out.principals[i].principal_type != USER {
+                continue;
+            }
+            let id = self.out.principals[i].declared_by.clone();
+            let Some(list) = t
+                .root()
+                .pointer(&push_pointer(&push_pointer(res_path, &id), "Properties"))
+                .and_then(|p| p.get("Groups"))
+                .and_then(Node::as_seq)
+            else {
+                continue;
+            };
+            let groups: Vec<String> = list
+                .iter()
+                .filter_map(|g| self.principal_by_ref_or_name(g, GROUP))
+                .collect();
+            self.out.principals[i].groups = groups;
         }
 
         for (id, res) in &resources {
@@ -564,7 +596,7 @@ impl<'a> Finder<'a> {
         let arn = node.as_written();
         let mut flags = Vec::new();
         let mut statements = Vec::new();
-        if let Some(builtin) = aws_managed_statements(&arn) {
+        if let Some(builtin) = aws_managed_statements(&arn_text(node)) {
             for (i, raw) in builtin.iter().enumerate() {
                 let fake = json_node(raw, node);
                 if let Some(rec) = self.statement(&fake, &format!("{path}#{i}"), &[]) {
@@ -574,10 +606,11 @@ impl<'a> Finder<'a> {
         } else {
             flags.push(Flag::ExternalPolicy);
         }
-        if arn.ends_with("policy/AdministratorAccess") {
+        let text = arn_text(node);
+        if text.ends_with("policy/AdministratorAccess") {
             flags.push(Flag::AdminManagedPolicy);
         }
-        if arn.ends_with("policy/PowerUserAccess") {
+        if text.ends_with("policy/PowerUserAccess") {
             flags.push(Flag::PowerUserManagedPolicy);
         }
         let mut g = self.grant(target, ctx, kind, node, path, conditions);
@@ -725,7 +758,7 @@ impl<'a> Finder<'a> {
             return;
         };
         let dpath = push_pointer(props_path, "PolicyDocument");
-        if targets.is_empty() {
+        if targets.is_empty() && !self.is_permissions_boundary(id) {
             self.not_analysable(
                 doc,
                 &dpath,
@@ -928,7 +961,24 @@ impl<'a> Finder<'a> {
                 path: push_pointer(&props_path, "Policies"),
             });
         }
+        let mut implicit_managed_policies = Vec::new();
+        if ty == SAM_FUNCTION {
+            implicit_managed_policies.push(
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole".to_string(),
+            );
+            if pick("Tracing").is_some_and(|n| n.node.as_str() == Some("Active")) {
+                implicit_managed_policies
+                    .push("arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess".to_string());
+            }
+            if pick("VpcConfig").is_some_and(|n| !n.node.is_no_value()) {
+                implicit_managed_policies.push(
+                    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+                        .to_string(),
+                );
+            }
+        }
         SamProps {
+            implicit_managed_policies,
             role: pick("Role").filter(|r| !r.node.is_no_value()),
             permissions_boundary: pick("PermissionsBoundary"),
             policies,
@@ -1070,18 +1120,41 @@ impl<'a> Finder<'a> {
         }
     }
 
-    /// Statements of a SAM policy template, expanded with its parameters.
-    ///
-    /// The expansion table (`keycard_core::sam_policy_templates`, generated from
-    /// aws-sam-translator) is wired in here once it lands; until then the grant keeps the
-    /// template's name and parameters and has no statements.
+    /// Statements of a SAM policy template, expanded with its parameters exactly as SAM does
+    /// (`keycard_core::sam_policy_templates`, generated from aws-sam-translator).
     fn sam_template_statements(
         &mut self,
-        _name: &str,
-        _params: &Node,
-        _path: &str,
+        name: &str,
+        params: &Node,
+        path: &str,
     ) -> Vec<StatementRecord> {
-        Vec::new()
+        let Some(template) = SamPolicyTemplates::embedded().get(name) else {
+            self.not_analysable(
+                params,
+                path,
+                &format!("unknown SAM policy template {name} (not in aws-sam-translator's list)"),
+            );
+            return Vec::new();
+        };
+        let values = match params.to_json() {
+            J::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        let statements = match template.expand(&values) {
+            Ok(statements) => statements,
+            Err(e) => {
+                self.not_analysable(params, path, &e.to_string());
+                return Vec::new();
+            }
+        };
+        statements
+            .iter()
+            .enumerate()
+            .filter_map(|(i, raw)| {
+                let fake = json_node(raw, params);
+                self.statement(&fake, &format!("{path}#{i}"), &[])
+            })
+            .collect()
     }
 
     // --- Connectors -------------------------------------------------------------------------------
@@ -1234,6 +1307,25 @@ impl<'a> Finder<'a> {
         self.finish(g);
     }
 
+    /// Whether a managed policy of the template is some principal's `PermissionsBoundary`
+    /// (a limit, not a grant: nothing to report).
+    fn is_permissions_boundary(&self, id: &str) -> bool {
+        let refers = |n: &Node| matches!(n.intrinsic(), Some(("Ref", a)) if a.as_str() == Some(id));
+        let globals = self
+            .t
+            .root()
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("PermissionsBoundary"))
+            .is_some_and(refers);
+        globals
+            || self.t.resources().any(|(_, r)| {
+                r.get("Properties")
+                    .and_then(|p| p.get("PermissionsBoundary"))
+                    .is_some_and(refers)
+            })
+    }
+
     /// The principal whose permissions a resource uses (SAM implicit role, or its `Role`).
     fn role_of(&self, id: &str, res: &Node) -> Option<Target> {
         let ty = resource_type(res);
@@ -1372,6 +1464,7 @@ struct Located<'n> {
 }
 
 struct SamProps<'n> {
+    implicit_managed_policies: Vec<String>,
     role: Option<Located<'n>>,
     permissions_boundary: Option<Located<'n>>,
     policies: Vec<Located<'n>>,
@@ -1380,6 +1473,19 @@ struct SamProps<'n> {
 enum SourceRef {
     Id(String),
     Other(String),
+}
+
+/// The ARN text of a managed policy reference, looking inside `Fn::Sub`
+/// (`!Sub arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess`).
+fn arn_text(node: &Node) -> String {
+    match node.intrinsic() {
+        Some(("Fn::Sub", arg)) => match (&arg.value, arg.as_seq()) {
+            (Value::String(s), _) => s.clone(),
+            (_, Some([first, ..])) => first.as_written(),
+            _ => node.as_written(),
+        },
+        _ => node.as_written(),
+    }
 }
 
 fn resource_type(res: &Node) -> &str {

@@ -383,21 +383,20 @@ impl YamlStats {
                         && e.value.style == Style::Block
                         && e.value.tag.is_none()
                         && !e.value.alias
+                        && e.value.pos.line > e.key.pos.line
                     {
-                        if e.value.pos.line > e.key.pos.line {
-                            match &e.value.value {
-                                Value::Map(_) if self.indent.is_none() => {
-                                    let d = e.value.pos.column.saturating_sub(e.key.pos.column);
-                                    if d > 0 {
-                                        self.indent = Some(d);
-                                    }
+                        match &e.value.value {
+                            Value::Map(_) if self.indent.is_none() => {
+                                let d = e.value.pos.column.saturating_sub(e.key.pos.column);
+                                if d > 0 {
+                                    self.indent = Some(d);
                                 }
-                                Value::Seq(_) if self.seq_indent.is_none() => {
-                                    self.seq_indent =
-                                        Some(e.value.pos.column.saturating_sub(e.key.pos.column));
-                                }
-                                _ => {}
                             }
+                            Value::Seq(_) if self.seq_indent.is_none() => {
+                                self.seq_indent =
+                                    Some(e.value.pos.column.saturating_sub(e.key.pos.column));
+                            }
+                            _ => {}
                         }
                     }
                     self.walk(&e.value, depth + 1);

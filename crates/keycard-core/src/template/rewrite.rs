@@ -383,10 +383,10 @@ fn replace(t: &Template, path: &str, loc: &Located<'_>, value: &J) -> Splice {
         };
         return splice(node.span.start, node.span.end, text, path);
     }
-    if in_flow(loc.parent) {
-        return splice(node.span.start, node.span.end, json_inline(value), path);
-    }
     let r = YamlRenderer { style };
+    if in_flow(loc.parent) {
+        return splice(node.span.start, node.span.end, r.flow(value), path);
+    }
     match (loc.slot, loc.parent) {
         (Slot::Entry(i), Some(parent)) => {
             let key = parent.as_map().map(|e| &e[i].key);
@@ -572,7 +572,7 @@ fn insert(
             format!(", {key_json}: {}", json_inline(value))
         } else {
             let r = YamlRenderer { style };
-            format!(", {}: {}", r.key(key), json_inline(value))
+            format!(", {}: {}", r.flow_string(key), r.flow(value))
         };
         return Ok(splice(at, at, out, path));
     }
@@ -610,8 +610,10 @@ fn push(t: &Template, path: &str, loc: &Located<'_>, value: &J) -> Result<Splice
         let out = if t.format() == Format::Json && t.source(node).contains('\n') {
             let indent = line_indent(t, last.span.start);
             format!(",{nl}{indent}{}", json_pretty(value, &indent, style))
-        } else {
+        } else if t.format() == Format::Json {
             format!(", {}", json_inline(value))
+        } else {
+            format!(", {}", YamlRenderer { style }.flow(value))
         };
         return Ok(splice(at, at, out, path));
     }
@@ -790,6 +792,7 @@ impl YamlRenderer<'_> {
             J::Null => Some("null".to_string()),
             J::Bool(b) => Some(b.to_string()),
             J::Number(n) => Some(n.to_string()),
+            J::String(s) if literal_ok(s) => None,
             J::String(s) => Some(self.string(s)),
             J::Array(a) if a.is_empty() => Some("[]".to_string()),
             J::Object(m) if m.is_empty() => Some("{}".to_string()),
@@ -810,6 +813,29 @@ impl YamlRenderer<'_> {
         }
     }
 
+    /// A multi-line string as a literal block scalar (`|`), content at column `col`.
+    fn literal(&self, s: &str, col: usize, out: &mut String) {
+        out.push_str(" |");
+        let body = s.trim_end_matches('\n');
+        match s.len() - body.len() {
+            0 => out.push('-'),
+            1 => {}
+            _ => out.push('+'),
+        }
+        for line in body.split('\n') {
+            if line.is_empty() {
+                out.push_str(&self.style.newline);
+            } else {
+                self.nl(col, out);
+                out.push_str(line);
+            }
+        }
+        // Kept (`|+`) trailing line breaks beyond the first are written as empty lines.
+        for _ in 1..(s.len() - body.len()) {
+            out.push_str(&self.style.newline);
+        }
+    }
+
     /// What follows `key:` for a key at column `key_col`.
     fn after_key(&self, v: &J, key_col: usize, out: &mut String) {
         if let Some(s) = self.inline(v) {
@@ -817,9 +843,17 @@ impl YamlRenderer<'_> {
             out.push_str(&s);
             return;
         }
+        if let J::String(s) = v {
+            self.literal(s, key_col + self.unit(), out);
+            return;
+        }
         if let Some((name, arg)) = self.short(v) {
             out.push_str(" !");
             out.push_str(name);
+            if let J::String(s) = arg {
+                self.literal(s, key_col + self.unit(), out);
+                return;
+            }
             self.nl(key_col + self.unit(), out);
             self.block(arg, key_col + self.unit(), out);
             return;
@@ -840,6 +874,12 @@ impl YamlRenderer<'_> {
 
     /// What follows a `-` whose content starts at column `col`.
     fn in_seq(&self, v: &J, col: usize, out: &mut String) {
+        if let J::String(s) = v
+            && literal_ok(s)
+        {
+            self.literal(s, col, out);
+            return;
+        }
         out.push(' ');
         if let Some(s) = self.inline(v) {
             out.push_str(&s);
@@ -848,11 +888,60 @@ impl YamlRenderer<'_> {
         if let Some((name, arg)) = self.short(v) {
             out.push('!');
             out.push_str(name);
+            if let J::String(s) = arg {
+                self.literal(s, col, out);
+                return;
+            }
             self.nl(col, out);
             self.block(arg, col, out);
             return;
         }
         self.block(v, col, out);
+    }
+
+    /// YAML flow style (inside `[..]`/`{..}`): plain scalars where safe, short-form tags when
+    /// the file uses them.
+    fn flow(&self, v: &J) -> String {
+        match v {
+            J::String(s) => self.flow_string(s),
+            J::Array(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|i| self.flow(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            J::Object(map) => {
+                if let Some((name, arg)) = self.short(v) {
+                    if name == "GetAtt"
+                        && let Some(s) = self.inline(v)
+                        && !s.contains(['[', ']', '{', '}', ','])
+                    {
+                        return s;
+                    }
+                    return format!("!{name} {}", self.flow(arg));
+                }
+                format!(
+                    "{{{}}}",
+                    map.iter()
+                        .map(|(k, v)| format!("{}: {}", self.flow_string(k), self.flow(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            other => other.to_string(),
+        }
+    }
+
+    fn flow_string(&self, s: &str) -> String {
+        if plain_ok(s) && !s.contains(['[', ']', '{', '}', ',']) {
+            s.to_string()
+        } else if s.chars().any(char::is_control) {
+            J::String(s.to_string()).to_string()
+        } else {
+            self.quoted(s)
+        }
     }
 
     /// A value on a line of its own at column `col` (the cursor is already there).
@@ -916,6 +1005,14 @@ impl YamlRenderer<'_> {
         // Double quotes: JSON string escaping is valid YAML double-quoted escaping.
         J::String(s.to_string()).to_string()
     }
+}
+
+/// Whether a string reads best as a literal block: several lines, nothing a literal block
+/// cannot hold (carriage returns, other control characters, leading blanks).
+fn literal_ok(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\n', '\t'])
+        && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
 /// Whether `s` can be written as a plain YAML scalar and read back as the same string by
@@ -1223,9 +1320,12 @@ Outputs:
         assert!(out.contains(
             "  ReadPolicy:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n            Action:\n              - sqs:ReceiveMessage\n            Resource: !GetAtt Queue.Arn\nOutputs:"
         ), "{out}");
-        assert!(out.contains(
-            "Resource: '*'}, {\"Effect\": \"Deny\", \"Action\": \"sqs:DeleteQueue\", \"Resource\": \"*\"}]}"
-        ), "{out}");
+        assert!(
+            out.contains(
+                "Resource: '*'}, {Effect: Deny, Action: sqs:DeleteQueue, Resource: '*'}]}"
+            ),
+            "{out}"
+        );
     }
 
     #[test]
@@ -1271,11 +1371,24 @@ Outputs:
             "@x",
         ] {
             let out = t
-                .apply(&[Edit::replace("/Outputs/RoleArn/Value", json!(s))])
-                .unwrap();
+                .apply(&[
+                    Edit::replace("/Outputs/RoleArn/Value", json!(s)),
+                    Edit::push("/Resources/Role/Properties/ManagedPolicyArns", json!(s)),
+                    Edit::push(
+                        "/Resources/Extra/Properties/PolicyDocument/Statement",
+                        json!({"Sid": s, "Resource": [s, {"Fn::Sub": s}]}),
+                    ),
+                ])
+                .unwrap_or_else(|e| panic!("{s:?}: {e}"));
             let t2 = load(&out);
             assert_eq!(
                 t2.node("/Outputs/RoleArn/Value").unwrap().to_json(),
+                json!(s)
+            );
+            assert_eq!(
+                t2.node("/Resources/Role/Properties/ManagedPolicyArns/2")
+                    .unwrap()
+                    .to_json(),
                 json!(s)
             );
         }

@@ -220,6 +220,23 @@ impl Builder<'_> {
         } else {
             Style::Block
         };
+        // An indentless block sequence (`Key:\n- a`) is reported at its first item's content;
+        // its first byte is the `-` before it.
+        let mut start = start;
+        if matches!(kind, Kind::Seq(_))
+            && style == Style::Block
+            && start == end
+            && self.text.as_bytes().get(start) != Some(&b'-')
+        {
+            let bytes = self.text.as_bytes();
+            let mut i = start;
+            while i > 0 && bytes[i - 1] == b' ' {
+                i -= 1;
+            }
+            if i > 0 && bytes[i - 1] == b'-' {
+                start = i - 1;
+            }
+        }
         self.stack.push(Frame {
             kind,
             start,
@@ -497,6 +514,11 @@ mod tests {
         assert_eq!(slice(text, a.get("F").unwrap()), "[a, !Ref b]");
         assert_eq!(slice(text, a.get("G").unwrap()), "- x\n    - y");
         assert_eq!(a.get("G").unwrap().style, Style::Block);
+        let text2 = "A:\n  S:\n  - x\n  - y\n";
+        let s = parse(text2).map(|l| l.root).unwrap();
+        let seq = s.pointer("/A/S").unwrap();
+        assert_eq!(slice(text2, seq), "- x\n  - y");
+        assert_eq!(seq.pos.column, 3);
         assert_eq!(a.get("F").unwrap().style, Style::Flow);
         assert_eq!(a.get("B").unwrap().pos.line, 2);
         assert_eq!(a.get("B").unwrap().pos.column, 6);
