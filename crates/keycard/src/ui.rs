@@ -4,11 +4,6 @@
 //! `keycard … --format json | jq` always gets clean JSON. Colour is decided separately for the
 //! two streams: `keycard check > findings.txt` in a terminal still colours its warnings but not
 //! the file.
-// Shared helpers: `usage` and `propose` use the progress bar and table as they land.
-#![allow(
-    dead_code,
-    reason = "helpers shared by subcommands that are still landing"
-)]
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -158,13 +153,24 @@ impl Ui {
 }
 
 /// Progress of a scan; shareable across rayon workers (`&ScanProgress` is `Sync`).
+///
+/// `file_done` is meant to be called once per log file by the scanner; until
+/// `cloudtrail::ScanOptions` takes a per-file callback, commands can only show the spinner.
 #[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "fed per file once the CloudTrail scanner reports progress"
+)]
 pub struct ScanProgress {
     bar: ProgressBar,
     events: AtomicU64,
     started: Instant,
 }
 
+#[allow(
+    dead_code,
+    reason = "fed per file once the CloudTrail scanner reports progress"
+)]
 impl ScanProgress {
     /// Records one finished file and the events it held.
     pub fn file_done(&self, events: u64) {
@@ -196,6 +202,7 @@ impl ScanProgress {
 }
 
 /// Events per second, rounded, without dividing by zero on very fast scans.
+#[allow(dead_code, reason = "used by ScanProgress::file_done")]
 fn per_second(events: u64, elapsed: Duration) -> u64 {
     let secs = elapsed.as_secs_f64();
     if secs < 0.001 {
