@@ -165,3 +165,6 @@ pub(crate) fn source_name(s: &EvidenceSource) -> &'static str {
         EvidenceSource::Ledger => "ledger",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! Pipeline tests through [`super::propose`] on small templates: splitting into managed
+//! policies, quotas that cannot be met, shared policies, unmatched principals.
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::template::{Template, find_grants};
+use crate::usage::{ActionUsage, PrincipalUsage, Window};
+
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/big-app-WorkerRole-ABCDEFGHIJKL";
+
+const ADMIN_TEMPLATE: &str = "\
+Resources:
+  WorkerRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/AdministratorAccess
+";
+
+fn usage_of(arn: &str, actions: impl IntoIterator<Item = String>) -> Usage {
+    let t = Utc
+        .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let mut pu = PrincipalUsage::default();
+    for a in actions {
+        let mut au = ActionUsage::seen_once(t);
+        au.count = 100;
+        pu.actions.insert(a, au);
+    }
+    pu.windows.push(Window {
+        start: t - chrono::Duration::days(120),
+        end: t,
+    });
+    let mut u = Usage::default();
+    u.principals.insert(arn.to_string(), pu);
+    u
+}
+
+/// Many distinct used actions (long names first, so the replacement is big).
+fn many_actions(n: usize) -> Vec<String> {
+    let mut all: Vec<String> = Catalog::embedded()
+        .all_actions()
+        .map(|a| a.name().to_string())
+        .collect();
+    all.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    all.truncate(n);
+    all
+}
+
+fn input(template: &str, usage: Usage) -> ProposalInput {
+    ProposalInput {
+        template_name: "template.yaml".into(),
+        template_text: template.into(),
+        usage,
+        resolution: RoleResolution {
+            stack_name: Some("big-app".into()),
+            account_id: Some("123456789012".into()),
+            ..RoleResolution::default()
+        },
+        ..ProposalInput::default()
+    }
+}
+
+#[test]
+fn a_big_replacement_is_split_into_managed_policies_within_limits() {
+    // Given an admin role that really used 700 different actions
+    let used = many_actions(700);
+    let inp = input(ADMIN_TEMPLATE, usage_of(ROLE_ARN, used.clone()));
+    // When proposing
+    let p = propose(&inp).unwrap();
+    // Then the replacement went to several managed policies, each within 6,144 characters
+    let t = Template::load("template.yaml", &p.template).unwrap();
+    let policies: Vec<(String, serde_json::Value)> = t
+        .resources()
+        .filter(|(_, n)| n.to_json()["Type"] == "AWS::IAM::ManagedPolicy")
+        .map(|(id, n)| (id.to_string(), n.to_json()))
+        .collect();
+    assert!(policies.len() >= 2, "{} policies", policies.len());
+    assert!(policies.len() <= 10);
+    for (id, p) in &policies {
+        assert!(id.starts_with("WorkerRoleKeycardPolicy"));
+        let doc = &p["Properties"]["PolicyDocument"];
+        assert!(
+            size::estimate_size(doc) <= size::MANAGED_POLICY_LIMIT,
+            "{id}"
+        );
+        assert_eq!(p["Properties"]["Roles"][0]["Ref"], "WorkerRole");
+    }
+    // and together they grant exactly what was used (as the template engine reads them).
+    let grants = find_grants(&t);
+    let granted: BTreeSet<String> = grants
+        .of("WorkerRole")
+        .flat_map(|g| g.statements.iter())
+        .flat_map(|s| s.effective.iter().cloned())
+        .collect();
+    let used: BTreeSet<String> = used.into_iter().collect();
+    assert_eq!(granted, used);
+    assert!(!p.template.contains("AdministratorAccess"));
+    let role = &p.report.roles["WorkerRole"];
+    assert_eq!(role.status, crate::report::RoleStatus::Proposed);
+    assert!(role.policies.iter().filter(|s| s.kind == "managed").count() >= 2);
+}
+
+#[test]
+fn a_replacement_that_cannot_fit_is_reported_and_not_written() {
+    let mut inp = input(ADMIN_TEMPLATE, usage_of(ROLE_ARN, many_actions(700)));
+    inp.options.max_managed_policies = 1;
+    let p = propose(&inp).unwrap();
+    assert_eq!(p.template, ADMIN_TEMPLATE);
+    assert!(p.diff.is_empty() || !p.diff.contains("+"), "{}", p.diff);
+    let role = &p.report.roles["WorkerRole"];
+    assert_eq!(role.status, crate::report::RoleStatus::DoesNotFit);
+    assert!(role.flags.iter().any(|f| f.kind == "does_not_fit"));
+}
+
+#[test]
+fn managed_policy_quota_is_validated() {
+    let mut inp = input(ADMIN_TEMPLATE, Usage::default());
+    inp.options.max_managed_policies = 21;
+    assert!(matches!(propose(&inp), Err(ProposalError::Option(_))));
+}
+
+const SHARED_TEMPLATE: &str = "\
+Resources:
+  A:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: role-a
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+  B:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: role-b
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+  Shared:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      Roles: [!Ref A, !Ref B]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Action: ['s3:GetObject', 's3:PutObject', 'sqs:SendMessage']
+            Resource: '*'
+";
+
+#[test]
+fn a_shared_policy_becomes_the_union_of_its_principals_needs() {
+    let mut usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    usage.merge(&usage_of(
+        "arn:aws:iam::123456789012:role/role-b",
+        ["sqs:SendMessage".to_string()],
+    ));
+    let p = propose(&input(SHARED_TEMPLATE, usage)).unwrap();
+    assert!(p.template.contains("s3:GetObject"));
+    assert!(p.template.contains("sqs:SendMessage"));
+    assert!(!p.template.contains("s3:PutObject"));
+}
+
+#[test]
+fn a_shared_policy_stays_when_one_principal_has_no_proposal() {
+    // Role B has no activity: the policy it shares with A must not shrink under it.
+    let usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    let p = propose(&input(SHARED_TEMPLATE, usage)).unwrap();
+    assert_eq!(p.template, SHARED_TEMPLATE);
+    let a = &p.report.roles["A"];
+    assert!(a.flags.iter().any(|f| f.kind == "shared_policy_unchanged"));
+    assert_eq!(
+        p.report.roles["B"].status,
+        crate::report::RoleStatus::NoActivity
+    );
+}
+
+#[test]
+fn unmatched_principals_are_reported_not_guessed() {
+    // No stack name: a generated role name cannot be matched.
+    let mut inp = input(ADMIN_TEMPLATE, usage_of(ROLE_ARN, many_actions(3)));
+    inp.resolution.stack_name = None;
+    let p = propose(&inp).unwrap();
+    assert_eq!(p.template, ADMIN_TEMPLATE);
+    assert_eq!(
+        p.report.roles["WorkerRole"].status,
+        crate::report::RoleStatus::Unmatched
+    );
+    assert_eq!(p.report.unattributed_principals, vec![ROLE_ARN.to_string()]);
+    // An override matches it.
+    inp.resolution
+        .role_arns
+        .insert("WorkerRole".into(), ROLE_ARN.into());
+    let p = propose(&inp).unwrap();
+    assert_eq!(
+        p.report.roles["WorkerRole"].status,
+        crate::report::RoleStatus::Proposed
+    );
+}
+
+#[test]
+fn invalid_templates_are_errors() {
+    let inp = input("Resources: [\n", Usage::default());
+    assert!(matches!(propose(&inp), Err(ProposalError::Template(_))));
+}
