@@ -167,3 +167,163 @@ impl Usage {
         self.principals.get(arn)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_735_689_600 + secs, 0).single().unwrap()
+    }
+
+    fn window() -> impl Strategy<Value = Window> {
+        (0i64..400, 0i64..100).prop_map(|(s, len)| Window {
+            start: at(s * 3600),
+            end: at((s + len) * 3600),
+        })
+    }
+
+    fn action_usage() -> impl Strategy<Value = ActionUsage> {
+        (
+            0i64..1000,
+            0i64..1000,
+            1u64..50,
+            prop::collection::btree_set("arn:aws:s3:::b/[a-c]", 0..3),
+        )
+            .prop_map(|(a, b, count, resources)| ActionUsage {
+                first_seen: at(a.min(b) * 60),
+                last_seen: at(a.max(b) * 60),
+                count,
+                resources,
+            })
+    }
+
+    fn actions() -> impl Strategy<Value = BTreeMap<String, ActionUsage>> {
+        prop::collection::btree_map("(s3|sqs):(Get|Put|Send)[A-C]", action_usage(), 0..4)
+    }
+
+    fn principal_usage() -> impl Strategy<Value = PrincipalUsage> {
+        (
+            actions(),
+            actions(),
+            prop::collection::btree_map(("(s3|x)", "[A-C]", "r[12]"), 1u64..5, 0..3),
+            prop::collection::btree_set("(s3|iam:PassRole)", 0..2),
+            prop::collection::vec(window(), 0..3),
+            prop::collection::btree_set(
+                prop_oneof![
+                    Just(EvidenceSource::Cloudtrail),
+                    Just(EvidenceSource::AccessAnalyzer),
+                    Just(EvidenceSource::Ledger)
+                ],
+                0..3,
+            ),
+        )
+            .prop_map(
+                |(actions, denied, unmapped, unobservable, windows, sources)| PrincipalUsage {
+                    actions,
+                    denied,
+                    unmapped: unmapped
+                        .into_iter()
+                        .map(|((s, n, r), count)| UnmappedEvent {
+                            event_source: s,
+                            event_name: n,
+                            reason: r,
+                            count,
+                        })
+                        .collect(),
+                    unobservable,
+                    windows: merge_windows(windows.into_iter()),
+                    sources,
+                },
+            )
+    }
+
+    fn usage() -> impl Strategy<Value = Usage> {
+        prop::collection::btree_map("arn:aws:iam::1:role/[a-c]", principal_usage(), 0..3)
+            .prop_map(|principals| Usage { principals })
+    }
+
+    fn merged(a: &Usage, b: &Usage) -> Usage {
+        let mut m = a.clone();
+        m.merge(b);
+        m
+    }
+
+    /// A merge of usages in any order and grouping gives the same ledger, so runs can be merged
+    /// as they come (or in parallel).
+    proptest! {
+        #[test]
+        fn merge_is_commutative(a in usage(), b in usage()) {
+            prop_assert_eq!(merged(&a, &b), merged(&b, &a));
+        }
+
+        #[test]
+        fn merge_is_associative(a in usage(), b in usage(), c in usage()) {
+            prop_assert_eq!(merged(&merged(&a, &b), &c), merged(&a, &merged(&b, &c)));
+        }
+
+        #[test]
+        fn empty_is_the_identity(a in usage()) {
+            prop_assert_eq!(merged(&a, &Usage::default()), a.clone());
+            prop_assert_eq!(merged(&Usage::default(), &a), a);
+        }
+
+        #[test]
+        fn merge_adds_counts_and_widens_seen_times(a in usage(), b in usage()) {
+            let m = merged(&a, &b);
+            for (arn, pu) in &m.principals {
+                for (action, u) in &pu.actions {
+                    let parts: Vec<&ActionUsage> = [&a, &b]
+                        .iter()
+                        .filter_map(|x| x.principals.get(arn)?.actions.get(action))
+                        .collect();
+                    prop_assert_eq!(u.count, parts.iter().map(|p| p.count).sum::<u64>());
+                    prop_assert_eq!(u.first_seen, parts.iter().map(|p| p.first_seen).min().unwrap());
+                    prop_assert_eq!(u.last_seen, parts.iter().map(|p| p.last_seen).max().unwrap());
+                    for p in &parts {
+                        prop_assert!(p.resources.is_subset(&u.resources));
+                    }
+                }
+            }
+        }
+
+        /// The merged windows are the union of both inputs' windows: sorted, disjoint, and
+        /// every instant covered before is covered after (and nothing else).
+        #[test]
+        fn windows_are_a_union(a in usage(), b in usage(), probe in 0i64..600) {
+            let m = merged(&a, &b);
+            let t = at(probe * 3600);
+            let covers = |ws: &[Window]| ws.iter().any(|w| w.start <= t && t <= w.end);
+            for (arn, pu) in &m.principals {
+                for pair in pu.windows.windows(2) {
+                    prop_assert!(pair[0].end < pair[1].start, "sorted and disjoint");
+                }
+                let before = [&a, &b].iter().any(|x| {
+                    x.principals.get(arn).is_some_and(|p| covers(&p.windows))
+                });
+                prop_assert_eq!(covers(&pu.windows), before);
+            }
+        }
+
+        #[test]
+        fn serialization_round_trips(a in usage()) {
+            let json = serde_json::to_string(&a).unwrap();
+            let back: Usage = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, a);
+        }
+    }
+
+    #[test]
+    fn touching_windows_join() {
+        let w = |s, e| Window {
+            start: at(s),
+            end: at(e),
+        };
+        assert_eq!(
+            merge_windows([w(10, 20), w(0, 5), w(5, 8), w(21, 30)].into_iter()),
+            vec![w(0, 8), w(10, 20), w(21, 30)]
+        );
+    }
+}
