@@ -1447,7 +1447,8 @@ impl<'a> Finder<'a> {
     }
 
     fn not_list(&mut self, node: &Node, path: &str, what: &str) {
-        if node.is_no_value() {
+        // `Fn::Transform` here is already reported by `check_transforms`.
+        if node.is_no_value() || node.get("Fn::Transform").is_some() {
             return;
         }
         self.not_analysable(
