@@ -550,3 +550,151 @@ fn keycard_checks_its_own_template_clean() {
     assert_eq!(json["files"][0]["warnings"], serde_json::json!([]));
     assert_eq!(code, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every command: JSON for scripts, exit 2 on bad input
+
+const EXAMPLE_TEMPLATE: &str = "examples/orders-app/template.yaml";
+const EXAMPLE_TRAIL: &str = "examples/orders-app/cloudtrail";
+
+#[test]
+fn every_command_speaks_json() {
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("proposal");
+    let runs: Vec<Vec<String>> = vec![
+        vec!["usage".into(), "--cloudtrail".into(), EXAMPLE_TRAIL.into()],
+        vec!["grants".into(), EXAMPLE_TEMPLATE.into()],
+        vec![
+            "propose".into(),
+            "--template".into(),
+            EXAMPLE_TEMPLATE.into(),
+            "--cloudtrail".into(),
+            EXAMPLE_TRAIL.into(),
+            "--stack-name".into(),
+            "orders-app".into(),
+            "--account-id".into(),
+            "123456789012".into(),
+            "--out".into(),
+            out_dir.display().to_string(),
+        ],
+        vec![
+            "check".into(),
+            "--fail-on".into(),
+            "never".into(),
+            EXAMPLE_TEMPLATE.into(),
+        ],
+    ];
+    for args in runs {
+        let (json, code) = stdout_json(keycard().args(&args).arg("--format").arg("json"));
+        assert_eq!(code, 0, "{args:?}");
+        assert!(json.is_object(), "{args:?}: {json}");
+    }
+}
+
+#[test]
+fn every_command_exits_2_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_trail = dir.path().join("empty-trail");
+    std::fs::create_dir(&empty_trail).unwrap();
+    let bad_yaml = dir.path().join("bad.yaml");
+    std::fs::write(&bad_yaml, "Resources:\n  Api:\n    Type: [AWS::IAM::Role\n").unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let out = dir.path().join("out");
+    let p = |p: &Path| p.display().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["usage".into(), "--cloudtrail".into(), p(&empty_trail)],
+            "no CloudTrail log files",
+        ),
+        (
+            vec!["usage".into(), "--cloudtrail".into(), p(&missing)],
+            "does not exist",
+        ),
+        (vec!["grants".into(), p(&missing)], "missing.yaml"),
+        (vec!["grants".into(), p(&bad_yaml)], "invalid YAML"),
+        (
+            vec![
+                "propose".into(),
+                "--template".into(),
+                p(&bad_yaml),
+                "--cloudtrail".into(),
+                EXAMPLE_TRAIL.into(),
+                "--out".into(),
+                p(&out),
+            ],
+            "invalid YAML",
+        ),
+        (
+            vec![
+                "propose".into(),
+                "--template".into(),
+                EXAMPLE_TEMPLATE.into(),
+                "--cloudtrail".into(),
+                p(&empty_trail),
+                "--out".into(),
+                p(&out),
+            ],
+            "no CloudTrail log files",
+        ),
+        (vec!["check".into(), p(&bad_yaml)], "invalid YAML"),
+    ];
+    for (args, message) in cases {
+        keycard()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}
+
+#[test]
+fn a_proposal_removes_the_worst_findings() {
+    // Given the over-provisioned example and its CloudTrail evidence
+    let (before, _) = stdout_json(keycard().args(["check", "--format", "json", EXAMPLE_TEMPLATE]));
+    let rules = |report: &Value| -> Vec<String> {
+        report["files"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = rules(&before);
+    assert!(before.iter().any(|r| r == "KC004"), "{before:?}");
+    assert!(before.iter().any(|r| r == "KC005"), "{before:?}");
+
+    // When keycard proposes least privilege
+    let dir = tempfile::tempdir().unwrap();
+    keycard()
+        .args([
+            "--quiet",
+            "propose",
+            "--template",
+            EXAMPLE_TEMPLATE,
+            "--cloudtrail",
+            EXAMPLE_TRAIL,
+            "--stack-name",
+            "orders-app",
+            "--account-id",
+            "123456789012",
+            "--out",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+
+    // Then the proposed template has no admin or power-user grant left and fewer findings
+    let (after, _) = stdout_json(
+        keycard()
+            .args(["check", "--format", "json"])
+            .arg(dir.path().join("template.yaml")),
+    );
+    let after = rules(&after);
+    for gone in ["KC001", "KC004", "KC005"] {
+        assert!(
+            !after.iter().any(|r| r == gone),
+            "{gone} still in {after:?}"
+        );
+    }
+    assert!(after.len() < before.len(), "{before:?} → {after:?}");
+}
