@@ -1,6 +1,9 @@
 //! `keycard propose` as a command: output formats, overrides and bad input (exit code 2 with a
 //! message that says what to do).
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -5,6 +5,9 @@
 //! 90 days, with rare and denied calls), then checks the artifacts: the proposed template and a
 //! digest of report.json against snapshots, plus the properties a reviewer relies on.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -5,6 +5,9 @@
 //! `KEYCARD_REQUIRE_TOOLS` is set a missing tool fails the test; otherwise it is skipped with a
 //! notice.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
