@@ -1,1 +1,346 @@
-//! (being written)
+//! IAM Access Analyzer policy generation output → [`Usage`].
+//!
+//! Access Analyzer reads the same CloudTrail and answers with a *policy*, not with events: no
+//! counts, no times, resources as templates (`arn:${Partition}:s3:::${BucketName}`), some
+//! services only at service level, and some activity not at all. This module turns a
+//! GetGeneratedPolicy response (the REST API's JSON: `jobDetails` + `generatedPolicyResult`,
+//! or the `generatedPolicyResult` object alone) into the usage model, and writes down what the
+//! evidence cannot show so later steps never drop it:
+//!
+//! * every action in the policy is used "at least once somewhere in the window": count 1,
+//!   first/last seen = the window's bounds;
+//! * resources are kept only when they are concrete ARNs (no `${…}` placeholder, not `*`);
+//! * wildcards (`ec2:*`: the service came back at service level only) become `unobservable`
+//!   entries (the prefix, or the pattern when narrower);
+//! * what Access Analyzer never reports is `unobservable` too: `iam:PassRole` (not a CloudTrail
+//!   event) and the actions behind data events (S3 object calls, Lambda Invoke, DynamoDB items,
+//!   SQS messages, SNS Publish, Kinesis records);
+//! * `isComplete: false` (AA left actions out) makes everything unobservable (`*:*`): an
+//!   incomplete answer cannot justify removing anything;
+//! * actions the catalog does not know are reported as unmapped, never invented.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::catalog::Catalog;
+use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, Usage, Window};
+
+/// Why a GetGeneratedPolicy document could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessAnalyzerError {
+    #[error("Access Analyzer result is not valid JSON: {0}")]
+    Json(String),
+    #[error("Access Analyzer result has no generatedPolicyResult (job status: {status})")]
+    NoResult { status: String },
+    #[error("Access Analyzer result names no principal (properties.principalArn)")]
+    NoPrincipal,
+    #[error("generated policy {index} is not a policy document: {message}")]
+    Policy { index: usize, message: String },
+}
+
+/// Actions Access Analyzer cannot report at action level, beyond S3 object actions (taken from
+/// the catalog: every `s3:` action on the `object` resource type).
+const NEVER_REPORTED: &[&str] = &[
+    // Not a CloudTrail event at all.
+    "iam:PassRole",
+    // Data events.
+    "lambda:InvokeFunction",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:PartiQL*",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sns:Publish",
+    "kinesis:PutRecord",
+    "kinesis:PutRecords",
+    "kinesis:GetRecords",
+];
+
+/// Parses a GetGeneratedPolicy response. `principal` overrides `properties.principalArn`
+/// (useful when the stored result lacks it).
+pub fn parse_generated_policy(
+    text: &str,
+    principal: Option<&str>,
+) -> Result<Usage, AccessAnalyzerError> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| AccessAnalyzerError::Json(e.to_string()))?;
+    let result = match doc.get("generatedPolicyResult") {
+        Some(r) => r,
+        None if doc.get("generatedPolicies").is_some() || doc.get("properties").is_some() => &doc,
+        None => {
+            let status = doc
+                .pointer("/jobDetails/status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string();
+            return Err(AccessAnalyzerError::NoResult { status });
+        }
+    };
+    let props = result.get("properties");
+    let arn = principal
+        .map(str::to_string)
+        .or_else(|| {
+            props
+                .and_then(|p| p.get("principalArn"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or(AccessAnalyzerError::NoPrincipal)?;
+    let ct = props.and_then(|p| p.get("cloudTrailProperties"));
+    let window = match (
+        ct.and_then(|c| c.get("startTime")).and_then(time),
+        ct.and_then(|c| c.get("endTime")).and_then(time),
+    ) {
+        (Some(start), Some(end)) if start <= end => Some(Window { start, end }),
+        _ => None,
+    };
+    let complete = props
+        .and_then(|p| p.get("isComplete"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+
+    let catalog = Catalog::embedded();
+    let mut pu = PrincipalUsage::default();
+    pu.sources.insert(EvidenceSource::AccessAnalyzer);
+    pu.windows.extend(window);
+    pu.unobservable
+        .extend(NEVER_REPORTED.iter().map(|s| (*s).to_string()));
+    pu.unobservable.extend(
+        catalog
+            .actions_of("s3")
+            .filter(|a| a.resource_types().iter().any(|r| r.name() == "object"))
+            .map(|a| a.name().to_string()),
+    );
+    if !complete {
+        pu.unobservable.insert("*:*".to_string());
+    }
+    let (first, last) = match window {
+        Some(w) => (w.start, w.end),
+        None => (DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::UNIX_EPOCH),
+    };
+
+    let policies = result
+        .get("generatedPolicies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (index, entry) in policies.iter().enumerate() {
+        let bad = |message: String| AccessAnalyzerError::Policy { index, message };
+        let policy: Value = match entry.get("policy") {
+            Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| bad(e.to_string()))?,
+            Some(v @ Value::Object(_)) => v.clone(),
+            _ => return Err(bad("no policy field".to_string())),
+        };
+        let statements = match policy.get("Statement") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(s @ Value::Object(_)) => vec![s.clone()],
+            _ => return Err(bad("no Statement".to_string())),
+        };
+        for st in statements {
+            if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                continue;
+            }
+            let resources: BTreeSet<String> = strings(st.get("Resource"))
+                .into_iter()
+                .filter(|r| r != "*" && !r.contains("${") && r.starts_with("arn:"))
+                .collect();
+            for action in strings(st.get("Action")) {
+                if action.contains('*') || action.contains('?') {
+                    let entry = match action.split_once(':') {
+                        Some((prefix, "*")) => prefix.to_ascii_lowercase(),
+                        _ => action.clone(),
+                    };
+                    pu.unobservable.insert(entry);
+                    continue;
+                }
+                match catalog.action(&action) {
+                    Some(a) => {
+                        let u =
+                            pu.actions
+                                .entry(a.name().to_string())
+                                .or_insert_with(|| ActionUsage {
+                                    first_seen: first,
+                                    last_seen: last,
+                                    count: 1,
+                                    resources: BTreeSet::new(),
+                                });
+                        u.resources.extend(resources.iter().cloned());
+                    }
+                    None => {
+                        let (source, name) = action.split_once(':').unwrap_or(("", &action));
+                        pu.unmapped.push(UnmappedEvent {
+                            event_source: format!("access-analyzer:{source}"),
+                            event_name: name.to_string(),
+                            reason: format!("{action} is not in the IAM action catalog"),
+                            count: 1,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    pu.unmapped.sort();
+    pu.unmapped.dedup();
+    let mut usage = Usage::default();
+    usage.principals.insert(arn, pu);
+    Ok(usage)
+}
+
+/// A string or a list of strings (IAM's `Action`/`Resource` spelling).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// RFC 3339 text, or epoch seconds (the CLI and SDKs differ).
+fn time(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.with_timezone(&Utc)),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|f| Utc.timestamp_opt(f as i64, 0).single()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/OrdersApiRole";
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/access-analyzer")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn generated_policy_becomes_usage() {
+        let usage = parse_generated_policy(&fixture("get-generated-policy.json"), None).unwrap();
+        let pu = &usage.principals[ROLE];
+        let actions: Vec<&str> = pu.actions.keys().map(String::as_str).collect();
+        assert_eq!(
+            actions,
+            vec![
+                "dynamodb:DescribeTable",
+                "kms:Decrypt",
+                "logs:CreateLogStream",
+                "s3:GetBucketLocation",
+                "s3:ListBucket",
+                "sqs:GetQueueAttributes",
+            ]
+        );
+        let w = pu.windows[0];
+        assert_eq!(w.start.to_rfc3339(), "2025-03-01T00:00:00+00:00");
+        assert_eq!(w.end.to_rfc3339(), "2025-05-30T00:00:00+00:00");
+        let kms = &pu.actions["kms:Decrypt"];
+        assert_eq!(
+            (kms.count, kms.first_seen, kms.last_seen),
+            (1, w.start, w.end)
+        );
+        assert_eq!(
+            kms.resources.iter().collect::<Vec<_>>(),
+            vec!["arn:aws:kms:us-east-1:111122223333:key/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"],
+            "concrete ARNs are kept"
+        );
+        assert!(
+            pu.actions["s3:ListBucket"].resources.is_empty(),
+            "templated ARNs (${{BucketName}}) mean *"
+        );
+        assert!(pu.unobservable.contains("ec2"), "service-level only");
+        assert!(pu.unobservable.contains("iam:PassRole"));
+        assert!(pu.unobservable.contains("s3:GetObject"));
+        assert!(pu.unobservable.contains("s3:PutObject"));
+        assert!(
+            !pu.unobservable.contains("s3:ListBucket"),
+            "bucket actions are observable"
+        );
+        assert!(pu.unobservable.contains("lambda:InvokeFunction"));
+        assert!(!pu.unobservable.contains("*:*"), "complete result");
+        assert_eq!(pu.unmapped.len(), 1);
+        assert_eq!(pu.unmapped[0].event_name, "DescribeNothing");
+        assert_eq!(pu.sources, BTreeSet::from([EvidenceSource::AccessAnalyzer]));
+    }
+
+    #[test]
+    fn incomplete_results_make_everything_unobservable() {
+        let text = fixture("get-generated-policy.json")
+            .replace("\"isComplete\": true", "\"isComplete\": false");
+        let usage = parse_generated_policy(&text, None).unwrap();
+        assert!(usage.principals[ROLE].unobservable.contains("*:*"));
+    }
+
+    #[test]
+    fn bare_result_principal_override_and_errors() {
+        let bare = r#"{"generatedPolicies":[{"policy":"{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sqs:ListQueues\",\"Resource\":\"*\"}}"}],
+                       "properties":{"isComplete":true,"cloudTrailProperties":{"startTime":1740787200,"endTime":1740873600,"trailProperties":[]}}}"#;
+        assert_eq!(
+            parse_generated_policy(bare, None),
+            Err(AccessAnalyzerError::NoPrincipal)
+        );
+        let usage = parse_generated_policy(bare, Some("arn:aws:iam::1:role/r")).unwrap();
+        let pu = &usage.principals["arn:aws:iam::1:role/r"];
+        assert!(pu.actions.contains_key("sqs:ListQueues"));
+        assert_eq!(pu.windows[0].start.timestamp(), 1_740_787_200);
+
+        let running = r#"{"jobDetails":{"jobId":"j","status":"IN_PROGRESS","startedOn":"2025-05-30T00:00:00Z"}}"#;
+        assert_eq!(
+            parse_generated_policy(running, None),
+            Err(AccessAnalyzerError::NoResult {
+                status: "IN_PROGRESS".into()
+            })
+        );
+        assert!(matches!(
+            parse_generated_policy("{", None),
+            Err(AccessAnalyzerError::Json(_))
+        ));
+        let broken = r#"{"generatedPolicies":[{"policy":"not json"}],"properties":{"principalArn":"arn:aws:iam::1:role/r"}}"#;
+        assert!(matches!(
+            parse_generated_policy(broken, None),
+            Err(AccessAnalyzerError::Policy { index: 0, .. })
+        ));
+    }
+
+    /// Access Analyzer evidence and CloudTrail evidence merge into one principal's usage.
+    #[test]
+    fn merges_with_cloudtrail_usage() {
+        let mut aa = parse_generated_policy(&fixture("get-generated-policy.json"), None).unwrap();
+        let ct = crate::cloudtrail::scan_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/cloudtrail/tree"),
+            &crate::cloudtrail::ScanOptions::default(),
+        )
+        .unwrap();
+        aa.merge(&ct.usage);
+        let pu = &aa.principals[ROLE];
+        assert!(pu.actions.contains_key("s3:GetObject"), "from CloudTrail");
+        assert!(
+            pu.actions.contains_key("dynamodb:DescribeTable"),
+            "from Access Analyzer"
+        );
+        assert_eq!(pu.sources.len(), 2);
+    }
+}
