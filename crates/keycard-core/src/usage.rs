@@ -251,8 +251,8 @@ mod tests {
         m
     }
 
-    /// A merge of usages in any order and grouping gives the same ledger, so runs can be merged
-    /// as they come (or in parallel).
+    // A merge of usages in any order and grouping gives the same ledger, so runs can be merged
+    // as they come (or in parallel).
     proptest! {
         #[test]
         fn merge_is_commutative(a in usage(), b in usage()) {
