@@ -87,6 +87,18 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
         });
     }
 
+    // Policy resources other parts of the template refer to cannot be deleted.
+    let root = template.root().to_json();
+    for g in &grants.grants {
+        if matches!(
+            g.kind,
+            GrantKind::PolicyResource | GrantKind::ManagedPolicyResource
+        ) && is_referenced(&root, &g.source)
+        {
+            model.unremovable.insert(g.path.clone());
+        }
+    }
+
     // Which principals each source (by path) reaches, for shared policies.
     let mut attached: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for g in &grants.grants {
@@ -164,6 +176,42 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
         });
     }
     model
+}
+
+/// Whether any resource or output other than `id` itself refers to `id` (`Ref`, `Fn::GetAtt`,
+/// `${id}` in `Fn::Sub`, `DependsOn`).
+fn is_referenced(root: &Value, id: &str) -> bool {
+    fn walk(v: &Value, id: &str) -> bool {
+        match v {
+            Value::Object(map) => map.iter().any(|(k, val)| match (k.as_str(), val) {
+                ("Ref", Value::String(s)) if s == id => true,
+                ("Fn::GetAtt", Value::Array(a))
+                    if a.first().and_then(Value::as_str) == Some(id) =>
+                {
+                    true
+                }
+                ("Fn::GetAtt", Value::String(s)) if s.split('.').next() == Some(id) => true,
+                ("DependsOn", Value::String(s)) if s == id => true,
+                ("DependsOn", Value::Array(a)) if a.iter().any(|d| d.as_str() == Some(id)) => true,
+                _ => walk(val, id),
+            }),
+            Value::Array(items) => items.iter().any(|i| walk(i, id)),
+            Value::String(s) => {
+                s.contains(&format!("${{{id}}}")) || s.contains(&format!("${{{id}."))
+            }
+            _ => false,
+        }
+    }
+    let Some(obj) = root.as_object() else {
+        return false;
+    };
+    obj.iter().any(|(section, v)| match (section.as_str(), v) {
+        ("Resources", Value::Object(resources)) => {
+            resources.iter().any(|(rid, r)| rid != id && walk(r, id))
+        }
+        ("Outputs", _) | ("Conditions", _) => walk(v, id),
+        _ => false,
+    })
 }
 
 /// How a grant can be changed.

@@ -32,6 +32,9 @@ pub struct TemplateModel {
     /// Parameter defaults, for resolving names.
     pub parameters: BTreeMap<String, String>,
     pub not_analysable: Vec<NotAnalysable>,
+    /// Sources (by id) whose document cannot be deleted, because other parts of the template
+    /// refer to its resource (`DependsOn`, `Ref`): they are left unchanged rather than emptied.
+    pub unremovable: BTreeSet<String>,
 }
 
 /// One principal: its grants and what is needed to find its ARN.
@@ -174,15 +177,13 @@ pub fn plan_principals(
         let arn = resolutions
             .get(&p.grants.logical_id)
             .and_then(Resolution::arn);
-        if arn.is_some() {
-            let d = decide(&p.grants, &evidence_for(arn), &[]);
-            if d.has_activity {
-                active.insert(p.grants.logical_id.clone());
-            }
+        if arn.is_some() && has_activity(&evidence_for(arn)) {
+            active.insert(p.grants.logical_id.clone());
         }
     }
 
     let mut not_fitting: BTreeMap<String, String> = BTreeMap::new();
+    let mut pinned: BTreeSet<String> = BTreeSet::new();
     loop {
         // Shared sources change only when every principal they are attached to changes.
         let mut holders: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -191,7 +192,7 @@ pub fn plan_principals(
                 holders.entry(&s.id).or_default().push(&p.grants.logical_id);
             }
         }
-        let frozen: BTreeSet<String> = holders
+        let shared_frozen: BTreeSet<String> = holders
             .iter()
             .filter(|(_, ps)| ps.len() > 1 && ps.iter().any(|p| !active.contains(*p)))
             .map(|(id, _)| (*id).to_string())
@@ -209,13 +210,26 @@ pub fn plan_principals(
             let mut grants = p.grants.clone();
             let mut flags = Vec::new();
             for s in &mut grants.sources {
-                if frozen.contains(&s.id) && s.kind != SourceKind::Fixed {
+                if s.kind == SourceKind::Fixed {
+                    continue;
+                }
+                if shared_frozen.contains(&s.id) {
                     s.kind = SourceKind::Fixed;
                     flags.push(flag(
                         "shared_policy_unchanged",
                         "info",
                         format!(
                             "{} is shared with a principal that gets no proposal; left unchanged",
+                            s.label
+                        ),
+                    ));
+                } else if pinned.contains(&s.id) {
+                    s.kind = SourceKind::Fixed;
+                    flags.push(flag(
+                        "policy_unchanged",
+                        "medium",
+                        format!(
+                            "{} would be left without statements but other resources refer to it; left unchanged (remove it by hand)",
                             s.label
                         ),
                     ));
@@ -283,6 +297,18 @@ pub fn plan_principals(
             documents.insert(id, DocumentRewrite { statements });
         }
 
+        // A document that would be emptied but cannot be deleted stays as it is.
+        let newly_pinned: Vec<String> = documents
+            .iter()
+            .filter(|(id, d)| d.statements.is_empty() && model.unremovable.contains(*id))
+            .map(|(id, _)| id.clone())
+            .filter(|id| !pinned.contains(id))
+            .collect();
+        if !newly_pinned.is_empty() {
+            pinned.extend(newly_pinned);
+            continue;
+        }
+
         // Sizes and placement.
         let mut newly_unfit = false;
         for o in outcomes.iter_mut() {
@@ -325,6 +351,18 @@ pub fn plan_principals(
             reference_time: reference,
         });
     }
+}
+
+/// Whether the evidence shows any activity within retention (what [`decide`] calls
+/// `has_activity`, without deciding anything else).
+fn has_activity(e: &Evidence<'_>) -> bool {
+    [e.current, e.ledger].into_iter().flatten().any(|pu| {
+        !pu.unobservable.is_empty()
+            || pu
+                .actions
+                .values()
+                .any(|a| a.last_seen >= e.retention_cutoff)
+    })
 }
 
 /// The Deny statements of a source, as written: those before its first Allow statement and

@@ -215,3 +215,59 @@ fn invalid_templates_are_errors() {
     let inp = input("Resources: [\n", Usage::default());
     assert!(matches!(propose(&inp), Err(ProposalError::Template(_))));
 }
+
+#[test]
+fn an_emptied_policy_that_others_depend_on_is_left_unchanged() {
+    let template = "\
+Resources:
+  A:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: role-a
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+      Policies:
+        - PolicyName: used
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: s3:GetObject
+                Resource: '*'
+  Unused:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: unused
+      Roles: [!Ref A]
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: sqs:*
+            Resource: '*'
+  Fn:
+    Type: AWS::Lambda::Function
+    DependsOn: Unused
+    Properties:
+      Role: !GetAtt A.Arn
+      Runtime: python3.12
+      Handler: x.handler
+      Code: {ZipFile: 'def handler(e, c): pass'}
+";
+    let usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    let p = propose(&input(template, usage)).unwrap();
+    // The unused policy stays (deleting it would break DependsOn), and is flagged.
+    assert!(p.template.contains("Action: sqs:*"));
+    assert!(p.template.contains("DependsOn: Unused"));
+    let a = &p.report.roles["A"];
+    assert!(a.flags.iter().any(|f| f.kind == "policy_unchanged"));
+    // Without the DependsOn, it is removed.
+    let without = template.replace("    DependsOn: Unused\n", "");
+    let usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    let p = propose(&input(&without, usage)).unwrap();
+    assert!(!p.template.contains("Unused:"));
+    assert!(!p.template.contains("sqs:*"));
+}

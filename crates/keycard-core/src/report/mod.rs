@@ -191,7 +191,7 @@ pub struct ReplacedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
     /// `privilege_escalation`, `removal_candidate`, `unmatched`, `admin_policy`,
-    /// `does_not_fit`, `shared_policy_unchanged`, `keep_list_unmatched`,
+    /// `does_not_fit`, `shared_policy_unchanged`, `policy_unchanged`, `keep_list_unmatched`,
     /// `permissions_boundary`, `used_not_granted`.
     pub kind: String,
     /// `high`, `medium` or `info`.
