@@ -531,3 +531,128 @@ fn mapping_cases_cover_every_exceptions_row() {
         .collect();
     assert!(uncovered.is_empty(), "rows without a case: {uncovered:?}");
 }
+
+/// Property tests standing in for a fuzz target: the record parser and the whole per-record
+/// pipeline (attribution, mapping, resources, accumulation) on arbitrary input.
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Arbitrary JSON, biased towards CloudTrail field names so lenient fields are hit with
+    /// wrong types (`"resources": "x"`, `"userIdentity": [..]`, `"eventTime": 5`).
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-zA-Z0-9:/._-]{0,12}".prop_map(Value::from),
+            prop_oneof![
+                Just("AssumedRole"),
+                Just("IAMUser"),
+                Just("Root"),
+                Just("FederatedUser"),
+                Just("AWSService"),
+                Just("arn:aws:iam::1:role/r"),
+                Just("arn:aws:sts::1:assumed-role/r/s"),
+                Just("s3.amazonaws.com"),
+                Just("GetObject"),
+                Just("CopyObject"),
+                Just("2025-06-01T10:00:00Z"),
+                Just("AwsApiCall"),
+                Just("https://sqs.us-east-1.amazonaws.com/123456789012/q"),
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("userIdentity".to_string()),
+                            Just("type".to_string()),
+                            Just("arn".to_string()),
+                            Just("sessionContext".to_string()),
+                            Just("sessionIssuer".to_string()),
+                            Just("eventTime".to_string()),
+                            Just("eventSource".to_string()),
+                            Just("eventName".to_string()),
+                            Just("eventID".to_string()),
+                            Just("errorCode".to_string()),
+                            Just("requestParameters".to_string()),
+                            Just("resources".to_string()),
+                            Just("ARN".to_string()),
+                            Just("bucketName".to_string()),
+                            Just("key".to_string()),
+                            Just("x-amz-copy-source".to_string()),
+                            Just("queueUrl".to_string()),
+                            Just("transactItems".to_string()),
+                            "[a-z]{1,6}",
+                        ],
+                        inner,
+                    ),
+                    0..6,
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Any well-formed JSON array of values is read without error: every object is a
+        /// record, whatever its fields hold, and the pipeline accepts it.
+        #[test]
+        fn any_json_records_parse_and_scan(records in prop::collection::vec(arb_json(), 0..8)) {
+            let objects = records.iter().filter(|r| r.is_object()).count() as u64;
+            let body = json!({ "Records": records }).to_string();
+            let n = record::for_each_record(body.as_bytes(), |rec| {
+                let _ = resolve_record(&rec);
+            });
+            prop_assert_eq!(n, Ok(objects));
+            let mut scanner = Scanner::new(&ScanOptions::default());
+            scanner.scan_reader("x.json", body.as_bytes());
+            let r = scanner.finish();
+            prop_assert!(r.files.malformed.is_empty());
+            prop_assert_eq!(r.files.events, objects);
+        }
+
+        /// Arbitrary bytes never panic; they are either records or a reported malformed file.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let mut scanner = Scanner::new(&ScanOptions::default());
+            scanner.scan_reader("x.json", &bytes[..]);
+            let mut gz = vec![0x1f, 0x8b];
+            gz.extend_from_slice(&bytes);
+            scanner.scan_reader("y.json.gz", &gz[..]);
+            let r = scanner.finish();
+            prop_assert_eq!(r.files.read, 2);
+        }
+
+        /// A real file cut anywhere yields the records before the cut and a reason.
+        #[test]
+        fn truncated_real_files_keep_the_records_before_the_cut(cut in 0usize..100) {
+            let path = tree().join("AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2025/06/02/111122223333_CloudTrail_eu-west-1_20250602T0810Z_Zr8Tn5Wq2Lk7Hs3D.json.gz");
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+                &mut text,
+            ).unwrap();
+            let at = text.len() * cut / 100;
+            let result = record::for_each_record(&text.as_bytes()[..at], |_| {});
+            match &result {
+                Ok(n) => prop_assert!(*n <= 7),
+                Err(f) => prop_assert!(f.records <= 7 && !f.message.is_empty()),
+            }
+            if cut < 100 {
+                prop_assert!(result.is_err());
+            }
+        }
+    }
+}
