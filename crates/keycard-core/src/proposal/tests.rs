@@ -271,3 +271,129 @@ Resources:
     assert!(!p.template.contains("Unused:"));
     assert!(!p.template.contains("sqs:*"));
 }
+
+mod properties {
+    //! Over random evidence for the bundled example, the pipeline never fails and the proposed
+    //! template (re-read by the template engine) never grants a principal an action it did not
+    //! have.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const TEMPLATE: &str = include_str!("../../../../examples/orders-app/template.yaml");
+    const ROLES: &[&str] = &[
+        "arn:aws:iam::123456789012:role/orders-app-ApiFunctionRole-1QX8R7T2K9ZL",
+        "arn:aws:iam::123456789012:role/orders-app-WorkerRole-8HJK2L3M4N5P",
+        "arn:aws:iam::123456789012:role/orders-app-fulfilment",
+        "arn:aws:iam::123456789012:role/orders-app-reporting",
+    ];
+    const ACTIONS: &[&str] = &[
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:PutItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "iam:PassRole",
+        "iam:CreateRole",
+        "sns:Publish",
+        "lambda:InvokeFunction",
+        "athena:StartQueryExecution",
+        "kms:Decrypt",
+    ];
+    const ARNS: &[&str] = &[
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1M2N3B4V5C6X",
+        "arn:aws:s3:::orders-app-receipts-123456789012/r/1.pdf",
+        "arn:aws:s3:::someone-else/x",
+        "arn:aws:sqs:eu-west-1:123456789012:orders-app-OrdersQueue-a1B2c3D4e5F6",
+        "arn:aws:iam::123456789012:role/admin",
+    ];
+
+    fn usage() -> impl Strategy<Value = Usage> {
+        prop::collection::btree_map(
+            prop::sample::select(ROLES),
+            (
+                prop::collection::btree_map(
+                    prop::sample::select(ACTIONS),
+                    (
+                        0i64..450,
+                        prop::collection::btree_set(prop::sample::select(ARNS), 0..3),
+                    ),
+                    0..6,
+                ),
+                prop::collection::btree_set(
+                    prop::sample::select(&["s3", "iam:PassRole"][..]),
+                    0..2,
+                ),
+            ),
+            0..4,
+        )
+        .prop_map(|principals| {
+            let end = Utc
+                .with_ymd_and_hms(2026, 10, 31, 0, 0, 0)
+                .single()
+                .unwrap_or_default();
+            let mut u = Usage::default();
+            for (arn, (actions, unobservable)) in principals {
+                let mut pu = PrincipalUsage::default();
+                for (a, (age, arns)) in actions {
+                    let mut au = ActionUsage::seen_once(end - chrono::Duration::days(age));
+                    au.resources = arns.into_iter().map(str::to_string).collect();
+                    pu.actions.insert(a.to_string(), au);
+                }
+                pu.unobservable = unobservable.into_iter().map(str::to_string).collect();
+                pu.windows.push(Window {
+                    start: end - chrono::Duration::days(200),
+                    end,
+                });
+                u.principals.insert(arn.to_string(), pu);
+            }
+            u
+        })
+    }
+
+    fn effective(text: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+        let t = Template::load("template.yaml", text).unwrap();
+        let g = find_grants(&t);
+        g.principals
+            .iter()
+            .map(|p| {
+                let set = g
+                    .of(&p.logical_id)
+                    .flat_map(|gr| gr.statements.iter())
+                    .filter(|s| s.is_allow())
+                    .flat_map(|s| s.effective.iter().cloned())
+                    .collect();
+                (p.logical_id.clone(), set)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+        #[test]
+        fn the_example_proposal_is_never_broader(current in usage(), ledger in prop::option::of(usage())) {
+            let mut inp = input(TEMPLATE, current);
+            inp.resolution.stack_name = Some("orders-app".into());
+            inp.ledger = ledger;
+            let p = propose(&inp);
+            prop_assert!(p.is_ok(), "{:?}", p.err());
+            let p = p.unwrap();
+            let before = effective(TEMPLATE);
+            let after = effective(&p.template);
+            for (id, actions) in &after {
+                let old = before.get(id).cloned().unwrap_or_default();
+                prop_assert!(actions.is_subset(&old), "{id} gained {:?}", actions.difference(&old).collect::<Vec<_>>());
+            }
+            // Principals with no activity keep everything.
+            for (id, r) in &p.report.roles {
+                if r.status == crate::report::RoleStatus::NoActivity {
+                    prop_assert_eq!(after.get(id), before.get(id));
+                }
+            }
+        }
+    }
+}
