@@ -233,6 +233,17 @@ pub fn check_template(
 ) -> Result<FileReport, CheckError> {
     let template = crate::template::Template::load(file, text)?;
     let root = Node::from_template(template.root(), &template);
+    // What the template engine cannot analyse (Fn::Transform includes, Fn::ForEach loops…)
+    // cannot be checked either: say so rather than report a clean template.
+    let mut not_analysable = crate::template::find_grants(&template).not_analysable;
+    // A node reported for itself and for a part of it (a PolicyDocument that is an
+    // `Fn::Transform`) is one problem: keep the more precise report.
+    let paths: Vec<String> = not_analysable.iter().map(|n| n.path.clone()).collect();
+    not_analysable.retain(|n| {
+        !paths
+            .iter()
+            .any(|p| p.len() > n.path.len() && p.starts_with(&format!("{}/", n.path)))
+    });
     let arena = extract::Arena::parse_string_documents(&root);
     let found = extract(&root, &arena);
     let mut run = Run {
@@ -240,12 +251,22 @@ pub fn check_template(
         info,
         findings: Vec::new(),
     };
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = not_analysable
+        .iter()
+        .map(|n| {
+            format!(
+                "{file}:{}:{}: {}: not analysed: {}",
+                n.line, n.column, n.path, n.reason
+            )
+        })
+        .collect();
     for (site, pos, reason) in &found.unreadable {
-        warnings.push(format!(
-            "{file}:{}:{}: {} ({}): {reason}",
-            pos.line, pos.column, site.resource, site.path
-        ));
+        if !not_analysable.iter().any(|n| n.path == site.path) {
+            warnings.push(format!(
+                "{file}:{}:{}: {}: not analysed: {reason}",
+                pos.line, pos.column, site.path
+            ));
+        }
     }
 
     let mut principals: BTreeMap<String, PrincipalGrants<'_>> = BTreeMap::new();
