@@ -125,6 +125,7 @@ table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12.5px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.d{white-space:nowrap;font-variant-numeric:tabular-nums}
 .status{padding:1px 7px;border-radius:10px;font-size:12px;background:#eef1f6}
 .status.proposed{background:#e3efff;color:#1f4fae}.status.no-activity{background:#fff1e6;color:var(--warn)}
 .status.unmatched,.status.does-not-fit{background:#fde8e7;color:var(--bad)}
@@ -324,7 +325,7 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
         for k in r.kept_actions.iter().take(200) {
             let _ = writeln!(
                 body,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"d\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 esc(&k.action),
                 esc(&k.reasons.join("; ")),
                 k.last_seen
@@ -355,7 +356,7 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
         for d in &r.denied_attempts {
             let _ = writeln!(
                 body,
-                "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"d\">{}</td></tr>",
                 esc(&d.action),
                 d.count,
                 d.last_seen.format("%Y-%m-%d")
@@ -366,9 +367,9 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
     if !r.removed_actions.is_empty() {
         let _ = writeln!(
             body,
-            "<details><summary>Removed: {} actions ({} services no longer used at all)</summary><p>{}</p></details>",
+            "<details><summary>Removed: {} actions ({} no longer used at all)</summary><p>{}</p></details>",
             r.removed_actions.len(),
-            r.removed_services.len(),
+            plural(r.removed_services.len(), "service", "services"),
             code_list(&r.removed_actions, 300)
         );
     }
@@ -444,6 +445,10 @@ fn code_list(items: &[String], limit: usize) -> String {
         s.push(format!("…and {} more", items.len() - limit));
     }
     s.join(" ")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn human(v: usize) -> String {
