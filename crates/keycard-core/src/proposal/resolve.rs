@@ -320,6 +320,41 @@ mod tests {
     }
 
     #[test]
+    fn stack_lookup_physical_ids_win() {
+        let evidence =
+            arns(&["arn:aws:iam::123456789012:role/orders-app-ApiFunctionRole-1AbCdEfGh2Ij"]);
+        let mut c = ctx();
+        c.physical_ids.insert(
+            "ApiFunctionRole".into(),
+            "orders-app-ApiFunctionRole-1AbCdEfGh2Ij".into(),
+        );
+        c.physical_ids
+            .insert("WorkerRole".into(), "orders-app-worker-x".into());
+        let r = resolve_principals(
+            &[
+                p("ApiFunctionRole", "ApiFunctionRole", None),
+                p("WorkerRole", "WorkerRole", None),
+            ],
+            &evidence,
+            &c,
+            &BTreeMap::new(),
+        );
+        assert_eq!(
+            r["ApiFunctionRole"],
+            Resolution::Matched {
+                arn: "arn:aws:iam::123456789012:role/orders-app-ApiFunctionRole-1AbCdEfGh2Ij"
+                    .into(),
+                by: MatchKind::StackLookup
+            }
+        );
+        // Known name and account: the ARN is certain even without activity.
+        assert_eq!(
+            r["WorkerRole"].arn(),
+            Some("arn:aws:iam::123456789012:role/orders-app-worker-x")
+        );
+    }
+
+    #[test]
     fn truncated_generated_names() {
         let stack = "a-very-long-stack-name-for-the-orders-application";
         let logical = "FulfilmentStateMachineExecutionRole";

@@ -643,6 +643,40 @@ mod tests {
     }
 
     #[test]
+    fn stack_lookup_physical_ids_of_every_shape() {
+        let mut c = ctx();
+        c.physical_ids.insert(
+            "Queue".into(),
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-app-Queue-AbCdEf123456".into(),
+        );
+        c.physical_ids.insert(
+            "Topic".into(),
+            "arn:aws:sns:eu-west-1:123456789012:orders-app-Topic-XyZ987654321".into(),
+        );
+        let resources = [
+            TemplateResource {
+                logical_id: "Queue".into(),
+                resource_type: "AWS::SQS::Queue".into(),
+                properties: json!({}),
+            },
+            TemplateResource {
+                logical_id: "Topic".into(),
+                resource_type: "AWS::SNS::Topic".into(),
+                properties: json!({}),
+            },
+        ];
+        let idx = ResourceIndex::new(&resources, &c);
+        assert_eq!(
+            idx.expression_for("arn:aws:sqs:eu-west-1:123456789012:orders-app-Queue-AbCdEf123456"),
+            Some(json!({"Fn::GetAtt": ["Queue", "Arn"]}))
+        );
+        assert_eq!(
+            idx.expression_for("arn:aws:sns:eu-west-1:123456789012:orders-app-Topic-XyZ987654321"),
+            Some(json!({"Ref": "Topic"}))
+        );
+    }
+
+    #[test]
     fn generated_names_need_the_exact_prefix() {
         assert!(is_generated_name(
             "orders-app-ApiFunction-AbC123dEf456",
