@@ -10,6 +10,7 @@
 pub mod access_analyzer;
 pub mod chain;
 pub mod cloudformation;
+pub mod cloudtrail_s3;
 pub mod config;
 pub mod error;
 pub mod iam;

@@ -1,0 +1,361 @@
+//! `statemachine/cloudtrail-mode.asl.json` against the validators and against the Rust
+//! payloads it moves around: every path it reads from the plan's output exists, the batch
+//! input it builds parses as the children's settings, every error name it matches is one the
+//! handlers report, and every `${…}` is substituted by template.yaml.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use keycard_aws::chain::{ERROR_NAMES, ExecutionRef};
+use keycard_aws::cloudtrail_s3::{
+    Batching, PlanInput, PlanOutput, ScanSettings, TrailLocation, TrailRequest,
+};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn asl_text() -> String {
+    std::fs::read_to_string(root().join("statemachine/cloudtrail-mode.asl.json")).unwrap()
+}
+
+fn asl() -> Value {
+    serde_json::from_str(&asl_text()).unwrap()
+}
+
+fn require_tools() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("KEYCARD_REQUIRE_TOOLS").is_some()
+}
+
+/// The node tool, or `None` (with a notice) when it is missing and may be.
+fn tool(name: &str) -> Option<PathBuf> {
+    let p = root().join("node_modules/.bin").join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        !require_tools(),
+        "{} is missing; scripts/test installs it (npm ci)",
+        p.display()
+    );
+    eprintln!("skipped: {} is missing (npm ci)", p.display());
+    None
+}
+
+/// `${Name}` placeholders, in order of first appearance.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let tail = &rest[i + 2..];
+        let Some(j) = tail.find('}') else { break };
+        out.insert(tail[..j].to_owned());
+        rest = &tail[j..];
+    }
+    out
+}
+
+/// The definition with every placeholder replaced the way CloudFormation would.
+fn substituted() -> String {
+    let mut text = asl_text();
+    for p in placeholders(&asl_text()) {
+        let value = if p.ends_with("FunctionArn") {
+            format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}")
+        } else {
+            "keycard-output-123456789012".to_owned()
+        };
+        text = text.replace(&format!("${{{p}}}"), &value);
+    }
+    text
+}
+
+#[test]
+fn asl_validator_accepts_the_definition() {
+    let Some(validator) = tool("asl-validator") else {
+        return;
+    };
+    let out = Command::new(validator)
+        .arg("--json-path")
+        .arg(root().join("statemachine/cloudtrail-mode.asl.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The Distributed Map fields statelint 1.30 (the newest release) does not know yet.
+const DISTRIBUTED_ONLY: &[&str] = &[
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "Label",
+    "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath",
+];
+
+/// statelint predates Distributed Map: it must report nothing but those fields on the real
+/// definition, and nothing at all once they are taken out (so every state, transition, path
+/// and retrier is still checked by it).
+#[test]
+fn statelint_reports_nothing_but_distributed_map_fields() {
+    let Some(statelint) = tool("statelint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("cloudtrail-mode.json");
+    std::fs::write(&full, substituted()).unwrap();
+    let out = Command::new(&statelint).arg(&full).output().unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("ERROR:"))
+        .collect();
+    let mut unexpected = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in &problems {
+        let known = DISTRIBUTED_ONLY
+            .iter()
+            .find(|f| *p == format!("Field \"{f}\" not allowed in State Machine.States.ScanTrail"));
+        match known {
+            Some(f) => {
+                seen.insert(*f);
+            }
+            None => unexpected.push(*p),
+        }
+    }
+    assert!(unexpected.is_empty(), "statelint: {unexpected:#?}");
+    assert_eq!(
+        seen.len(),
+        DISTRIBUTED_ONLY.len(),
+        "statelint learned some Distributed Map fields; shrink DISTRIBUTED_ONLY: {report}"
+    );
+
+    let mut stripped: Value = serde_json::from_str(&substituted()).unwrap();
+    let map = stripped["States"]["ScanTrail"].as_object_mut().unwrap();
+    for f in DISTRIBUTED_ONLY {
+        map.remove(*f);
+    }
+    map.insert("ItemsPath".into(), json!("$.items"));
+    let path = dir.path().join("stripped.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&stripped).unwrap()).unwrap();
+    let out = Command::new(&statelint).arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn plan_output() -> PlanOutput {
+    let input = PlanInput {
+        request: TrailRequest {
+            stacks: vec!["orders".into()],
+            trail: TrailLocation {
+                bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
+                prefix: None,
+                organization_id: Some("o-a1b2c3d4e5".into()),
+                accounts: vec![],
+                regions: vec![],
+            },
+            window_days: Some(400),
+            principals: None,
+            batching: None,
+        },
+        execution: ExecutionRef {
+            id: "arn:aws:states:us-east-1:123456789012:execution:keycard-cloudtrail:q4".into(),
+            name: "q4".into(),
+            start_time: "2026-10-01T06:00:00Z".parse().unwrap(),
+        },
+    };
+    // The plan without its S3 write: the same resolution the handler does.
+    let store = NoStore;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(keycard_aws::cloudtrail_s3::plan(&store, "out", input))
+        .unwrap()
+}
+
+/// An object store that accepts writes and has nothing to read.
+#[derive(Clone)]
+struct NoStore;
+
+impl keycard_aws::ObjectStore for NoStore {
+    async fn get_object(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, keycard_aws::AwsError> {
+        Ok(None)
+    }
+    async fn put_object(
+        &self,
+        _: &str,
+        _: &str,
+        _: Vec<u8>,
+        _: &str,
+    ) -> Result<(), keycard_aws::AwsError> {
+        Ok(())
+    }
+    async fn list_objects(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<keycard_aws::s3::ObjectInfo>, keycard_aws::AwsError> {
+        Ok(vec![])
+    }
+}
+
+/// Resolves a simple `$.a.b` path.
+fn resolve<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let rest = path.strip_prefix("$.")?;
+    rest.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+#[test]
+fn paths_read_from_the_plan_exist_and_batch_input_parses() {
+    let plan = serde_json::to_value(plan_output()).unwrap();
+    let asl = asl();
+    let scan = &asl["States"]["ScanTrail"];
+    let mut paths = vec![
+        scan["ItemReader"]["Parameters"]["Bucket.$"]
+            .as_str()
+            .unwrap(),
+        scan["ItemReader"]["Parameters"]["Prefix.$"]
+            .as_str()
+            .unwrap(),
+        scan["ItemBatcher"]["MaxItemsPerBatchPath"]
+            .as_str()
+            .unwrap(),
+        scan["ItemBatcher"]["MaxInputBytesPerBatchPath"]
+            .as_str()
+            .unwrap(),
+        scan["MaxConcurrencyPath"].as_str().unwrap(),
+        scan["ToleratedFailurePercentagePath"].as_str().unwrap(),
+        scan["ResultWriter"]["Parameters"]["Prefix.$"]
+            .as_str()
+            .unwrap(),
+        asl["States"]["AnalyseStacks"]["ItemsPath"]
+            .as_str()
+            .unwrap(),
+        asl["States"]["Reduce"]["Parameters"]["settings.$"]
+            .as_str()
+            .unwrap(),
+    ];
+    let batch_input = scan["ItemBatcher"]["BatchInput"].as_object().unwrap();
+    let mut built = serde_json::Map::new();
+    for (k, v) in batch_input {
+        let path = v.as_str().unwrap();
+        paths.push(path);
+        let value = resolve(&plan, path).unwrap_or_else(|| panic!("{path} not in the plan"));
+        built.insert(k.trim_end_matches(".$").to_owned(), value.clone());
+    }
+    for p in paths {
+        assert!(resolve(&plan, p).is_some(), "{p} is not in the plan output");
+    }
+    let settings: ScanSettings = serde_json::from_value(Value::Object(built)).unwrap();
+    assert_eq!(settings.execution_name, "q4");
+    assert_eq!(
+        serde_json::from_value::<Batching>(plan["batching"].clone()).unwrap(),
+        Batching::default()
+    );
+    // ItemBatcher's byte limit is 256 KB.
+    assert!(plan["batching"]["maxInputBytesPerBatch"].as_u64().unwrap() <= 262_144);
+}
+
+fn error_names(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(names)) = m.get("ErrorEquals") {
+                out.extend(names.iter().filter_map(|n| n.as_str().map(str::to_owned)));
+            }
+            m.values().for_each(|v| error_names(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| error_names(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_matched_keycard_error_is_one_the_handlers_report() {
+    let mut names = BTreeSet::new();
+    error_names(&asl(), &mut names);
+    assert!(names.contains("Keycard.Transient"));
+    for n in names.iter().filter(|n| n.starts_with("Keycard.")) {
+        assert!(ERROR_NAMES.contains(&n.as_str()), "{n} is never reported");
+    }
+    for n in names.iter().filter(|n| !n.starts_with("Keycard.")) {
+        assert!(
+            n.starts_with("Lambda.") || n.starts_with("States."),
+            "{n} is not a Step Functions or Lambda error name"
+        );
+    }
+}
+
+/// The `DefinitionSubstitutions` keys of the state machine resource whose `DefinitionUri`
+/// is this definition, read from template.yaml's text (block style, as written there).
+fn substitutions_in_template(template: &str) -> Option<BTreeSet<String>> {
+    let lines: Vec<&str> = template.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == "DefinitionUri: statemachine/cloudtrail-mode.asl.json")?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let props_indent = indent(lines[at]);
+    // Search the resource's properties (same indentation) around DefinitionUri.
+    let start = (0..at)
+        .rev()
+        .find(|&i| !lines[i].trim().is_empty() && indent(lines[i]) < props_indent)?;
+    let end = (at + 1..lines.len())
+        .find(|&i| !lines[i].trim().is_empty() && indent(lines[i]) < props_indent)
+        .unwrap_or(lines.len());
+    let subs = (start..end).find(|&i| {
+        indent(lines[i]) == props_indent && lines[i].trim() == "DefinitionSubstitutions:"
+    })?;
+    let mut keys = BTreeSet::new();
+    for l in &lines[subs + 1..end] {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if indent(l) <= props_indent {
+            break;
+        }
+        if let Some((k, _)) = l
+            .trim()
+            .split_once(':')
+            .filter(|_| indent(l) == props_indent + 2)
+        {
+            keys.insert(k.trim().to_owned());
+        }
+    }
+    Some(keys)
+}
+
+#[test]
+fn every_placeholder_is_substituted_by_the_template() {
+    let wanted = placeholders(&asl_text());
+    assert!(wanted.contains("CloudTrailBatchFunctionArn"));
+    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap_or_default();
+    match substitutions_in_template(&template) {
+        Some(have) => {
+            let missing: Vec<&String> = wanted.difference(&have).collect();
+            assert!(
+                missing.is_empty(),
+                "not in DefinitionSubstitutions: {missing:?}"
+            );
+        }
+        None => {
+            assert!(
+                !require_tools(),
+                "template.yaml has no state machine with DefinitionUri: statemachine/cloudtrail-mode.asl.json"
+            );
+            eprintln!("skipped: template.yaml does not wire the CloudTrail mode state machine yet");
+        }
+    }
+}
