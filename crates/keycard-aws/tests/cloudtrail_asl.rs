@@ -359,3 +359,30 @@ fn every_placeholder_is_substituted_by_the_template() {
         }
     }
 }
+
+/// The sample inputs in events/ are the shapes the handlers read, and consistent with each
+/// other (the sample batch's objects are ones its settings select).
+#[test]
+fn sample_events_parse() {
+    let read = |name: &str| std::fs::read_to_string(root().join("events").join(name)).unwrap();
+    let request: TrailRequest = serde_json::from_str(&read("cloudtrail-mode.json")).unwrap();
+    request.trail.validate().unwrap();
+    assert_eq!(request.batching, Some(Batching::default()));
+    let batch: keycard_aws::cloudtrail_s3::BatchEvent =
+        serde_json::from_str(&read("cloudtrail-batch.json")).unwrap();
+    let s = &batch.settings;
+    let selection =
+        keycard_aws::cloudtrail_s3::Selection::new(&s.trail, s.window_start, s.window_end);
+    for item in &batch.items {
+        assert_eq!(
+            selection.classify(&item.key),
+            keycard_aws::cloudtrail_s3::KeyClass::Scan,
+            "{}",
+            item.key
+        );
+    }
+    let reduce: keycard_aws::cloudtrail_s3::ReduceInput =
+        serde_json::from_str(&read("cloudtrail-reduce.json")).unwrap();
+    assert_eq!(reduce.settings, batch.settings);
+    assert_eq!(s.trail, request.trail);
+}
