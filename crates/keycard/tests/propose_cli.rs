@@ -95,6 +95,53 @@ fn without_stack_name_generated_roles_are_reported_unmatched_and_role_arn_overri
 }
 
 #[test]
+fn a_yaml_keep_file_keeps_granted_actions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let keep = dir.path().join("keep.yaml");
+    std::fs::write(
+        &keep,
+        "# actions the evidence cannot show\nkeep:\n  - principal: StateMachineRole\n    actions: [states:StartExecution, iam:CreateRole]\n    reason: manual replays from the console\n",
+    )
+    .unwrap();
+    let output = keycard()
+        .arg("propose")
+        .args(ORDERS)
+        .args(["--stack-name", "orders-app", "--account-id", "123456789012"])
+        .arg("--keep")
+        .arg(&keep)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let role = &report["roles"]["StateMachineRole"];
+    let kept: Vec<&str> = role["kept_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["action"].as_str().unwrap())
+        .collect();
+    // PowerUserAccess grants states:StartExecution but not iam:CreateRole: the keep-list never
+    // adds a permission, it is reported instead.
+    assert!(kept.contains(&"states:StartExecution"), "{kept:?}");
+    assert!(!kept.contains(&"iam:CreateRole"));
+    assert!(
+        role["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "keep_list_unmatched")
+    );
+}
+
+#[test]
 fn a_window_limits_the_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");

@@ -42,8 +42,8 @@ pub struct Args {
     /// actions seen within the retention period are kept even when this window missed them.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
-    /// Keep file (JSON): {"keep": [{"principal": "WorkerRole", "actions": ["s3:DeleteObject"],
-    /// "reason": "..."}]}; principal is a logical id, role name, role ARN or "*".
+    /// Keep file (YAML or JSON): keep: [{principal: WorkerRole, actions: [s3:DeleteObject],
+    /// reason: ...}]; principal is a logical id, role name, role ARN or "*".
     #[arg(long, value_name = "FILE")]
     pub keep: Option<PathBuf>,
     /// Ignore events before this instant (RFC 3339, e.g. 2026-05-01T00:00:00Z).
@@ -137,7 +137,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read keep file {}", path.display()))?;
-            KeepConfig::from_json(&path.display().to_string(), &text)?
+            read_keep(path, &text)?
         }
         None => KeepConfig::default(),
     };
@@ -231,6 +231,25 @@ fn scan(dir: &Path, args: &Args, ui: &Ui) -> anyhow::Result<(Usage, EvidenceStat
             .collect(),
     };
     Ok((result.usage, stats))
+}
+
+/// Reads a keep file written in JSON or YAML. YAML goes through the template engine's loader
+/// (one span-aware YAML reader in the project), given an empty `Resources` section so that it
+/// accepts the file; line numbers in its errors stay those of the keep file.
+fn read_keep(path: &Path, text: &str) -> anyhow::Result<KeepConfig> {
+    let name = path.display().to_string();
+    if text.trim_start().starts_with('{') {
+        return Ok(KeepConfig::from_json(&name, text)?);
+    }
+    let wrapped = format!("{text}\nResources: {{}}\n");
+    let doc = keycard_core::template::Template::load(&name, &wrapped)
+        .with_context(|| format!("keep file {name} is not valid YAML"))?;
+    let value = doc.root().to_json();
+    let keep = value
+        .get("keep")
+        .cloned()
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
+    Ok(KeepConfig::from_value(&name, json!({ "keep": keep }))?)
 }
 
 fn read_usage(path: &Path) -> anyhow::Result<Usage> {
