@@ -33,11 +33,15 @@ pub fn render_markdown(report: &Report) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "**{} principals**: {} with a proposal, {} removal candidates, {} unmatched. \
+        "**{}**: {} with a proposal, {}, {} unmatched. \
          Granted actions {} → proposed {} ({} removed, {} kept for rare use).\n",
-        s.principals,
+        plural(s.principals, "principal", "principals"),
         s.proposed,
-        s.removal_candidates,
+        plural(
+            s.removal_candidates,
+            "removal candidate",
+            "removal candidates"
+        ),
         s.unmatched,
         s.granted_actions,
         s.proposed_actions,
@@ -269,6 +273,10 @@ fn code_list(items: &[String], limit: usize) -> String {
         s.push(format!("…and {} more", items.len() - limit));
     }
     s.join(", ")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn capitalise(s: &str) -> String {

@@ -362,13 +362,18 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
         );
     }
     println!(
-        "{} of {} principals get a proposal; {} actions granted → {} proposed; {} kept for rare use; {} removal candidates; {} unmatched.",
+        "{} of {} principals get a proposal; {} actions granted → {} proposed; {} kept for rare use; {} removal {}; {} unmatched.",
         s.proposed,
         s.principals,
         s.granted_actions,
         s.proposed_actions,
         s.kept_for_rare_use,
         s.removal_candidates,
+        if s.removal_candidates == 1 {
+            "candidate"
+        } else {
+            "candidates"
+        },
         s.unmatched
     );
     println!(
