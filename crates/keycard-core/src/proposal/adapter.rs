@@ -221,6 +221,18 @@ fn source_kind(g: &Grant) -> SourceKind {
     if g.path.starts_with("/Globals") || !g.conditions.is_empty() {
         return SourceKind::Fixed;
     }
+    // Actions written with intrinsics (`!Ref ActionsParam`) are only known at deploy time; a
+    // rewrite could drop them, so such documents are left as they are.
+    let intrinsic_actions = g.statements.iter().any(|s| {
+        ["Action", "NotAction"].iter().any(|k| match s.raw.get(*k) {
+            Some(Value::Array(items)) => items.iter().any(|i| !i.is_string()),
+            Some(v) => !v.is_string(),
+            None => false,
+        })
+    });
+    if intrinsic_actions {
+        return SourceKind::Fixed;
+    }
     match g.kind {
         GrantKind::InlinePolicy | GrantKind::PolicyResource | GrantKind::SamInlinePolicy => {
             SourceKind::Document { managed: false }

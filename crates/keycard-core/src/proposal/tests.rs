@@ -397,3 +397,35 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn documents_with_actions_from_parameters_are_left_unchanged() {
+    let template = "\
+Parameters:
+  ExtraActions:
+    Type: CommaDelimitedList
+    Default: sqs:SendMessage
+Resources:
+  A:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: role-a
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: !Ref ExtraActions
+                Resource: '*'
+              - Effect: Allow
+                Action: s3:*
+                Resource: '*'
+";
+    let usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    let p = propose(&input(template, usage)).unwrap();
+    assert_eq!(p.template, template);
+}
