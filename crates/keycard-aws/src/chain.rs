@@ -338,7 +338,8 @@ pub const AWS_FAILED: &str = "Keycard.AwsError";
 pub const INVALID_INPUT: &str = "Keycard.InvalidInput";
 pub const INVALID_TEMPLATE: &str = "Keycard.InvalidTemplate";
 pub const PROPOSAL_FAILED: &str = "Keycard.ProposalFailed";
-pub const GENERATION_FAILED: &str = "Keycard.GenerationFailed";
+/// A stored generated policy or the ledger could not be read as such.
+pub const INVALID_EVIDENCE: &str = "Keycard.InvalidEvidence";
 
 /// Every error name a handler can report.
 pub const ERROR_NAMES: &[&str] = &[
@@ -350,7 +351,7 @@ pub const ERROR_NAMES: &[&str] = &[
     INVALID_INPUT,
     INVALID_TEMPLATE,
     PROPOSAL_FAILED,
-    GENERATION_FAILED,
+    INVALID_EVIDENCE,
 ];
 
 impl StepError {
@@ -370,7 +371,7 @@ impl StepError {
             StepError::InvalidInput(_) | StepError::Config(_) => INVALID_INPUT,
             StepError::InvalidTemplate(_) => INVALID_TEMPLATE,
             StepError::Proposal(_) => PROPOSAL_FAILED,
-            StepError::Evidence(_) => GENERATION_FAILED,
+            StepError::Evidence(_) => INVALID_EVIDENCE,
         }
     }
 
@@ -393,6 +394,39 @@ pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, StepError> {
         .map_err(|e| StepError::InvalidInput(format!("serializing: {e}")))?;
     v.push(b'\n');
     Ok(v)
+}
+
+/// One line for an error recorded by the state machine: a job error `{code, message}` or a
+/// caught step error `{Error, Cause}` whose Cause is the Lambda's JSON error response.
+pub fn describe_error(error: &Value) -> String {
+    if let (Some(code), Some(message)) = (error.get("code"), error.get("message")) {
+        return format!(
+            "{}: {}",
+            code.as_str().unwrap_or_default(),
+            message.as_str().unwrap_or_default()
+        );
+    }
+    let name = error
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or("error");
+    let cause = error
+        .get("Cause")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let message = serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|c| {
+            c.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned());
+    if message.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}: {message}")
+    }
 }
 
 #[cfg(test)]

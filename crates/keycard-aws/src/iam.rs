@@ -35,7 +35,7 @@ pub struct LivePolicy {
     pub document: serde_json::Value,
 }
 
-/// Every policy of a role, as deployed.
+/// Every policy of a role, as deployed: inline ones first, each group by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LivePolicies {
     pub policies: Vec<LivePolicy>,
@@ -162,6 +162,8 @@ impl Roles for IamRoles {
                 arn: Some(arn),
             });
         }
+        // IAM lists in no documented order; reports must not change between runs.
+        policies.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
         Ok(LivePolicies { policies })
     }
 }

@@ -21,6 +21,8 @@ pub struct ObjectInfo {
 /// Reads and writes whole objects.
 pub trait ObjectStore: Send + Sync {
     /// The object's bytes, or `None` when the key does not exist (a first run has no ledger).
+    /// Without `s3:ListBucket`, S3 answers a missing key with AccessDenied, which stays an
+    /// error.
     fn get_object(
         &self,
         bucket: &str,
@@ -68,7 +70,13 @@ impl ObjectStore for S3Store {
             Ok(out) => out,
             Err(e) => {
                 let e = AwsError::from_sdk(SERVICE, "GetObject", e);
-                return if e.is_not_found() { Ok(None) } else { Err(e) };
+                // A missing key is an answer (no ledger yet); a missing bucket is a broken
+                // deployment and must fail.
+                return if e.code.as_deref() == Some("NoSuchKey") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
         };
         let bytes = out.body.collect().await.map_err(|e| AwsError {

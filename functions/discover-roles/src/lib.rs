@@ -72,7 +72,7 @@ where
     let mut drift_errors = Vec::new();
     for stack in targets {
         let name = stack_key_name(stack).to_owned();
-        let resources = match stacks.stack_resources(stack).await {
+        let mut resources = match stacks.stack_resources(stack).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => {
                 skipped.push(SkippedRole {
@@ -85,6 +85,8 @@ where
             }
             Err(e) => return Err(e.into()),
         };
+        // Logical-id order: which roles fit the budget must not depend on the API's order.
+        resources.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
         for r in resources.iter().filter(|r| r.resource_type == ROLE_TYPE) {
             let Some(physical) = r.physical_id.as_deref() else {
                 skipped.push(SkippedRole {

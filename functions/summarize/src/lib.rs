@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use keycard_aws::chain::{StepError, SummaryInput, keys, to_json_bytes};
+use keycard_aws::chain::{self, StepError, SummaryInput, keys, to_json_bytes};
 use keycard_aws::{Config, ObjectStore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -51,7 +51,11 @@ pub async fn handle<S: ObjectStore>(
                 stack: o.stack.clone(),
                 logical_id: o.logical_id.clone(),
                 outcome: o.outcome.clone(),
-                detail: o.error.as_ref().map(describe_error).unwrap_or_default(),
+                detail: o
+                    .error
+                    .as_ref()
+                    .map(chain::describe_error)
+                    .unwrap_or_default(),
             });
         }
     }
@@ -85,37 +89,4 @@ pub async fn handle<S: ObjectStore>(
         )
         .await?;
     Ok(summary)
-}
-
-/// One line for an error recorded by the state machine: a job error `{code, message}` or a
-/// caught step error `{Error, Cause}` whose Cause is the Lambda's JSON error response.
-pub fn describe_error(error: &Value) -> String {
-    if let (Some(code), Some(message)) = (error.get("code"), error.get("message")) {
-        return format!(
-            "{}: {}",
-            code.as_str().unwrap_or_default(),
-            message.as_str().unwrap_or_default()
-        );
-    }
-    let name = error
-        .get("Error")
-        .and_then(Value::as_str)
-        .unwrap_or("error");
-    let cause = error
-        .get("Cause")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let message = serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|c| {
-            c.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| cause.to_owned());
-    if message.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{name}: {message}")
-    }
 }

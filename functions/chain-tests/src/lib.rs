@@ -1,0 +1,260 @@
+//! Shared helpers of the chain's tests: moto server, Access Analyzer responses, external tools.
+//!
+//! moto implements S3, CloudFormation (plain templates) and IAM over HTTP, so the adapters and
+//! handlers are tested against it exactly as they run in AWS. Access Analyzer and drift
+//! detection have no local implementation: those tests use aws-smithy-mocks with responses
+//! shaped like the real API (raw REST-JSON bodies for Access Analyzer, so the SDK's own
+//! deserializer reads them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use keycard_aws::{Clients, Config};
+
+/// The repository root (this crate is `functions/chain-tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether a missing external tool or service must fail the test instead of skipping it.
+pub fn tools_required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("KEYCARD_REQUIRE_TOOLS").is_some()
+}
+
+/// `.venv/bin/<name>` or `node_modules/.bin/<name>`, or `None` (with a skip notice) when it is
+/// not installed and tools are not required.
+///
+/// # Panics
+/// When the tool is missing and `CI` or `KEYCARD_REQUIRE_TOOLS` is set.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let root = repo_root();
+    for dir in [".venv/bin", "node_modules/.bin"] {
+        let p = root.join(dir).join(name);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    assert!(
+        !tools_required(),
+        "{name} is not installed in .venv/bin or node_modules/.bin (run scripts/test)"
+    );
+    eprintln!("SKIP: {name} is not installed (run scripts/test to install the test tools)");
+    None
+}
+
+/// moto server's endpoint from `AWS_ENDPOINT_URL` (set by scripts/test), or `None` with a
+/// skip notice.
+///
+/// # Panics
+/// When it is unset and `CI` or `KEYCARD_REQUIRE_TOOLS` is set.
+pub fn moto_endpoint() -> Option<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                !tools_required(),
+                "AWS_ENDPOINT_URL is not set: these tests need moto server (scripts/test starts it)"
+            );
+            eprintln!(
+                "SKIP: AWS_ENDPOINT_URL is not set; start moto (.venv/bin/moto_server -H 127.0.0.1 -p 5123) and export AWS_ENDPOINT_URL=http://127.0.0.1:5123"
+            );
+            None
+        }
+    }
+}
+
+/// A name no other test (or earlier run against the same moto) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The app's configuration for a test, built the same way the Lambdas build theirs.
+pub fn config(bucket: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.insert("KEYCARD_BUCKET".into(), bucket.into());
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        vars.entry("AWS_ENDPOINT_URL".into()).or_insert(url);
+    }
+    match Config::from_map(&vars) {
+        Ok(c) => c,
+        Err(e) => panic!("test configuration: {e}"),
+    }
+}
+
+/// The SDK configuration for moto: fixed test credentials and region, one attempt per call
+/// (moto answers unimplemented operations with 500, which would otherwise be retried).
+pub async fn moto_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await
+}
+
+/// The app's clients against moto, plus a bucket created for the test.
+pub async fn moto_clients(endpoint: &str) -> (Clients, Config, aws_config::SdkConfig) {
+    let sdk = moto_sdk(endpoint).await;
+    let bucket = unique("keycard-out");
+    let config = config(&bucket, &[]);
+    let clients = Clients::from_sdk_config(&sdk, &config);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    if let Err(e) = s3.create_bucket().bucket(&bucket).send().await {
+        panic!("create bucket {bucket}: {e:?}");
+    }
+    (clients, config, sdk)
+}
+
+/// Creates a stack from a plain CloudFormation template (moto never expands SAM).
+pub async fn create_stack(sdk: &aws_config::SdkConfig, name: &str, template: &str) {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    if let Err(e) = cfn
+        .create_stack()
+        .stack_name(name)
+        .template_body(template)
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+        .send()
+        .await
+    {
+        panic!("create stack {name}: {e:?}");
+    }
+}
+
+/// A REST-JSON response as Access Analyzer sends it; `error_type` sets `x-amzn-errortype`.
+pub fn json_response(status: u16, error_type: Option<&str>, body: &str) -> HttpResponse {
+    let status = StatusCode::try_from(status).unwrap_or_else(|_| panic!("status {status}"));
+    let mut resp = HttpResponse::new(status, SdkBody::from(body.to_owned()));
+    resp.headers_mut()
+        .insert("content-type", "application/json".to_owned());
+    if let Some(t) = error_type {
+        resp.headers_mut().insert("x-amzn-errortype", t.to_owned());
+    }
+    resp
+}
+
+/// An Access Analyzer adapter whose client answers with `rules`, in order, without retries.
+pub fn mock_analyzer(rules: &[&aws_smithy_mocks::Rule]) -> keycard_aws::AccessAnalyzer {
+    let client = aws_smithy_mocks::mock_client!(
+        aws_sdk_accessanalyzer,
+        aws_smithy_mocks::RuleMode::Sequential,
+        rules,
+        |c| c.retry_config(aws_sdk_accessanalyzer::config::retry::RetryConfig::disabled())
+    );
+    keycard_aws::AccessAnalyzer::new(client)
+}
+
+/// A CloudFormation adapter whose client answers with `rules`, in order, without retries.
+pub fn mock_stacks(rules: &[&aws_smithy_mocks::Rule]) -> keycard_aws::CfnStacks {
+    let client = aws_smithy_mocks::mock_client!(
+        aws_sdk_cloudformation,
+        aws_smithy_mocks::RuleMode::Sequential,
+        rules,
+        |c| c.retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
+    );
+    keycard_aws::CfnStacks::new(client)
+}
+
+/// Reads a file of the repository.
+pub fn read_repo_file(rel: &str) -> String {
+    let p = repo_root().join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// An in-memory [`keycard_aws::ObjectStore`]: the handlers' S3 side where the test is about
+/// something else (Access Analyzer sequences), so those tests run without moto.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    objects: std::sync::Mutex<BTreeMap<(String, String), Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// The object's bytes, if written.
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.objects
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(bucket.to_owned(), key.to_owned())).cloned())
+    }
+
+    /// Every key written, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects
+            .lock()
+            .map(|m| m.keys().map(|(_, k)| k.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl keycard_aws::ObjectStore for MemoryStore {
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, keycard_aws::AwsError> {
+        Ok(self.get(bucket, key))
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), keycard_aws::AwsError> {
+        if let Ok(mut m) = self.objects.lock() {
+            m.insert((bucket.to_owned(), key.to_owned()), body);
+        }
+        Ok(())
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<keycard_aws::s3::ObjectInfo>, keycard_aws::AwsError> {
+        Ok(self
+            .objects
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
+                    .map(|((_, k), v)| keycard_aws::s3::ObjectInfo {
+                        key: k.clone(),
+                        size: v.len() as u64,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// A fixture of `functions/chain-tests/fixtures/`.
+pub fn fixture(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}

@@ -1,0 +1,731 @@
+//! The deployable definitions: statemachine/keycard.asl.json, template.yaml, samconfig.toml and
+//! events/ against each other and against the handlers' contract (payload fields, error
+//! names), plus the external validators (asl-validator, statelint, cfn-lint, sam validate).
+
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use keycard_aws::access_analyzer::JobStatus;
+use keycard_aws::chain::{
+    self, DiffInput, DiscoverInput, JobState, RoleInput, RoleItem, RoleOutcome, Run, RunRequest,
+    SummaryInput, WriteInput,
+};
+use keycard_chain_tests::{read_repo_file, repo_root, tool, unique};
+use keycard_core::catalog::{AccessLevel, Catalog};
+use keycard_core::template::Template;
+use serde_json::{Value, json};
+
+const ASL: &str = "statemachine/keycard.asl.json";
+
+fn asl() -> Value {
+    serde_json::from_str(&read_repo_file(ASL)).unwrap()
+}
+
+fn template() -> Value {
+    let text = read_repo_file("template.yaml");
+    Template::load("template.yaml", &text)
+        .unwrap()
+        .root()
+        .to_json()
+}
+
+/// `${Name}` placeholders of a text.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else { break };
+        out.insert(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    out
+}
+
+/// Every state of the definition, nested ones included, by name.
+fn states(asl: &Value) -> BTreeMap<String, Value> {
+    fn walk(states: &Value, out: &mut BTreeMap<String, Value>) {
+        for (name, s) in states.as_object().unwrap() {
+            out.insert(name.clone(), s.clone());
+            if let Some(inner) = s.pointer("/ItemProcessor/States") {
+                walk(inner, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&asl["States"], &mut out);
+    out
+}
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().unwrap()
+}
+
+#[test]
+fn every_placeholder_is_substituted_and_every_substitution_used() {
+    let in_asl = placeholders(&read_repo_file(ASL));
+    let t = template();
+    let subs: BTreeSet<String> = t
+        .pointer("/Resources/KeycardStateMachine/Properties/DefinitionSubstitutions")
+        .and_then(Value::as_object)
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(in_asl, subs);
+    assert_eq!(
+        t.pointer("/Resources/KeycardStateMachine/Properties/DefinitionUri"),
+        Some(&json!(ASL))
+    );
+}
+
+#[test]
+fn every_error_name_matched_is_emitted_by_the_handlers_and_only_transient_ones_are_retried() {
+    const LAMBDA_SERVICE: &[&str] = &[
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ];
+    let mut tasks = 0;
+    for (name, s) in states(&asl()) {
+        if s["Type"] != "Task" {
+            continue;
+        }
+        tasks += 1;
+        let retried: Vec<&str> = s["Retry"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no Retry"))
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            retried.contains(&chain::TRANSIENT),
+            "{name} must retry {}",
+            chain::TRANSIENT
+        );
+        for e in &retried {
+            assert!(
+                *e == chain::TRANSIENT || *e == chain::QUOTA_EXCEEDED || LAMBDA_SERVICE.contains(e),
+                "{name} retries {e}, which trying again cannot fix"
+            );
+        }
+        for r in s["Retry"].as_array().unwrap() {
+            assert!(r["BackoffRate"].as_f64().unwrap() > 1.0, "{name}: backoff");
+            assert!(r["MaxAttempts"].as_u64().unwrap() >= 2, "{name}");
+        }
+        let caught = s["Catch"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ErrorEquals"].as_array().unwrap())
+            .filter_map(Value::as_str);
+        for e in retried.iter().copied().chain(caught) {
+            assert!(
+                e.starts_with("States.")
+                    || LAMBDA_SERVICE.contains(&e)
+                    || chain::ERROR_NAMES.contains(&e),
+                "{name} matches {e}, which no handler emits"
+            );
+        }
+    }
+    assert_eq!(tasks, 8);
+}
+
+#[test]
+fn one_bad_role_or_stack_never_sinks_the_run() {
+    let a = asl();
+    for map in ["AnalyseRoles", "AnalyseStacks"] {
+        let inner = a["States"][map]["ItemProcessor"]["States"]
+            .as_object()
+            .unwrap();
+        for (name, s) in inner {
+            if s["Type"] == "Task" {
+                let catches_all = s["Catch"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["ErrorEquals"] == json!(["States.ALL"])));
+                assert!(catches_all, "{map}/{name} must catch States.ALL");
+            }
+            assert_ne!(
+                s["Type"], "Fail",
+                "{map}/{name}: a Fail state fails the whole Map"
+            );
+        }
+    }
+}
+
+#[test]
+fn access_analyzer_pacing_one_generation_at_a_time_bounded_polls() {
+    let a = asl();
+    let roles = &a["States"]["AnalyseRoles"];
+    assert_eq!(roles["MaxConcurrency"], 1);
+    assert_eq!(roles["ItemsPath"], "$.roles");
+    let inner = &roles["ItemProcessor"]["States"];
+    assert_eq!(
+        inner["WaitForGeneration"]["SecondsPath"],
+        "$.run.waitSeconds"
+    );
+    // The Choice compares the statuses the poll step returns, each one.
+    let choice = &inner["GenerationStatus"];
+    let mut statuses = BTreeSet::new();
+    let mut bounded = false;
+    for c in choice["Choices"].as_array().unwrap() {
+        for cond in std::iter::once(c).chain(c["And"].as_array().into_iter().flatten()) {
+            if cond["Variable"] == "$.job.status" {
+                statuses.insert(cond["StringEquals"].as_str().unwrap().to_owned());
+            }
+            if cond["Variable"] == "$.job.polls" {
+                assert_eq!(cond["NumericGreaterThanEqualsPath"], "$.run.maxPolls");
+                bounded = c["Next"] == "CancelGeneration";
+            }
+        }
+    }
+    let api: BTreeSet<String> = [
+        JobStatus::InProgress,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Canceled,
+    ]
+    .iter()
+    .map(|s| s.as_str().to_owned())
+    .collect();
+    assert_eq!(statuses, api);
+    assert!(bounded, "out of polls must lead to CancelGeneration");
+    assert_eq!(inner["CancelGeneration"]["Next"], "RoleTimedOut");
+}
+
+/// Evaluates a payload template (`Parameters`/`ItemSelector`) against a state, for the simple
+/// `$.a.b` and `$$.…` paths the definition uses.
+fn evaluate(template: &Value, state: &Value, context: &Value) -> Value {
+    match template {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                if let Some(field) = k.strip_suffix(".$") {
+                    let path = v.as_str().unwrap();
+                    let (root, rest) = match path.strip_prefix("$$") {
+                        Some(rest) => (context, rest),
+                        None => (state, path.strip_prefix('$').unwrap()),
+                    };
+                    let pointer = rest.replace('.', "/");
+                    let value = root
+                        .pointer(&pointer)
+                        .unwrap_or_else(|| panic!("{path} does not exist in {root}"));
+                    out.insert(field.to_owned(), value.clone());
+                } else {
+                    out.insert(k.clone(), evaluate(v, state, context));
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn sample_run() -> Value {
+    let input: RoleInput =
+        serde_json::from_str(&read_repo_file("events/poll-generation.json")).unwrap();
+    serde_json::to_value(input.run).unwrap()
+}
+
+fn sample_role() -> Value {
+    let input: RoleInput =
+        serde_json::from_str(&read_repo_file("events/poll-generation.json")).unwrap();
+    serde_json::to_value(input.role).unwrap()
+}
+
+fn job(status: &str) -> Value {
+    serde_json::to_value(JobState {
+        job_id: "0d5c3a8e-6a1f-4b7e-9f0e-2c4d8b1a7e35".into(),
+        polls: 3,
+        status: status.into(),
+        result_key: (status == "SUCCEEDED").then(|| "runs/x/generated/s/R.json".into()),
+        error_code: (status == "FAILED").then(|| "SERVICE_ERROR".into()),
+        error_message: (status == "FAILED").then(|| "An internal error occurred.".into()),
+    })
+    .unwrap()
+}
+
+#[test]
+fn payload_paths_exist_in_the_handlers_types_and_outcomes_parse() {
+    let a = asl();
+    let all = states(&a);
+    let context = json!({"Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:k:e",
+        "Name": "e", "StartTime": "2026-10-01T06:00:04Z"}, "Map": {"Item": {"Value": {}}}});
+    let caught = json!({"Error": "Keycard.NotFound", "Cause": "{\"errorType\":\"Keycard.NotFound\",\"errorMessage\":\"gone\"}"});
+    // Inside the role Map: {run, role} from the ItemSelector, then job, then maybe error.
+    let role_state = |job_status: Option<&str>| {
+        let mut s = json!({"run": sample_run(), "role": sample_role(), "error": caught.clone()});
+        if let Some(st) = job_status {
+            s["job"] = job(st);
+        }
+        s
+    };
+    for (name, status) in [
+        ("RoleSucceeded", Some("SUCCEEDED")),
+        ("RoleFailed", Some("FAILED")),
+        ("RoleCanceled", Some("CANCELED")),
+        ("RoleTimedOut", Some("CANCELED")),
+        ("RoleSkipped", None),
+        ("RoleErrored", None),
+    ] {
+        let out = evaluate(&all[name]["Parameters"], &role_state(status), &context);
+        let outcome: RoleOutcome =
+            serde_json::from_value(out.clone()).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
+        assert_eq!(outcome.stack, "orders-service", "{name}");
+        if name == "RoleSucceeded" {
+            assert!(outcome.result_key.is_some());
+        }
+        if name == "RoleFailed" {
+            assert_eq!(
+                chain::describe_error(outcome.error.as_ref().unwrap()),
+                "SERVICE_ERROR: An internal error occurred."
+            );
+        }
+        if name == "RoleErrored" {
+            assert_eq!(
+                chain::describe_error(outcome.error.as_ref().unwrap()),
+                "Keycard.NotFound: gone"
+            );
+        }
+    }
+    // Task inputs parse as the handlers' input types.
+    for name in [
+        "StartGeneration",
+        "PollGeneration",
+        "CancelGeneration",
+        "CancelAfterError",
+    ] {
+        let out = evaluate(
+            &all[name]["Parameters"],
+            &role_state(Some("IN_PROGRESS")),
+            &context,
+        );
+        let _: RoleInput = serde_json::from_value(out).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let disc = evaluate(
+        &all["Discover"]["Parameters"],
+        &serde_json::from_str(&read_repo_file("events/start-execution.json")).unwrap(),
+        &context,
+    );
+    let _: DiscoverInput = serde_json::from_value(disc).unwrap();
+    // After discovery: {run, roles, stacks, skipped}; the Maps' selectors and later tasks.
+    let role_item: RoleItem = serde_json::from_value(sample_role()).unwrap();
+    let diff_input: DiffInput = serde_json::from_str(&read_repo_file("events/diff.json")).unwrap();
+    let after = json!({
+        "run": sample_run(), "roles": [role_item], "stacks": [diff_input.stack],
+        "skipped": [], "roleOutcomes": diff_input.role_outcomes,
+        "stackOutcomes": [],
+    });
+    let item_ctx = |item: Value| {
+        let mut c = context.clone();
+        c["Map"]["Item"]["Value"] = item;
+        c
+    };
+    let role_sel = evaluate(
+        &a["States"]["AnalyseRoles"]["ItemSelector"],
+        &after,
+        &item_ctx(sample_role()),
+    );
+    let _: RoleInput = serde_json::from_value(role_sel).unwrap();
+    let stack_sel = evaluate(
+        &a["States"]["AnalyseStacks"]["ItemSelector"],
+        &after,
+        &item_ctx(serde_json::to_value(&diff_input.stack).unwrap()),
+    );
+    let diff_in = evaluate(&all["Diff"]["Parameters"], &stack_sel, &context);
+    let _: DiffInput = serde_json::from_value(diff_in).unwrap();
+    let mut with_diff = stack_sel.clone();
+    with_diff["diff"] = json!({"stack": "orders-service", "stagedKey": "runs/e/staged/orders-service.json", "principals": 2, "proposed": 1});
+    let _: WriteInput = serde_json::from_value(evaluate(
+        &all["WriteProposal"]["Parameters"],
+        &with_diff,
+        &context,
+    ))
+    .unwrap();
+    let mut failed_stack = stack_sel;
+    failed_stack["error"] = caught;
+    let f = evaluate(&all["StackFailed"]["Parameters"], &failed_stack, &context);
+    assert_eq!(f["stack"], "orders-service");
+    let _: SummaryInput =
+        serde_json::from_value(evaluate(&all["Summarize"]["Parameters"], &after, &context))
+            .unwrap();
+}
+
+#[test]
+fn asl_validator_and_statelint_accept_the_definition() {
+    if let Some(v) = tool("asl-validator") {
+        let out = Command::new(v)
+            .arg("--json-path")
+            .arg(repo_root().join(ASL))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "asl-validator:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(lint) = tool("statelint") {
+        // statelint checks Resource ARNs: substitute the placeholders the way CloudFormation
+        // does at deploy time.
+        let mut text = read_repo_file(ASL);
+        for p in placeholders(&text) {
+            text = text.replace(
+                &format!("${{{p}}}"),
+                &format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}"),
+            );
+        }
+        let path = std::env::temp_dir().join(format!("{}.asl.json", unique("keycard")));
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(lint).arg(&path).output().unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            out.status.success(),
+            "statelint:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn cfn_lint_and_sam_validate_accept_the_template() {
+    let path = repo_root().join("template.yaml");
+    if let Some(cfn_lint) = tool("cfn-lint") {
+        let out = Command::new(cfn_lint).arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "cfn-lint:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    if let Some(sam) = tool("sam") {
+        let out = Command::new(sam)
+            .args(["validate", "--lint", "--template-file"])
+            .arg(&path)
+            .env("SAM_CLI_TELEMETRY", "0")
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sam validate --lint:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Binary names declared by the Lambda crates in functions/.
+fn lambda_binaries() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(repo_root().join("functions")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if let Some(bin) = text.split("[[bin]]").nth(1) {
+            let name = bin
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = "))
+                .unwrap()
+                .trim_matches('"');
+            assert!(out.insert(name.to_owned()), "binary {name} declared twice");
+        }
+    }
+    out
+}
+
+/// What cfn-lint does not check on SAM functions.
+#[test]
+fn functions_run_rust_on_arm64_with_sane_timeouts_and_unique_binaries() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    let mut used = BTreeSet::new();
+    for (id, r) in resources(&t) {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let prop = |k: &str| r["Properties"].get(k).or_else(|| globals.get(k)).cloned();
+        assert_eq!(prop("Runtime"), Some(json!("provided.al2023")), "{id}");
+        assert_eq!(prop("Architectures"), Some(json!(["arm64"])), "{id}");
+        assert_eq!(prop("Handler"), Some(json!("bootstrap")), "{id}");
+        assert_eq!(
+            prop("CodeUri"),
+            Some(json!(".")),
+            "{id}: the workspace root"
+        );
+        let timeout = prop("Timeout").and_then(|v| v.as_u64()).unwrap();
+        assert!((3..=900).contains(&timeout), "{id}: Timeout {timeout}");
+        let memory = prop("MemorySize").and_then(|v| v.as_u64()).unwrap();
+        assert!((128..=10240).contains(&memory), "{id}: MemorySize {memory}");
+        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        let bin = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        assert!(used.insert(bin.to_owned()), "{id}: binary {bin} used twice");
+        assert!(
+            r["Properties"]["Policies"].is_array(),
+            "{id}: explicit least-privilege policies"
+        );
+    }
+    assert_eq!(
+        used,
+        lambda_binaries(),
+        "every Lambda crate is deployed, nothing else"
+    );
+    // Every substitution is the ARN of one of these functions.
+    let subs = t
+        .pointer("/Resources/KeycardStateMachine/Properties/DefinitionSubstitutions")
+        .unwrap()
+        .as_object()
+        .unwrap();
+    for (k, v) in subs {
+        let target = v["Fn::GetAtt"][0].as_str().unwrap_or_default();
+        assert_eq!(
+            resources(&t)[target]["Type"],
+            "AWS::Serverless::Function",
+            "{k}"
+        );
+        assert_eq!(v["Fn::GetAtt"][1], "Arn", "{k}");
+    }
+}
+
+#[test]
+fn schedule_is_quarterly_by_default_and_sends_the_documented_input() {
+    let t = template();
+    let params = t["Parameters"].as_object().unwrap();
+    let expr = params["ScheduleExpression"]["Default"].as_str().unwrap();
+    // EventBridge cron: six fields, day-of-month and day-of-week not both set.
+    let fields: Vec<&str> = expr
+        .strip_prefix("cron(")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap()
+        .split(' ')
+        .collect();
+    assert_eq!(fields.len(), 6, "{expr}");
+    assert_eq!(fields[3], "1,4,7,10", "quarterly");
+    assert!(fields[2] == "?" || fields[4] == "?", "{expr}");
+    let event = &t["Resources"]["KeycardStateMachine"]["Properties"]["Events"]["QuarterlyRun"];
+    assert_eq!(event["Type"], "Schedule");
+    assert_eq!(
+        event["Properties"]["Schedule"],
+        json!({"Ref": "ScheduleExpression"})
+    );
+    // The input, as CloudFormation renders it with the defaults and two target stacks.
+    let sub = event["Properties"]["Input"]["Fn::Sub"].as_array().unwrap();
+    let mut input = sub[0].as_str().unwrap().to_owned();
+    let join = &sub[1]["Stacks"]["Fn::Join"];
+    input = input.replace(
+        "${Stacks}",
+        &["orders-service", "billing-api"].join(join[0].as_str().unwrap()),
+    );
+    for p in placeholders(&input) {
+        let default = &params[&p]["Default"];
+        let text = match default {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        input = input.replace(&format!("${{{p}}}"), &text);
+    }
+    let scheduled: RunRequest = serde_json::from_str(&input).unwrap();
+    let manual: RunRequest =
+        serde_json::from_str(&read_repo_file("events/start-execution.json")).unwrap();
+    assert_eq!(
+        scheduled, manual,
+        "the schedule sends what events/start-execution.json documents"
+    );
+}
+
+#[test]
+fn every_sample_event_is_a_valid_step_input() {
+    let parse = |f: &str| read_repo_file(&format!("events/{f}"));
+    let request: RunRequest = serde_json::from_str(&parse("start-execution.json")).unwrap();
+    let discover: DiscoverInput = serde_json::from_str(&parse("discover-roles.json")).unwrap();
+    assert_eq!(discover.request, request);
+    let run = Run::from_request(&discover.request, &discover.execution).unwrap();
+    for f in [
+        "start-generation.json",
+        "poll-generation.json",
+        "cancel-generation.json",
+    ] {
+        let input: RoleInput = serde_json::from_str(&parse(f)).unwrap();
+        assert_eq!(
+            input.run, run,
+            "{f}: the run discovery makes of discover-roles.json"
+        );
+    }
+    let poll: RoleInput = serde_json::from_str(&parse("poll-generation.json")).unwrap();
+    assert!(poll.job.is_some());
+    let _: DiffInput = serde_json::from_str(&parse("diff.json")).unwrap();
+    let _: WriteInput = serde_json::from_str(&parse("write-proposal.json")).unwrap();
+    let _: SummaryInput = serde_json::from_str(&parse("summarize.json")).unwrap();
+    let names: BTreeSet<String> = std::fs::read_dir(repo_root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected: BTreeSet<String> = [
+        "start-execution.json",
+        "discover-roles.json",
+        "start-generation.json",
+        "poll-generation.json",
+        "cancel-generation.json",
+        "diff.json",
+        "write-proposal.json",
+        "summarize.json",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert!(expected.is_subset(&names), "{names:?}");
+}
+
+/// Every action any of keycard's own roles is granted.
+fn granted_actions(t: &Value) -> Vec<(String, String)> {
+    fn collect(id: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(a) = m.get("Action") {
+                    let allow = m.get("Effect") == Some(&json!("Allow"));
+                    let actions: Vec<&str> = match a {
+                        Value::String(s) => vec![s.as_str()],
+                        Value::Array(xs) => xs.iter().filter_map(Value::as_str).collect(),
+                        _ => Vec::new(),
+                    };
+                    if allow {
+                        out.extend(actions.into_iter().map(|x| (id.to_owned(), x.to_owned())));
+                    }
+                }
+                for v in m.values() {
+                    collect(id, v, out);
+                }
+            }
+            Value::Array(xs) => xs.iter().for_each(|x| collect(id, x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (id, r) in resources(t) {
+        let props = &r["Properties"];
+        for key in ["Policies", "PolicyDocument"] {
+            if let Some(p) = props.get(key) {
+                collect(id, p, &mut out);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn keycard_never_writes_iam_or_deploys_stacks() {
+    let t = template();
+    let catalog = Catalog::embedded();
+    let granted = granted_actions(&t);
+    assert!(granted.len() > 20, "{granted:?}");
+    for (id, action) in granted {
+        assert!(!action.contains('*'), "{id}: wildcard action {action}");
+        assert!(catalog.contains(&action), "{id}: unknown action {action}");
+        let service = action.split(':').next().unwrap();
+        let level = catalog.access_level(&action).unwrap();
+        if service == "iam" {
+            assert!(
+                matches!(level, AccessLevel::Read | AccessLevel::List) || action == "iam:PassRole",
+                "{id}: {action} writes IAM"
+            );
+        }
+        if service == "cloudformation" {
+            assert!(
+                matches!(level, AccessLevel::Read | AccessLevel::List)
+                    || action == "cloudformation:DetectStackDrift",
+                "{id}: {action} can change a stack"
+            );
+        }
+        if action == "iam:PassRole" {
+            assert_eq!(id, "StartGenerationFunction");
+        }
+    }
+    // PassRole only of the trail role, only to Access Analyzer.
+    let start =
+        &t["Resources"]["StartGenerationFunction"]["Properties"]["Policies"][0]["Statement"];
+    let pass = start
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Action"] == "iam:PassRole")
+        .unwrap();
+    assert_eq!(
+        pass["Resource"],
+        json!({"Fn::GetAtt": ["AccessAnalyzerTrailRole", "Arn"]})
+    );
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        "access-analyzer.amazonaws.com"
+    );
+}
+
+#[test]
+fn keycard_check_reports_nothing_on_the_template() {
+    let text = read_repo_file("template.yaml");
+    let report =
+        keycard_core::check::check_template("template.yaml", &text, Catalog::embedded()).unwrap();
+    let open: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .map(|f| format!("{} {} {}: {}", f.rule, f.resource, f.path, f.message))
+        .collect();
+    assert!(
+        open.is_empty(),
+        "keycard check template.yaml:\n{}",
+        open.join("\n")
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn output_bucket_is_private_encrypted_versioned_tls_only_and_expires_runs() {
+    let t = template();
+    let b = &t["Resources"]["OutputBucket"]["Properties"];
+    assert_eq!(b["VersioningConfiguration"]["Status"], "Enabled");
+    let bpa = &b["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(bpa[k], true, "{k}");
+    }
+    assert!(b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        .is_string());
+    let rules = b["LifecycleConfiguration"]["Rules"].as_array().unwrap();
+    let prefixes: BTreeSet<&str> = rules.iter().filter_map(|r| r["Prefix"].as_str()).collect();
+    for p in [
+        keycard_aws::chain::keys::RUNS,
+        keycard_aws::chain::keys::PROPOSALS,
+    ] {
+        assert!(prefixes.contains(p), "lifecycle for {p}");
+    }
+    let policy =
+        &t["Resources"]["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Effect"], "Deny");
+    assert_eq!(policy["Condition"]["Bool"]["aws:SecureTransport"], "false");
+}
+
+#[test]
+fn samconfig_enables_the_rust_builder() {
+    let text = read_repo_file("samconfig.toml");
+    assert!(text.contains("[default.build.parameters]"));
+    let build = text.split("[default.build.parameters]").nth(1).unwrap();
+    let build = build.split("\n[").next().unwrap();
+    assert!(
+        build.contains("beta_features = true"),
+        "rust-cargolambda is a SAM beta feature"
+    );
+    assert!(text.contains("capabilities = \"CAPABILITY_IAM\""));
+}

@@ -1,0 +1,226 @@
+//! The write step: a stack's proposal, for people to review, and the ledger, for the next run.
+//!
+//! Everything is rendered from the staged result of the diff step, so a retry writes the same
+//! bytes to the same keys. Under `proposals/<stack>/<execution>/`: the proposed template, its
+//! unified diff, report.json / report.md / report.html from the core's report model, and
+//! deployment.json (evidence per role, drift, live IAM, Access Analyzer's checks), which
+//! report.md also summarises. The ledger goes to `ledger/<stack>.json`, overwritten each run
+//! (the bucket is versioned, so earlier ledgers stay recoverable).
+
+use std::fmt::Write as _;
+
+use keycard_aws::chain::{StepError, WriteInput, WriteOutput, keys, to_json_bytes};
+use keycard_aws::{Config, ObjectStore};
+use keycard_core::report::{render_html, render_markdown};
+use keycard_diff::{Deployment, Staged};
+
+pub async fn handle<S: ObjectStore>(
+    store: &S,
+    config: &Config,
+    input: WriteInput,
+) -> Result<WriteOutput, StepError> {
+    let key = &input.diff.staged_key;
+    let bytes = store
+        .get_object(&config.bucket, key)
+        .await?
+        .ok_or_else(|| {
+            StepError::InvalidInput(format!(
+                "staged proposal s3://{}/{key} does not exist",
+                config.bucket
+            ))
+        })?;
+    let staged: Staged = serde_json::from_slice(&bytes)
+        .map_err(|e| StepError::InvalidInput(format!("staged proposal {key}: {e}")))?;
+
+    let prefix = keys::proposal_prefix(&staged.stack, &input.run.execution_name);
+    let mut markdown = render_markdown(&staged.report);
+    markdown.push('\n');
+    markdown.push_str(&deployment_markdown(&staged.deployment));
+    let template_type = if staged.template_file.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/yaml"
+    };
+    let files: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            staged.template_file.as_str(),
+            staged.template.clone().into_bytes(),
+            template_type,
+        ),
+        (
+            "template.diff",
+            staged.diff.clone().into_bytes(),
+            "text/x-diff",
+        ),
+        (
+            "report.json",
+            staged.report.to_json().into_bytes(),
+            "application/json",
+        ),
+        ("report.md", markdown.into_bytes(), "text/markdown"),
+        (
+            "report.html",
+            render_html(&staged.report).into_bytes(),
+            "text/html; charset=utf-8",
+        ),
+        (
+            "deployment.json",
+            to_json_bytes(&staged.deployment)?,
+            "application/json",
+        ),
+    ];
+    let mut names = Vec::new();
+    for (name, body, content_type) in files {
+        store
+            .put_object(
+                &config.bucket,
+                &format!("{prefix}{name}"),
+                body,
+                content_type,
+            )
+            .await?;
+        names.push(name.to_owned());
+    }
+    let ledger_key = keys::ledger(&staged.stack);
+    store
+        .put_object(
+            &config.bucket,
+            &ledger_key,
+            to_json_bytes(&staged.ledger)?,
+            "application/json",
+        )
+        .await?;
+    Ok(WriteOutput {
+        stack: staged.stack,
+        prefix,
+        files: names,
+        ledger_key,
+        principals: staged.report.summary.principals,
+        proposed: staged.report.summary.proposed,
+    })
+}
+
+/// The deployment section of report.md: what a reviewer must know that the template alone
+/// does not show.
+pub fn deployment_markdown(d: &Deployment) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Deployed stack `{}` (run `{}`)\n",
+        d.stack, d.execution
+    );
+    let _ = writeln!(
+        s,
+        "Evidence: IAM Access Analyzer policy generation over CloudTrail from {} to {}.\n",
+        d.window_start.format("%Y-%m-%d"),
+        d.window_end.format("%Y-%m-%d")
+    );
+    let _ = writeln!(
+        s,
+        "| Role | Evidence | Live policies | Allowed live, not in template | ValidatePolicy | CheckNoNewAccess |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for r in &d.roles {
+        let evidence = if r.evidence_used {
+            "used".to_owned()
+        } else {
+            format!(
+                "**none** ({}{}): left unchanged",
+                r.outcome,
+                r.detail
+                    .as_deref()
+                    .map(|x| format!(": {}", cell(x)))
+                    .unwrap_or_default()
+            )
+        };
+        let live = match (&r.live, &r.live_error) {
+            (Some(l), _) => l
+                .policies
+                .iter()
+                .map(|p| format!("{} ({})", cell(&p.name), p.kind))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (None, Some(e)) => format!("not read: {}", cell(e)),
+            (None, None) => String::new(),
+        };
+        let extra = if r.live_not_in_template.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("**{}**", r.live_not_in_template.join(", "))
+        };
+        let (validate, no_new) = match &r.checks {
+            None => ("-".to_owned(), "-".to_owned()),
+            Some(c) => {
+                let v = if c.findings.is_empty() {
+                    "no findings".to_owned()
+                } else {
+                    c.findings
+                        .iter()
+                        .map(|f| format!("{} {}", f.finding_type, f.issue_code))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let n = match (&c.no_new_access, &c.error) {
+                    (Some(a), _) => a.result.clone(),
+                    (None, Some(e)) => format!("not checked: {}", cell(e)),
+                    (None, None) => "-".to_owned(),
+                };
+                (v, n)
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.logical_id, evidence, live, extra, validate, no_new
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nValidatePolicy and CheckNoNewAccess run on action-level documents (every proposed or granted action on `Resource: \"*\"`)."
+    );
+    if !d.generated_roles.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRoles generated by a transform (edit them through the resource that generates them): {}.",
+            d.generated_roles.join(", ")
+        );
+    }
+    let _ = writeln!(s, "\n### Drift (IAM resources)\n");
+    let _ = writeln!(
+        s,
+        "Detection: {}{}{}.",
+        d.drift.status,
+        d.drift
+            .stack_drift_status
+            .as_deref()
+            .map(|x| format!(", stack {x}"))
+            .unwrap_or_default(),
+        d.drift
+            .reason
+            .as_deref()
+            .map(|x| format!(" ({})", cell(x)))
+            .unwrap_or_default()
+    );
+    for r in &d.drift.iam_resources {
+        let _ = writeln!(
+            s,
+            "- `{}` ({}): {}",
+            r.logical_id, r.resource_type, r.status
+        );
+        for p in &r.differences {
+            let _ = writeln!(s, "  - `{}` {}", p.path, p.difference);
+        }
+    }
+    if !d.problems.is_empty() {
+        let _ = writeln!(s, "\n### Not checked\n");
+        for p in &d.problems {
+            let _ = writeln!(s, "- {}", cell(p));
+        }
+    }
+    s
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
