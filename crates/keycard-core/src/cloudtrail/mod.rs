@@ -676,8 +676,31 @@ pub fn delivery_time(name: &str) -> Option<i64> {
 /// Days of eventIDs kept behind the oldest file in flight.
 const DEDUP_DAYS_BEHIND: i64 = 2;
 
+/// Receives progress of [`scan_dir_with_progress`] from the worker threads.
+pub trait Progress: Sync {
+    /// The number of log files to read, once the folder has been listed.
+    fn files(&self, _total: u64) {}
+    /// One log file read, with the records it held.
+    fn file_done(&self, _events: u64) {}
+}
+
+/// No progress reporting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
 /// Scans every CloudTrail log file under `root` (recursively), in parallel over files.
 pub fn scan_dir(root: &Path, opts: &ScanOptions) -> Result<ScanResult, CloudTrailError> {
+    scan_dir_with_progress(root, opts, &NoProgress)
+}
+
+/// [`scan_dir`], reporting each file read to `progress` (for a progress bar).
+pub fn scan_dir_with_progress(
+    root: &Path,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<ScanResult, CloudTrailError> {
     if !root.exists() {
         return Err(CloudTrailError::Missing(root.to_path_buf()));
     }
@@ -723,6 +746,7 @@ pub fn scan_dir(root: &Path, opts: &ScanOptions) -> Result<ScanResult, CloudTrai
         });
     }
 
+    progress.files(files.len() as u64);
     let dedup = Dedup::new();
     let run = || -> Accumulator {
         let threads = rayon::current_num_threads().max(1);
@@ -733,6 +757,7 @@ pub fn scan_dir(root: &Path, opts: &ScanOptions) -> Result<ScanResult, CloudTrai
                 .par_iter()
                 .fold(Accumulator::new, |mut acc, (_, path)| {
                     let name = display_path(root, path);
+                    let before = acc.stats.events;
                     match std::fs::File::open(path) {
                         Ok(f) => acc.scan_stream(&name, std::io::BufReader::new(f), &prep, &dedup),
                         Err(e) => {
@@ -743,6 +768,7 @@ pub fn scan_dir(root: &Path, opts: &ScanOptions) -> Result<ScanResult, CloudTrai
                             });
                         }
                     }
+                    progress.file_done(acc.stats.events - before);
                     acc
                 })
                 .reduce(Accumulator::new, |mut a, b| {

@@ -12,10 +12,12 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::identity::PrincipalKey;
-use keycard_core::cloudtrail::{FileStats, ScanOptions, ScanResult, scan_dir};
+use keycard_core::cloudtrail::{
+    FileStats, Progress, ScanOptions, ScanResult, scan_dir_with_progress,
+};
 
 use crate::exit;
-use crate::ui::{Format, Ui, table};
+use crate::ui::{Format, ScanProgress, Ui, table};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,7 +70,10 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     };
     let started = Instant::now();
     ui.debug(&format!("scanning {}", args.cloudtrail.display()));
-    let result = scan_dir(&args.cloudtrail, &opts).with_context(|| {
+    let progress = ui.scan_progress("scanning CloudTrail", None);
+    let result = scan_dir_with_progress(&args.cloudtrail, &opts, &Bar(&progress));
+    progress.finish();
+    let result = result.with_context(|| {
         format!(
             "cannot read CloudTrail logs from {}",
             args.cloudtrail.display()
@@ -92,6 +97,18 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         Format::Text => print!("{}", text(&result, ui)),
     }
     Ok(exit::OK)
+}
+
+/// Feeds the terminal progress bar from the scan's worker threads.
+struct Bar<'a>(&'a ScanProgress);
+
+impl Progress for Bar<'_> {
+    fn files(&self, total: u64) {
+        self.0.set_files(total);
+    }
+    fn file_done(&self, events: u64) {
+        self.0.file_done(events);
+    }
 }
 
 /// The documented JSON shape (see the module docs).
