@@ -208,7 +208,12 @@ pub struct RoleOutcome {
 pub struct DiffInput {
     pub run: Run,
     pub stack: StackItem,
+    #[serde(default)]
     pub role_outcomes: Vec<RoleOutcome>,
+    /// CloudTrail mode: key of the merged `Usage` of keycard's own trail scan. When set, it is
+    /// the evidence for every role of the stack and `role_outcomes` is empty.
+    #[serde(default)]
+    pub usage_key: Option<String>,
 }
 
 /// Output of the diff step.

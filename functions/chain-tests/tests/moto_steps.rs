@@ -386,6 +386,7 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
             drift_detection_id: Some("b1e4a7c0-2f3d-11f1-9a8b-0e5c7d9f1a23".into()),
         },
         role_outcomes: outcomes,
+        usage_key: None,
     };
     let diff = keycard_diff::handle(&deps, &config, input).await.unwrap();
 
@@ -568,6 +569,7 @@ async fn diff_refuses_a_corrupt_ledger() {
                 drift_detection_id: None,
             },
             role_outcomes: Vec::new(),
+            usage_key: None,
         },
     )
     .await
@@ -598,11 +600,137 @@ async fn diff_of_a_deleted_stack_is_not_found() {
                 drift_detection_id: None,
             },
             role_outcomes: Vec::new(),
+            usage_key: None,
         },
     )
     .await
     .unwrap_err();
     assert_eq!(e.name(), chain::NOT_FOUND, "{e}");
+}
+
+#[tokio::test]
+async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let (clients, config, sdk) = moto_clients(&endpoint).await;
+    let stack = unique("orders-service");
+    create_stack(&sdk, &stack, &fixture("stacks/orders-service.yaml")).await;
+    let ids = physical_ids(&clients, &stack).await;
+    let worker = role_arn(&clients, &ids["OrdersWorkerRole"]).await;
+    // Given the reduce step's usage: the worker read and wrote items, the API role did nothing
+    let seen: DateTime<Utc> = "2026-09-14T10:21:07Z".parse().unwrap();
+    let mut usage = Usage::default();
+    let pu = usage.principals.entry(worker.clone()).or_default();
+    for action in ["dynamodb:GetItem", "dynamodb:PutItem", "sqs:ReceiveMessage"] {
+        pu.actions.insert(
+            action.to_owned(),
+            keycard_core::usage::ActionUsage::seen_once(seen),
+        );
+    }
+    pu.sources
+        .insert(keycard_core::usage::EvidenceSource::Cloudtrail);
+    let exec = unique("run");
+    let usage_key = format!("runs/{exec}/cloudtrail/usage.json");
+    clients
+        .s3
+        .put_object(
+            &config.bucket,
+            &usage_key,
+            serde_json::to_vec(&usage).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let checks = mock_analyzer(&[
+        &mock!(aws_sdk_accessanalyzer::Client::validate_policy)
+            .then_http_response(|| json_response(200, None, r#"{"findings":[]}"#)),
+        &mock!(aws_sdk_accessanalyzer::Client::check_no_new_access).then_http_response(|| {
+            json_response(
+                200,
+                None,
+                &fixture("access-analyzer/check-no-new-access-pass.json"),
+            )
+        }),
+    ]);
+    let deps = Deps {
+        store: &clients.s3,
+        stacks: &clients.stacks,
+        roles: &clients.roles,
+        checks: &checks,
+    };
+
+    // When the diff runs with the usage key and no role outcomes (the CloudTrail ASL's input)
+    let diff = keycard_diff::handle(
+        &deps,
+        &config,
+        DiffInput {
+            run: run(&exec),
+            stack: StackItem {
+                stack: stack.clone(),
+                drift_detection_id: None,
+            },
+            role_outcomes: Vec::new(),
+            usage_key: Some(usage_key),
+        },
+    )
+    .await
+    .unwrap();
+
+    // Then every role of the stack is judged on the scan
+    let staged: Staged = serde_json::from_slice(
+        &clients
+            .s3
+            .get_object(&config.bucket, &diff.staged_key)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let roles = &staged.report.roles;
+    assert_eq!(roles["OrdersWorkerRole"].status, RoleStatus::Proposed);
+    assert!(
+        roles["OrdersWorkerRole"]
+            .removed_actions
+            .iter()
+            .any(|a| a == "dynamodb:DeleteTable")
+    );
+    assert_eq!(
+        roles["ApiRole"].status,
+        RoleStatus::NoActivity,
+        "the whole trail was read"
+    );
+    let outcomes: Vec<(&str, &str, bool)> = staged
+        .deployment
+        .roles
+        .iter()
+        .map(|r| (r.logical_id.as_str(), r.outcome.as_str(), r.evidence_used))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("ApiRole", "cloudtrail", false),
+            ("OrdersWorkerRole", "cloudtrail", true)
+        ]
+    );
+
+    // A missing usage object is an evidence error, not an empty proposal.
+    let e = keycard_diff::handle(
+        &deps,
+        &config,
+        DiffInput {
+            run: run(&exec),
+            stack: StackItem {
+                stack,
+                drift_detection_id: None,
+            },
+            role_outcomes: Vec::new(),
+            usage_key: Some(format!("runs/{exec}/cloudtrail/missing.json")),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.name(), chain::INVALID_EVIDENCE);
 }
 
 #[tokio::test]

@@ -10,6 +10,9 @@
 //!   added by hand must show up in the report;
 //! * Access Analyzer's ValidatePolicy and CheckNoNewAccess on each proposed role.
 //!
+//! In CloudTrail mode (`usageKey` set) the evidence is keycard's own scan of the trail, merged
+//! into one usage by the reduce step, and covers every role of the stack.
+//!
 //! A role whose policy generation did not succeed has no evidence. It is deliberately left
 //! without an ARN (no account id is given to the pipeline), so the proposal reports it as
 //! unmatched and leaves it unchanged: missing evidence must never read as "unused".
@@ -197,6 +200,42 @@ where
     let mut usage = Usage::default();
     let mut observed: BTreeMap<String, String> = BTreeMap::new();
     let mut evidence = Vec::new();
+    let cloudtrail_mode = input.usage_key.is_some();
+    if let Some(key) = input.usage_key.as_deref() {
+        // CloudTrail mode: keycard's own scan of the whole trail over the window. Every role
+        // of the stack is observed, so a role absent from it really was not active.
+        let bytes = deps
+            .store
+            .get_object(&config.bucket, key)
+            .await?
+            .ok_or_else(|| {
+                StepError::Evidence(format!("usage s3://{}/{key} does not exist", config.bucket))
+            })?;
+        usage = serde_json::from_slice(&bytes)
+            .map_err(|e| StepError::Evidence(format!("usage s3://{}/{key}: {e}", config.bucket)))?;
+        for r in resources
+            .iter()
+            .filter(|r| r.resource_type == "AWS::IAM::Role")
+        {
+            let Some(physical) = r.physical_id.as_deref() else {
+                continue;
+            };
+            match soft(deps.roles.role(physical).await)? {
+                Ok(info) => evidence.push(RoleEvidence {
+                    logical_id: r.logical_id.clone(),
+                    evidence_used: usage.principals.contains_key(&info.arn),
+                    role_arn: info.arn,
+                    outcome: "cloudtrail".to_owned(),
+                    detail: None,
+                    live: None,
+                    live_error: None,
+                    live_not_in_template: Vec::new(),
+                    checks: None,
+                }),
+                Err(e) => problems.push(format!("role {} not read: {e}", r.logical_id)),
+            }
+        }
+    }
     for o in &outcomes {
         let mut ev = RoleEvidence {
             logical_id: o.logical_id.clone(),
@@ -253,12 +292,21 @@ where
     )
     .await?;
 
-    // The proposal. Only roles with evidence get an ARN (see the module docs).
+    // The proposal. In Access Analyzer mode only roles with evidence get an ARN (see the
+    // module docs); in CloudTrail mode every role is resolved from the stack and the account.
     let physical_ids: BTreeMap<String, String> = resources
         .iter()
-        .filter(|r| r.resource_type != "AWS::IAM::Role" && r.resource_type != "AWS::IAM::User")
+        .filter(|r| {
+            cloudtrail_mode
+                || (r.resource_type != "AWS::IAM::Role" && r.resource_type != "AWS::IAM::User")
+        })
         .filter_map(|r| Some((r.logical_id.clone(), r.physical_id.clone()?)))
         .collect();
+    if cloudtrail_mode {
+        for ev in &evidence {
+            observed.insert(ev.logical_id.clone(), ev.role_arn.clone());
+        }
+    }
     let proposal_input = ProposalInput {
         template_name: template_file.to_owned(),
         template_text: original.clone(),
@@ -267,9 +315,13 @@ where
         keep: KeepConfig::default(),
         resolution: RoleResolution {
             stack_name: Some(name.clone()),
-            account_id: None,
+            account_id: if cloudtrail_mode {
+                arn_field(&run.execution_id, 4)
+            } else {
+                None
+            },
             region: arn_field(&run.execution_id, 3),
-            partition: outcomes.first().and_then(|o| arn_field(&o.role_arn, 1)),
+            partition: arn_field(&run.execution_id, 1),
             role_arns: observed,
             physical_ids,
         },
@@ -288,7 +340,8 @@ where
     };
     let proposal = keycard_core::proposal::propose(&proposal_input).map_err(proposal_error)?;
 
-    // Live IAM and Access Analyzer's checks, per role.
+    // Live IAM and Access Analyzer's checks, per role, in logical-id order.
+    evidence.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
     let catalog = Catalog::embedded();
     for ev in &mut evidence {
         let report_role = find_role(&proposal.report, ev);
