@@ -355,6 +355,21 @@ mod tests {
     }
 
     #[test]
+    fn users_are_matched_by_user_arns_only() {
+        let evidence = arns(&[
+            "arn:aws:iam::123456789012:role/deployer",
+            "arn:aws:iam::123456789012:user/ci/deployer",
+        ]);
+        let mut user = p("Deployer", "Deployer", Some(json!("deployer")));
+        user.is_user = true;
+        let r = resolve_principals(&[user], &evidence, &ctx(), &BTreeMap::new());
+        assert_eq!(
+            r["Deployer"].arn(),
+            Some("arn:aws:iam::123456789012:user/ci/deployer")
+        );
+    }
+
+    #[test]
     fn truncated_generated_names() {
         let stack = "a-very-long-stack-name-for-the-orders-application";
         let logical = "FulfilmentStateMachineExecutionRole";

@@ -429,3 +429,12 @@ Resources:
     let p = propose(&input(template, usage)).unwrap();
     assert_eq!(p.template, template);
 }
+
+#[test]
+fn a_template_without_iam_is_returned_unchanged() {
+    let template = "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n";
+    let p = propose(&input(template, usage_of(ROLE_ARN, many_actions(2)))).unwrap();
+    assert_eq!(p.template, template);
+    assert!(p.report.roles.is_empty());
+    assert_eq!(p.report.unattributed_principals, vec![ROLE_ARN.to_string()]);
+}
