@@ -180,6 +180,9 @@ pub struct StatementRecord {
     pub path: String,
     pub line: usize,
     pub column: usize,
+    /// Whether `effective` holds a Write / a Permissions management action (for the flags).
+    #[serde(skip)]
+    pub(crate) levels: (bool, bool),
 }
 
 impl StatementRecord {
@@ -246,6 +249,7 @@ pub fn find_grants(t: &Template) -> Grants {
         t,
         out: Grants::default(),
         catalog: Catalog::embedded(),
+        expansions: std::collections::HashMap::new(),
     };
     f.run();
     f.out
@@ -255,6 +259,18 @@ struct Finder<'a> {
     t: &'a Template,
     out: Grants,
     catalog: &'static Catalog,
+    /// Catalog expansions by (Action, NotAction) patterns: templates repeat the same lists
+    /// (`s3:*`, a SAM template's actions) hundreds of times.
+    expansions: std::collections::HashMap<(Vec<String>, Vec<String>), std::rc::Rc<Expanded>>,
+}
+
+/// A memoised catalog expansion with the access levels the flags need.
+#[derive(Default)]
+struct Expanded {
+    actions: BTreeSet<String>,
+    unknown: Vec<String>,
+    write: bool,
+    permissions_management: bool,
 }
 
 /// A node reached through zero or more `Fn::If`s.
@@ -455,6 +471,31 @@ impl<'a> Finder<'a> {
         }
     }
 
+    fn expand(&mut self, actions: Vec<String>, not_actions: Vec<String>) -> std::rc::Rc<Expanded> {
+        let key = (actions, not_actions);
+        if let Some(e) = self.expansions.get(&key) {
+            return e.clone();
+        }
+        let expansion = self.catalog.effective(&key.0, &key.1);
+        let level = |a: &String| self.catalog.access_level(a);
+        let write = expansion
+            .actions
+            .iter()
+            .any(|a| level(a) == Some(AccessLevel::Write));
+        let permissions_management = expansion
+            .actions
+            .iter()
+            .any(|a| level(a) == Some(AccessLevel::PermissionsManagement));
+        let e = std::rc::Rc::new(Expanded {
+            actions: expansion.actions,
+            unknown: expansion.unknown,
+            write,
+            permissions_management,
+        });
+        self.expansions.insert(key, e.clone());
+        e
+    }
+
     fn not_analysable(&mut self, node: &Node, path: &str, reason: &str) {
         self.out.not_analysable.push(NotAnalysable {
             path: path.to_string(),
@@ -494,7 +535,9 @@ impl<'a> Finder<'a> {
             }
         }
         let mut found = Vec::new();
-        if let Some(res) = t.root().get("Resources") {
+        if let Some(res) = t.root().get("Resources")
+            && has_key(res, "Fn::Transform", 0)
+        {
             find_key(res, "Fn::Transform", "/Resources", 0, &mut found);
         }
         for (node, path) in found {
@@ -794,7 +837,7 @@ impl<'a> Finder<'a> {
             conds.extend(d.conditions.iter().cloned());
             let (doc_node, is_string) = match &d.node.value {
                 Value::String(s) => match serde_json::from_str::<J>(s) {
-                    Ok(v) => (json_node(&v, d.node), true),
+                    Ok(v) => (std::borrow::Cow::Owned(json_node(&v, d.node)), true),
                     Err(e) => {
                         self.not_analysable(
                             d.node,
@@ -804,7 +847,7 @@ impl<'a> Finder<'a> {
                         continue;
                     }
                 },
-                _ => (d.node.clone(), false),
+                _ => (std::borrow::Cow::Borrowed(d.node), false),
             };
             let statements = self.document_statements(&doc_node, &d.path, is_string);
             let mut g = self.grant(target, ctx, kind, d.node, &d.path, &conds);
@@ -887,14 +930,13 @@ impl<'a> Finder<'a> {
             }
         }
         let expansion = if node.get("Action").is_none() && node.get("NotAction").is_none() {
-            Default::default()
+            std::rc::Rc::new(Expanded::default())
         } else {
-            self.catalog
-                .effective(&action_patterns, &not_action_patterns)
+            self.expand(action_patterns, not_action_patterns)
         };
-        for u in expansion.unknown {
-            if !unknown.contains(&u) {
-                unknown.push(u);
+        for u in &expansion.unknown {
+            if !unknown.contains(u) {
+                unknown.push(u.clone());
             }
         }
         Some(StatementRecord {
@@ -908,8 +950,9 @@ impl<'a> Finder<'a> {
             not_resource: node.get("NotResource").map(Node::to_json),
             condition: node.get("Condition").map(Node::to_json),
             raw: node.to_json(),
-            effective: expansion.actions,
+            effective: expansion.actions.clone(),
             unknown,
+            levels: (expansion.write, expansion.permissions_management),
             conditions: conditions.to_vec(),
             path: path.to_string(),
             line: node.pos.line,
@@ -1426,16 +1469,11 @@ impl<'a> Finder<'a> {
                 flags.insert(Flag::NotResource);
             }
             if s.resources.iter().any(|r| r == "*") {
-                for a in &s.effective {
-                    match self.catalog.access_level(a) {
-                        Some(AccessLevel::Write) => {
-                            flags.insert(Flag::WildcardResourceWrite);
-                        }
-                        Some(AccessLevel::PermissionsManagement) => {
-                            flags.insert(Flag::WildcardResourcePermissionsManagement);
-                        }
-                        _ => {}
-                    }
+                if s.levels.0 {
+                    flags.insert(Flag::WildcardResourceWrite);
+                }
+                if s.levels.1 {
+                    flags.insert(Flag::WildcardResourcePermissionsManagement);
                 }
             }
         }
@@ -1570,6 +1608,10 @@ fn items_as_written(node: Option<&Node>) -> (Vec<String>, Vec<String>) {
             continue;
         }
         written.push(item.as_written());
+        if let Some(s) = item.as_str() {
+            patterns.push(s.to_string());
+            continue;
+        }
         for b in branches(item, "", &[]) {
             match b.node.as_seq() {
                 Some(list) => {
@@ -1609,6 +1651,20 @@ fn json_node(v: &J, at: &Node) -> Node {
         ),
     };
     Node::new(value, at.span, at.pos, Style::Flow)
+}
+
+/// Whether `key` appears anywhere below `node` (no allocation: the common answer is no).
+fn has_key(node: &Node, key: &str, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|e| e.key.text == key || has_key(&e.value, key, depth + 1)),
+        Value::Seq(items) => items.iter().any(|i| has_key(i, key, depth + 1)),
+        _ => false,
+    }
 }
 
 fn find_key<'n>(

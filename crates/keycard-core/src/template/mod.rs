@@ -360,8 +360,16 @@ struct YamlStats {
 }
 
 impl YamlStats {
+    /// Enough evidence on every habit: the rest of a large file will not change the verdict.
+    fn settled(&self) -> bool {
+        self.indent.is_some()
+            && self.seq_indent.is_some()
+            && self.short + self.long >= 64
+            && self.single + self.double >= 64
+    }
+
     fn walk(&mut self, node: &Node, depth: usize) {
-        if depth > 64 {
+        if depth > 64 || self.settled() {
             return;
         }
         if node.intrinsic().is_some() {

@@ -1060,7 +1060,10 @@ fn plain_ok(s: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Verification
 
-/// Re-parses `new_text` and checks that its tree equals the original tree with `edits` applied.
+/// Re-parses `new_text` and checks that its tree equals the original tree with `edits` applied:
+/// the two trees are walked together; subtrees without an edit must be equal node for node,
+/// edited nodes must equal the requested values, and containers with removals or additions
+/// must hold exactly the expected children, in order.
 fn verify(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteError> {
     let options = LoadOptions {
         allow_duplicate_keys: !t.duplicate_keys().is_empty(),
@@ -1071,85 +1074,180 @@ fn verify(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteErr
             file: t.name().to_string(),
             source: Box::new(e),
         })?;
-    let mut expected = t.root().to_json();
-    let fail = |path: &str, detail: String| RewriteError::Verification {
-        file: t.name().to_string(),
-        path: path.to_string(),
-        detail,
-    };
-    // Replacements, insertions and appends do not move other nodes; removals run last, deepest
-    // and highest index first, so every path still means what it meant in the original.
-    let mut removals: Vec<&str> = Vec::new();
-    for edit in edits {
-        match edit {
-            Edit::Replace { path, value } => {
-                let slot = expected
-                    .pointer_mut(path)
-                    .ok_or_else(|| fail(path, "path vanished".into()))?;
-                *slot = value.clone();
-            }
-            Edit::Insert { path, key, value } => match expected.pointer_mut(path) {
-                Some(J::Object(map)) => {
-                    map.insert(key.clone(), value.clone());
-                }
-                Some(slot @ J::Null) => {
-                    let mut map = serde_json::Map::new();
-                    map.insert(key.clone(), value.clone());
-                    *slot = J::Object(map);
-                }
-                _ => return Err(fail(path, "not a mapping".into())),
-            },
-            Edit::Push { path, value } => match expected.pointer_mut(path) {
-                Some(J::Array(items)) => items.push(value.clone()),
-                Some(slot @ J::Null) => *slot = J::Array(vec![value.clone()]),
-                _ => return Err(fail(path, "not a sequence".into())),
-            },
-            Edit::Remove { path } => removals.push(path),
+    let plan = VerifyPlan::new(edits);
+    check(t.root(), reparsed.root(), "", &plan).map_err(|(path, detail)| {
+        RewriteError::Verification {
+            file: t.name().to_string(),
+            path,
+            detail,
         }
-    }
-    removals.sort_by(|a, b| compare_pointers(b, a));
-    for path in removals {
-        let tokens = split_pointer(path).unwrap_or_default();
-        let Some((last, parent_tokens)) = tokens.split_last() else {
-            return Err(fail(path, "cannot remove the root".into()));
+    })
+}
+
+#[derive(Default)]
+struct VerifyPlan<'e> {
+    replaced: std::collections::HashMap<&'e str, &'e J>,
+    removed: std::collections::HashSet<&'e str>,
+    inserted: std::collections::HashMap<&'e str, Vec<(&'e str, &'e J)>>,
+    pushed: std::collections::HashMap<&'e str, Vec<&'e J>>,
+    /// Every proper ancestor of an edited path (where the walk must look closer).
+    ancestors: std::collections::HashSet<String>,
+}
+
+impl<'e> VerifyPlan<'e> {
+    fn new(edits: &'e [Edit]) -> Self {
+        let mut plan = VerifyPlan::default();
+        let container = |plan: &mut VerifyPlan<'e>, path: &str| {
+            let mut p = path.to_string();
+            plan.ancestors.insert(p.clone());
+            while !p.is_empty() {
+                p = parent_pointer(&p);
+                plan.ancestors.insert(p.clone());
+            }
         };
-        let parent_path = parent_tokens
-            .iter()
-            .fold(String::new(), |acc, tok| push_pointer(&acc, tok));
-        match expected.pointer_mut(&parent_path) {
-            Some(J::Array(items)) => {
-                let i = last.parse::<usize>().unwrap_or(usize::MAX);
-                if i < items.len() {
-                    items.remove(i);
+        for e in edits {
+            match e {
+                Edit::Replace { path, value } => {
+                    plan.replaced.insert(path, value);
+                    container(&mut plan, &parent_pointer(path));
+                }
+                Edit::Remove { path } => {
+                    plan.removed.insert(path);
+                    container(&mut plan, &parent_pointer(path));
+                }
+                Edit::Insert { path, key, value } => {
+                    plan.inserted.entry(path).or_default().push((key, value));
+                    container(&mut plan, path);
+                }
+                Edit::Push { path, value } => {
+                    plan.pushed.entry(path).or_default().push(value);
+                    container(&mut plan, path);
                 }
             }
-            Some(J::Object(map)) => {
-                map.shift_remove(last);
-            }
-            _ => return Err(fail(path, "parent vanished".into())),
         }
-    }
-    let actual = reparsed.root().to_json();
-    match first_difference(&expected, &actual, "") {
-        None => Ok(()),
-        Some((path, detail)) => Err(fail(&path, detail)),
+        plan
     }
 }
 
-/// Orders pointers token by token, numerically for indices.
-fn compare_pointers(a: &str, b: &str) -> std::cmp::Ordering {
-    let ta = split_pointer(a).unwrap_or_default();
-    let tb = split_pointer(b).unwrap_or_default();
-    for (x, y) in ta.iter().zip(tb.iter()) {
-        let ord = match (x.parse::<usize>(), y.parse::<usize>()) {
-            (Ok(i), Ok(j)) => i.cmp(&j),
-            _ => x.cmp(y),
+type Mismatch = (String, String);
+
+fn check(old: &Node, new: &Node, path: &str, plan: &VerifyPlan<'_>) -> Result<(), Mismatch> {
+    if let Some(value) = plan.replaced.get(path) {
+        return match first_difference(value, &new.to_json(), path) {
+            None => Ok(()),
+            Some(d) => Err(d),
         };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
     }
-    ta.len().cmp(&tb.len())
+    if !plan.ancestors.contains(path) {
+        return if same(old, new) {
+            Ok(())
+        } else {
+            Err(first_difference(&old.to_json(), &new.to_json(), path)
+                .unwrap_or_else(|| (path.to_string(), "nodes differ".to_string())))
+        };
+    }
+    let fail = |detail: String| Err((path.to_string(), detail));
+    match (&old.value, &new.value) {
+        (Value::Map(_) | Value::Null, Value::Map(new_entries)) => {
+            let old_entries = old.as_map().unwrap_or(&[]);
+            let mut expected: Vec<(&str, Option<&Node>, Option<&J>)> = Vec::new();
+            for e in old_entries {
+                let child = push_pointer(path, &e.key.text);
+                if !plan.removed.contains(child.as_str()) {
+                    expected.push((&e.key.text, Some(&e.value), None));
+                }
+            }
+            for (k, v) in plan.inserted.get(path).map(Vec::as_slice).unwrap_or(&[]) {
+                expected.push((k, None, Some(v)));
+            }
+            if expected.len() != new_entries.len()
+                || expected
+                    .iter()
+                    .zip(new_entries)
+                    .any(|((k, _, _), e)| *k != e.key.text)
+            {
+                let want: Vec<&str> = expected.iter().map(|(k, _, _)| *k).collect();
+                let got: Vec<&str> = new_entries.iter().map(|e| e.key.text.as_str()).collect();
+                return fail(format!("keys {want:?} expected, found {got:?}"));
+            }
+            for ((k, old_child, value), e) in expected.iter().zip(new_entries) {
+                let child = push_pointer(path, k);
+                match (old_child, value) {
+                    (Some(o), _) => check(o, &e.value, &child, plan)?,
+                    (None, Some(v)) => {
+                        if let Some(d) = first_difference(v, &e.value.to_json(), &child) {
+                            return Err(d);
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+            Ok(())
+        }
+        (Value::Seq(_) | Value::Null, Value::Seq(new_items)) => {
+            let old_items = old.as_seq().unwrap_or(&[]);
+            let mut expected: Vec<(usize, Option<&Node>, Option<&J>)> = Vec::new();
+            for (i, item) in old_items.iter().enumerate() {
+                let child = push_pointer(path, &i.to_string());
+                if !plan.removed.contains(child.as_str()) {
+                    expected.push((i, Some(item), None));
+                }
+            }
+            for v in plan.pushed.get(path).map(Vec::as_slice).unwrap_or(&[]) {
+                expected.push((usize::MAX, None, Some(v)));
+            }
+            if expected.len() != new_items.len() {
+                return fail(format!(
+                    "{} items expected, found {}",
+                    expected.len(),
+                    new_items.len()
+                ));
+            }
+            for (j, ((i, old_child, value), n)) in expected.iter().zip(new_items).enumerate() {
+                match (old_child, value) {
+                    (Some(o), _) => check(o, n, &push_pointer(path, &i.to_string()), plan)?,
+                    (None, Some(v)) => {
+                        let at = push_pointer(path, &j.to_string());
+                        if let Some(d) = first_difference(v, &n.to_json(), &at) {
+                            return Err(d);
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+            Ok(())
+        }
+        _ if same(old, new) => Ok(()),
+        _ => fail(format!(
+            "expected {}, found {}",
+            old.to_json(),
+            new.to_json()
+        )),
+    }
+}
+
+/// Structural equality of two subtrees (values and key order; spans and styles ignored).
+fn same(a: &Node, b: &Node) -> bool {
+    match (&a.value, &b.value) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y || number_eq(x, y),
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Seq(x), Value::Seq(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| p.key.text == q.key.text && same(&p.value, &q.value))
+        }
+        _ => false,
+    }
+}
+
+fn number_eq(x: &str, y: &str) -> bool {
+    matches!((x.parse::<f64>(), y.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The first place two trees differ (key order included), as a pointer and a description.
@@ -1392,6 +1490,37 @@ Outputs:
                 json!(s)
             );
         }
+    }
+
+    #[test]
+    fn verification_catches_collateral_and_missing_changes() {
+        let t = load(ROLE);
+        let edit = Edit::replace(
+            "/Resources/Role/Properties/ManagedPolicyArns/0",
+            json!("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        );
+        let good = t.apply(std::slice::from_ref(&edit)).unwrap();
+        assert!(verify(&t, std::slice::from_ref(&edit), &good).is_ok());
+        // A neighbour changed too.
+        let collateral = good.replace("PolicyName: app", "PolicyName: other");
+        let err = verify(&t, std::slice::from_ref(&edit), &collateral).unwrap_err();
+        assert!(
+            matches!(&err, RewriteError::Verification { path, .. } if path == "/Resources/Role/Properties/Policies/0/PolicyName"),
+            "{err}"
+        );
+        // The edit did not happen.
+        let err = verify(&t, std::slice::from_ref(&edit), ROLE).unwrap_err();
+        assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
+        // An item vanished.
+        let removed = good.replace("        - !Ref Extra\n", "");
+        let err = verify(&t, &[edit], &removed).unwrap_err();
+        assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
+        // Not YAML any more.
+        let broken = good.replace("Resources:", "Resources: [");
+        assert!(matches!(
+            verify(&t, &[], &broken),
+            Err(RewriteError::Reparse { .. })
+        ));
     }
 
     #[test]

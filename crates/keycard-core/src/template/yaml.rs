@@ -17,7 +17,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan, Tag};
 use super::error::TemplateError;
 use super::intrinsics::apply_tag;
 use super::lines::{CharCursor, LineIndex};
-use super::node::{Entry, Key, Node, Span, Style, Value};
+use super::node::{Entry, Key, Node, Pos, Span, Style, Value};
 use super::{DuplicateKey, Limits};
 
 /// Output of a loader: the root node and every duplicated key met on the way.
@@ -38,6 +38,7 @@ enum Kind {
 struct Frame {
     kind: Kind,
     start: usize,
+    pos: Pos,
     style: Style,
     tag: Option<String>,
     anchor: usize,
@@ -58,6 +59,9 @@ struct Builder<'a> {
     root: Option<Node>,
     documents: usize,
     prev_end: usize,
+    /// Position of the current event's start, from the parser (line, column in characters,
+    /// BOM not counted): cheaper than recomputing it from the byte offset.
+    marker: Pos,
 }
 
 /// Parses `text` (the whole file, BOM included) into a tree.
@@ -80,6 +84,7 @@ pub(crate) fn load(
         root: None,
         documents: 0,
         prev_end: 0,
+        marker: Pos::default(),
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
@@ -125,6 +130,10 @@ impl Builder<'_> {
 
     fn event(&mut self, event: Event<'_>, span: PSpan) -> Result<(), TemplateError> {
         let (start, end) = self.bytes(span);
+        self.marker = Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
         match event {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
             Event::DocumentStart(_) => {
@@ -157,7 +166,7 @@ impl Builder<'_> {
                 let mut node = node.clone();
                 let end = trim_end(self.text, start, end);
                 node.span = Span::new(start, end);
-                node.pos = self.lines.pos(self.text, start);
+                node.pos = self.marker;
                 node.alias = true;
                 self.prev_end = end;
                 self.complete(node, 0, start)?;
@@ -222,6 +231,7 @@ impl Builder<'_> {
         };
         // An indentless block sequence (`Key:\n- a`) is reported at its first item's content;
         // its first byte is the `-` before it.
+        let span_start = start;
         let mut start = start;
         if matches!(kind, Kind::Seq(_))
             && style == Style::Block
@@ -237,9 +247,15 @@ impl Builder<'_> {
                 start = i - 1;
             }
         }
+        let pos = if start == span_start {
+            self.marker
+        } else {
+            self.lines.pos(self.text, start)
+        };
         self.stack.push(Frame {
             kind,
             start,
+            pos,
             style,
             tag: tag.map(|t| tag_text(&t)),
             anchor,
@@ -264,12 +280,7 @@ impl Builder<'_> {
             Style::Flow => end,
             _ => last_end.unwrap_or(frame.end).max(frame.start),
         };
-        let mut node = Node::new(
-            value,
-            Span::new(frame.start, end),
-            self.lines.pos(self.text, frame.start),
-            frame.style,
-        );
+        let mut node = Node::new(value, Span::new(frame.start, end), frame.pos, frame.style);
         if let Some(tag) = frame.tag {
             node = apply_tag(tag, node);
         }
@@ -298,7 +309,11 @@ impl Builder<'_> {
         }
         let end = trim_end(self.text, start, end);
         let span = Span::new(start, end);
-        let pos = self.lines.pos(self.text, start);
+        let pos = if matches!(style, Style::Literal | Style::Folded) {
+            self.lines.pos(self.text, start)
+        } else {
+            self.marker
+        };
 
         // A scalar in key position becomes a key, with its text as written.
         if let Some(Frame {
