@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Options every subcommand accepts.
+/// Options every subcommand accepts (listed under their own heading in every `--help`).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct UiArgs {
     /// Print only results and errors (no progress, notes or warnings).
     #[arg(long, short, global = true, conflicts_with = "verbose")]

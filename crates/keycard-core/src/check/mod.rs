@@ -11,8 +11,8 @@
 //! Metadata:
 //!   keycard:
 //!     suppress:
-//!       - rule: KC010
-//!         reason: "x-ray segments cannot be scoped"
+//!       - rule: KC002
+//!         reason: "sqs:* on the one queue this function owns"
 //! ```
 
 pub mod extract;

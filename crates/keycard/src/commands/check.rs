@@ -53,8 +53,8 @@ Suppress a finding in the template, next to the resource it concerns (a reason i
   Metadata:
     keycard:
       suppress:
-        - rule: KC010
-          reason: \"x-ray segments cannot be scoped to a resource\"
+        - rule: KC002
+          reason: \"sqs:* on the one queue this function owns\"
 
 Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 a template could
 not be read. `keycard check --list-rules` shows every rule with its rationale.")]
