@@ -34,7 +34,8 @@ pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
     let text = apply_in_order(&template, edits)?;
     verify_never_broader(input, &text, &grants)?;
     let diff = unified_diff(&input.template_text, &text, &input.template_name);
-    let report = build_report(&planned, &model, input);
+    let mut report = build_report(&planned, &model, input);
+    report.diff = Some(diff.clone());
     let cutoff = planned
         .reference_time
         .map(|t| t - chrono::Duration::days(i64::from(input.options.retention_days)))

@@ -619,6 +619,7 @@ pub fn build_report(planned: &Planned, model: &TemplateModel, input: &ProposalIn
         not_analysable: model.not_analysable.clone(),
         unattributed_principals: planned.unattributed.clone(),
         evidence: input.options.evidence.clone(),
+        diff: None,
     }
 }
 

@@ -83,6 +83,19 @@ pub fn render_html(report: &Report) -> String {
         role_section(&mut body, id, r);
     }
 
+    if let Some(diff) = report.diff.as_deref().filter(|d| !d.is_empty()) {
+        let _ = writeln!(
+            body,
+            "<section><h2>Template changes</h2><details open><summary>{} lines changed</summary><pre class=\"diff\">{}</pre></details></section>",
+            diff.lines()
+                .filter(|l| (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---"))
+                .count(),
+            diff_html(diff)
+        );
+    }
+
     if !report.not_analysable.is_empty() {
         let _ = writeln!(
             body,
@@ -136,6 +149,8 @@ td.d{white-space:nowrap;font-variant-numeric:tabular-nums}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 svg text{font:12px system-ui,sans-serif;fill:var(--fg)}svg .axis{fill:var(--muted);font-size:11px}
 details summary{cursor:pointer;color:var(--muted)}
+pre.diff{font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;background:#f8f9fb;border:1px solid var(--line);border-radius:6px;padding:10px;overflow-x:auto}
+pre.diff .add{background:#e6f4ea;color:#1d5e36;display:block}pre.diff .del{background:#fdecea;color:#8a1c14;display:block}pre.diff .hunk{color:#3b6fd6;display:block}
 footer{margin-top:36px;color:var(--muted);font-size:12px}
 "#;
 
@@ -391,6 +406,34 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
         let _ = writeln!(body, "</tbody></table>");
     }
     let _ = writeln!(body, "</section>");
+}
+
+/// A unified diff with added, removed and hunk lines marked for colour.
+fn diff_html(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len() * 2);
+    for line in diff.lines() {
+        let class = if line.starts_with("+++") || line.starts_with("---") {
+            None
+        } else if line.starts_with('+') {
+            Some("add")
+        } else if line.starts_with('-') {
+            Some("del")
+        } else if line.starts_with("@@") {
+            Some("hunk")
+        } else {
+            None
+        };
+        match class {
+            Some(c) => {
+                let _ = write!(out, "<span class=\"{c}\">{}</span>", esc(line));
+            }
+            None => {
+                out.push_str(&esc(line));
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 fn flag_badges(r: &RoleReport) -> String {

@@ -49,6 +49,9 @@ pub struct Report {
     /// Facts about the evidence files, when the caller knows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceStats>,
+    /// The template diff, shown in report.html (it is its own artifact, so not in report.json).
+    #[serde(skip)]
+    pub diff: Option<String>,
 }
 
 /// A time window with its length.
