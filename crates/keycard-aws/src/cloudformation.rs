@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, TemplateStage as SdkStage};
+use aws_sdk_cloudformation::types::TemplateStage as SdkStage;
 
 use crate::error::AwsError;
 
@@ -191,10 +191,7 @@ impl Stacks for CfnStacks {
             )
         })?;
         Ok(DriftDetection {
-            detection_status: match status {
-                StackDriftDetectionStatus::DetectionComplete => "DETECTION_COMPLETE".to_owned(),
-                other => other.as_str().to_owned(),
-            },
+            detection_status: status.as_str().to_owned(),
             stack_drift_status: out.stack_drift_status.map(|s| s.as_str().to_owned()),
             reason: out.detection_status_reason,
         })
