@@ -134,7 +134,8 @@ impl Ui {
             let template = if files.is_some() {
                 "{spinner} {prefix} [{bar:30}] {pos}/{len} files  {msg}  {elapsed}"
             } else {
-                "{spinner} {prefix} {pos} files  {msg}  {elapsed}"
+                // No count yet: nothing but the label and the time until a file is done.
+                "{spinner} {prefix}  {msg}  {elapsed}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
@@ -178,11 +179,14 @@ impl ScanProgress {
         let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
         self.bar.inc(1);
         if !self.bar.is_hidden() {
-            self.bar.set_message(format!(
-                "{} events, {}/s",
-                total,
-                per_second(total, self.started.elapsed())
-            ));
+            let rate = per_second(total, self.started.elapsed());
+            let files = if self.bar.length().is_some() {
+                String::new()
+            } else {
+                format!("{} files, ", self.bar.position())
+            };
+            self.bar
+                .set_message(format!("{files}{total} events, {rate} events/s"));
         }
     }
 
