@@ -163,7 +163,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
                 (Some(start), Some(end)) => Some(Window { start, end }),
                 _ => None,
             },
-            now: None,
+            now: Some(Utc::now()),
             evidence,
             ..ProposalOptions::default()
         },
