@@ -698,3 +698,16 @@ fn a_proposal_removes_the_worst_findings() {
     }
     assert!(after.len() < before.len(), "{before:?} → {after:?}");
 }
+
+#[test]
+fn check_reads_a_template_from_stdin() {
+    let text = std::fs::read_to_string(fixture("trust-policies")).unwrap();
+    keycard()
+        .args(["check", "-"])
+        .write_stdin(text)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "<stdin>:13:37  critical  KC030  PublicRole",
+        ));
+}

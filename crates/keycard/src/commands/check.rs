@@ -59,7 +59,7 @@ Suppress a finding in the template, next to the resource it concerns (a reason i
 Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 a template could
 not be read. `keycard check --list-rules` shows every rule with its rationale.")]
 pub struct Args {
-    /// CloudFormation or SAM templates (YAML or JSON).
+    /// CloudFormation or SAM templates (YAML or JSON); `-` reads one from stdin.
     #[arg(value_name = "TEMPLATE", required_unless_present = "list_rules")]
     pub templates: Vec<PathBuf>,
     /// Output format.
@@ -90,9 +90,19 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let mut reports = Vec::new();
     let mut input_errors = 0usize;
     for path in &args.templates {
-        let name = path.display().to_string();
+        let stdin = path.as_os_str() == "-";
+        let name = if stdin {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
         ui.debug(&format!("checking {name}"));
-        let text = match std::fs::read_to_string(path) {
+        let read = if stdin {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        };
+        let text = match read {
             Ok(t) => t,
             Err(e) => {
                 ui.error(&format!("cannot read {name}: {e}"));
