@@ -225,6 +225,38 @@ fn orders_app_proposal_is_least_privilege_and_safe() {
     }
     assert!(stdout.contains("22091 → 12"), "{stdout}");
     assert!(stdout.contains(&out.display().to_string()));
+
+    // Proposing again on the proposal, with the same evidence, changes nothing: least privilege
+    // is a fixed point.
+    let again = dir.path().join("again");
+    let output = Command::cargo_bin("keycard")
+        .unwrap()
+        .current_dir(repo_root())
+        .arg("propose")
+        .arg("--template")
+        .arg(out.join("template.yaml"))
+        .args([
+            "--cloudtrail",
+            "examples/orders-app/cloudtrail",
+            "--stack-name",
+            "orders-app",
+            "--account-id",
+            "123456789012",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        std::fs::read_to_string(again.join("template.diff")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(again.join("template.yaml")).unwrap(),
+        template
+    );
 }
 
 #[test]
