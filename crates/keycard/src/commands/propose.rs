@@ -192,7 +192,20 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     for (id, r) in &proposal.report.roles {
         if r.status == RoleStatus::Unmatched {
             ui.warn(&format!("{id}: {}", r.matched_by));
+        } else {
+            ui.debug(&format!(
+                "{id}: {} (matched by {}), {}: {} granted, {} used, {} proposed",
+                r.arn.as_deref().unwrap_or("-"),
+                r.matched_by.replace('_', " "),
+                status_text(r.status),
+                r.counts.granted,
+                r.counts.used,
+                r.counts.proposed
+            ));
         }
+    }
+    for p in &proposal.report.unattributed_principals {
+        ui.debug(&format!("in the evidence but not in the template: {p}"));
     }
     Ok(crate::exit::OK)
 }
