@@ -119,6 +119,102 @@ fn every_proposal_passes_cfn_lint() {
     }
 }
 
+#[test]
+fn a_proposal_split_into_managed_policies_passes_cfn_lint() {
+    let Some(cfn_lint) = tool(repo_root().join(".venv/bin/cfn-lint"), "cfn-lint") else {
+        return;
+    };
+    // Given an admin role (SAM function's implicit role) that used 700 different actions
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        "\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Busy:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: 'def handler(e, c): return e'
+      Policies:
+        - AdministratorAccess
+",
+    )
+    .unwrap();
+    let mut actions: Vec<String> = keycard_core::catalog::Catalog::embedded()
+        .all_actions()
+        .map(|a| a.name().to_string())
+        .collect();
+    actions.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    actions.truncate(700);
+    let used: serde_json::Map<String, serde_json::Value> = actions
+        .iter()
+        .map(|a| {
+            (
+                a.clone(),
+                serde_json::json!({"first_seen": "2026-09-01T00:00:00Z",
+                    "last_seen": "2026-10-01T00:00:00Z", "count": 40}),
+            )
+        })
+        .collect();
+    let usage = serde_json::json!({"principals": {
+        "arn:aws:iam::123456789012:role/big-app-BusyRole-ABCDEFGHIJKL": {
+            "actions": used,
+            "windows": [{"start": "2026-07-01T00:00:00Z", "end": "2026-10-01T00:00:00Z"}],
+            "sources": ["cloudtrail"]
+        }
+    }});
+    let usage_file = dir.path().join("usage.json");
+    std::fs::write(&usage_file, usage.to_string()).unwrap();
+    let out = dir.path().join("out");
+    // When proposing
+    let output = Command::cargo_bin("keycard")
+        .unwrap()
+        .args([
+            "propose",
+            "--quiet",
+            "--stack-name",
+            "big-app",
+            "--account-id",
+            "123456789012",
+        ])
+        .arg("--template")
+        .arg(&template)
+        .arg("--usage")
+        .arg(&usage_file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Then the replacement is split into managed policies attached to the implicit role, and
+    // the template is valid.
+    let proposed = std::fs::read_to_string(out.join("template.yaml")).unwrap();
+    assert!(
+        proposed.contains("BusyRoleKeycardPolicy2:"),
+        "{proposed:.3000}"
+    );
+    assert!(proposed.contains("Type: AWS::IAM::ManagedPolicy"));
+    assert!(!proposed.contains("- AdministratorAccess"));
+    let lint = Process::new(&cfn_lint)
+        .arg(out.join("template.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
 /// Loads a file in headless chromium and returns the DOM after scripts ran.
 fn dump_dom(chromium: &Path, html: &Path, profile: &Path) -> String {
     let out = Process::new(chromium)
