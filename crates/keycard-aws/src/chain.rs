@@ -101,11 +101,16 @@ impl Run {
             )));
         }
         let end = execution.start_time;
+        let start = end
+            .checked_sub_signed(Duration::days(i64::from(window_days)))
+            .ok_or_else(|| {
+                StepError::InvalidInput(format!("no window of {window_days} days before {end}"))
+            })?;
         Ok(Run {
             execution_id: execution.id.clone(),
             execution_name: execution.name.clone(),
             started_at: end,
-            window_start: end - Duration::days(i64::from(window_days)),
+            window_start: start,
             window_end: end,
             wait_seconds,
             max_polls,
