@@ -937,8 +937,8 @@ impl YamlRenderer<'_> {
     fn flow_string(&self, s: &str) -> String {
         if plain_ok(s) && !s.contains(['[', ']', '{', '}', ',']) {
             s.to_string()
-        } else if s.chars().any(char::is_control) {
-            J::String(s.to_string()).to_string()
+        } else if s.chars().any(|c| c.is_control() || needs_escape(c)) {
+            double_quoted(s)
         } else {
             self.quoted(s)
         }
@@ -998,13 +998,50 @@ impl YamlRenderer<'_> {
     }
 
     fn quoted(&self, s: &str) -> String {
-        let needs_escapes = s.chars().any(|c| c.is_control());
+        let needs_escapes = s.chars().any(|c| c.is_control() || needs_escape(c));
         if self.style.quote == '\'' && !needs_escapes {
             return format!("'{}'", s.replace('\'', "''"));
         }
-        // Double quotes: JSON string escaping is valid YAML double-quoted escaping.
-        J::String(s.to_string()).to_string()
+        double_quoted(s)
     }
+}
+
+/// Characters YAML cannot hold unescaped: outside its printable set, a BOM, or line breaks
+/// that YAML 1.1 readers (PyYAML, hence cfn-lint) honour (NEL, LS, PS).
+fn needs_escape(c: char) -> bool {
+    let printable = matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    !printable || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A YAML double-quoted scalar; every character YAML cannot hold literally is escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if c.is_control() || needs_escape(c) => {
+                let code = c as u32;
+                if code <= 0xFF {
+                    out.push_str(&format!("\\x{code:02X}"));
+                } else if code <= 0xFFFF {
+                    out.push_str(&format!("\\u{code:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{code:08X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Whether a string reads best as a literal block: several lines, nothing a literal block
@@ -1012,7 +1049,9 @@ impl YamlRenderer<'_> {
 fn literal_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n', '\t'])
-        && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        && !s
+            .chars()
+            .any(|c| (c.is_control() && c != '\n' && c != '\t') || needs_escape(c))
 }
 
 /// Whether `s` can be written as a plain YAML scalar and read back as the same string by
@@ -1028,7 +1067,11 @@ fn plain_ok(s: &str) -> bool {
     if s.ends_with(|c: char| c.is_whitespace() || c == ':') {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.contains('\t') || s.chars().any(char::is_control) {
+    if s.contains(": ")
+        || s.contains(" #")
+        || s.contains('\t')
+        || s.chars().any(|c| c.is_control() || needs_escape(c))
+    {
         return false;
     }
     if first.is_ascii_digit() || ((first == '+' || first == '.') && s.len() > 1) {
