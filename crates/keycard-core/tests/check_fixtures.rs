@@ -1,6 +1,7 @@
 //! Data-driven test of `keycard check`'s rules: every folder under `tests/fixtures/check/`
 //! holds a real-shaped template and `expected.txt`, one line per finding:
-//! `RULE line:column resource path [suppressed]`, then `warning: …` lines.
+//! `RULE line:column resource path [suppressed]` and the message indented below it, then
+//! `warning: …` lines.
 //!
 //! To review a changed expectation, run with `KEYCARD_BLESS=1` and read the diff in git.
 
@@ -17,7 +18,7 @@ fn render(report: &FileReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
         out.push_str(&format!(
-            "{} {}:{} {} {}{}\n",
+            "{} {}:{} {} {}{}\n    {}\n",
             f.rule,
             f.start.line,
             f.start.column,
@@ -27,7 +28,8 @@ fn render(report: &FileReport) -> String {
                 " suppressed"
             } else {
                 ""
-            }
+            },
+            f.message
         ));
     }
     for w in &report.warnings {

@@ -172,6 +172,7 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
     let Some(resources) = root.get("Resources") else {
         return out;
     };
+    let attached = managed_policy_attachments(resources);
     for (id, _, res) in resources.entries() {
         let ty = res.get("Type").and_then(Node::as_str).unwrap_or_default();
         let Some(props) = res.get("Properties") else {
@@ -246,6 +247,9 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
                         }
                     }
                 }
+                if let Some(holders) = attached.get(id.as_str()) {
+                    principals.extend(holders.iter().cloned());
+                }
                 if principals.is_empty() {
                     principals.push(id.clone());
                 }
@@ -281,6 +285,50 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
                 }
             }
             _ => {}
+        }
+    }
+    out
+}
+
+/// Which principals attach each `AWS::IAM::ManagedPolicy` of the template from their side
+/// (`ManagedPolicyArns: [!Ref P]` on a role, user or group; `Policies: [!Ref P]` on a SAM
+/// function), so the policy's statements count for those principals' combination rules.
+fn managed_policy_attachments(resources: &Node) -> std::collections::BTreeMap<&str, Vec<String>> {
+    let mut out: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let managed: Vec<&str> = resources
+        .entries()
+        .iter()
+        .filter(|(_, _, r)| r.get("Type").and_then(Node::as_str) == Some("AWS::IAM::ManagedPolicy"))
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    for (id, _, res) in resources.entries() {
+        let ty = res.get("Type").and_then(Node::as_str).unwrap_or_default();
+        let (key, holder) = match ty {
+            "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group" => {
+                ("ManagedPolicyArns", id.clone())
+            }
+            "AWS::Serverless::Function" | "AWS::Serverless::StateMachine" => {
+                ("Policies", format!("{id}Role"))
+            }
+            _ => continue,
+        };
+        let Some(list) = res.get("Properties").and_then(|p| p.get(key)) else {
+            continue;
+        };
+        let mut items = Vec::new();
+        branches(list, String::new(), &mut items);
+        for (list, _) in items {
+            for item in list.items() {
+                let mut refs = Vec::new();
+                branches(item, String::new(), &mut refs);
+                for (item, _) in refs {
+                    if let Some(target) = referenced_id(item)
+                        && let Some(m) = managed.iter().find(|m| **m == target)
+                    {
+                        out.entry(m).or_default().push(holder.clone());
+                    }
+                }
+            }
         }
     }
     out

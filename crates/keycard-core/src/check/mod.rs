@@ -312,8 +312,12 @@ pub fn check_template(
 
     apply_suppressions(&mut run, &root);
     let mut findings = run.findings;
-    findings.sort_by(|a, b| (a.start, a.rule, &a.path).cmp(&(b.start, b.rule, &b.path)));
-    findings.dedup_by(|a, b| a.rule == b.rule && a.path == b.path && a.start == b.start);
+    findings.sort_by(|a, b| {
+        (a.start, a.rule, &a.path, &a.message).cmp(&(b.start, b.rule, &b.path, &b.message))
+    });
+    findings.dedup_by(|a, b| {
+        a.rule == b.rule && a.path == b.path && a.start == b.start && a.message == b.message
+    });
     Ok(FileReport {
         file: file.to_string(),
         findings,
