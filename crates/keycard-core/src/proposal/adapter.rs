@@ -32,7 +32,7 @@ pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
     let planned = plan_principals(&model, input)?;
     let edits = edits_for(&template, &grants, &planned)?;
     let text = apply_in_order(&template, edits)?;
-    verify_never_broader(input, &text, &grants)?;
+    verify_never_broader(input, &text, &grants, &planned)?;
     let diff = unified_diff(&input.template_text, &text, &input.template_name);
     let mut report = build_report(&planned, &model, input);
     report.diff = Some(diff.clone());
@@ -386,16 +386,16 @@ fn edits_for(
         match &o.placement {
             Placement::None => {}
             Placement::Inline(statements) => {
-                if implicit {
-                    let item = json!({"Statement": statements});
-                    edits.push(push_or_create(template, declared_by, "Policies", item));
+                let item = if implicit {
+                    json!({"Statement": statements})
                 } else {
-                    let item = json!({
+                    json!({
                         "PolicyName": INLINE_POLICY_NAME,
                         "PolicyDocument": document(statements.clone()),
-                    });
-                    edits.push(push_or_create(template, declared_by, "Policies", item));
-                }
+                    })
+                };
+                let edit = push_or_create(template, &mut edits, declared_by, "Policies", item);
+                edits.push(edit);
             }
             Placement::Managed(docs) => {
                 let attach_key = match ptype {
@@ -468,15 +468,39 @@ fn collapse_emptied_lists(template: &Template, edits: Vec<Edit>) -> Vec<Edit> {
     out
 }
 
-/// Appends to a list property, or creates it.
-fn push_or_create(template: &Template, resource: &str, key: &str, item: Value) -> Edit {
+/// Appends to a list property, or creates it. When the property is a single value (SAM
+/// allows `Policies: AdministratorAccess` or one document), it becomes a list of what is left
+/// of that value (taking over the edits planned for it) and the new item.
+fn push_or_create(
+    template: &Template,
+    edits: &mut Vec<Edit>,
+    resource: &str,
+    key: &str,
+    item: Value,
+) -> Edit {
     let props = format!("/Resources/{resource}/Properties");
     let path = format!("{props}/{key}");
     match template.node(&path) {
         Some(n) if n.as_seq().is_some() => Edit::push(&path, item),
         Some(n) => {
-            // A single policy (SAM allows a string or one document): make it a list.
-            Edit::replace(&path, Value::Array(vec![n.to_json(), item]))
+            let mut base = Some(n.to_json());
+            if let Some(pos) = edits.iter().position(|e| e.path() == path) {
+                match edits.remove(pos) {
+                    Edit::Replace { value, .. } => base = Some(value),
+                    Edit::Remove { .. } => base = None,
+                    _ => {}
+                }
+            }
+            let statement_path = format!("{path}/Statement");
+            if let Some(pos) = edits.iter().position(|e| e.path() == statement_path)
+                && let Edit::Replace { value, .. } = edits.remove(pos)
+                && let Some(obj) = base.as_mut().and_then(Value::as_object_mut)
+            {
+                obj.insert("Statement".into(), value);
+            }
+            let mut items: Vec<Value> = base.into_iter().collect();
+            items.push(item);
+            Edit::replace(&path, Value::Array(items))
         }
         None => Edit::insert(&props, key, Value::Array(vec![item])),
     }
@@ -537,12 +561,13 @@ fn pointer_key(p: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// Independent end-to-end check: every principal's effective Allow actions in the proposed
-/// template are a subset of those in the original.
+/// Independent end-to-end check on the re-read proposed template: every principal's effective
+/// Allow actions are a subset of those in the original, and every kept action is still there.
 fn verify_never_broader(
     input: &ProposalInput,
     proposed_text: &str,
     original: &Grants,
+    planned: &Planned,
 ) -> Result<(), ProposalError> {
     let proposed = Template::load(&input.template_name, proposed_text)?;
     let after = find_grants(&proposed);
@@ -563,6 +588,20 @@ fn verify_never_broader(
                 action: extra.clone(),
                 resource: "*".into(),
             }));
+        }
+    }
+    // And nothing the decision kept was lost on the way into the template.
+    for o in planned
+        .outcomes
+        .iter()
+        .filter(|o| o.status == RoleStatus::Proposed)
+    {
+        let now = effective(&after, &o.logical_id);
+        if let Some(lost) = o.decision.kept.keys().find(|a| !now.contains(*a)) {
+            return Err(ProposalError::Lost {
+                principal: o.logical_id.clone(),
+                action: lost.clone(),
+            });
         }
     }
     Ok(())

@@ -148,6 +148,10 @@ pub enum ProposalError {
     Rewrite(#[from] crate::template::RewriteError),
     #[error("internal check failed, no proposal written: {0}")]
     Invariant(#[from] invariant::Violation),
+    #[error(
+        "internal check failed, no proposal written: {principal} would lose {action}, which is kept"
+    )]
+    Lost { principal: String, action: String },
     #[error("invalid option: {0}")]
     Option(String),
 }

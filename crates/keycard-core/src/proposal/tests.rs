@@ -438,3 +438,49 @@ fn a_template_without_iam_is_returned_unchanged() {
     assert!(p.report.roles.is_empty());
     assert_eq!(p.report.unattributed_principals, vec![ROLE_ARN.to_string()]);
 }
+
+#[test]
+fn a_single_managed_policy_in_sam_policies_is_replaced_not_lost() {
+    // `Policies: AdministratorAccess` (a scalar, not a list) must become a list holding the
+    // replacement, not disappear with the admin policy.
+    let template = "\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Busy:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: 'def handler(e, c): return e'
+      Policies: AdministratorAccess
+";
+    let arn = "arn:aws:iam::123456789012:role/big-app-BusyRole-ABCDEFGHIJKL";
+    let p = propose(&input(
+        template,
+        usage_of(arn, ["s3:GetObject".to_string()]),
+    ))
+    .unwrap();
+    assert!(
+        !p.template.contains("AdministratorAccess"),
+        "{}",
+        p.template
+    );
+    assert!(p.template.contains("s3:GetObject"), "{}", p.template);
+    let t = Template::load("template.yaml", &p.template).unwrap();
+    let granted: BTreeSet<String> = find_grants(&t)
+        .of("BusyRole")
+        .flat_map(|g| g.statements.iter())
+        .flat_map(|s| s.effective.iter().cloned())
+        .collect();
+    assert_eq!(granted, ["s3:GetObject".to_string()].into());
+
+    // The same with a single inline document that is narrowed in place.
+    let template = template.replace(
+        "      Policies: AdministratorAccess\n",
+        "      Policies:\n        Statement:\n          - Effect: Allow\n            Action: sqs:*\n            Resource: '*'\n",
+    );
+    let usage = usage_of(arn, ["sqs:SendMessage".to_string()]);
+    let p = propose(&input(&template, usage)).unwrap();
+    assert!(p.template.contains("sqs:SendMessage"), "{}", p.template);
+    assert!(!p.template.contains("sqs:*"), "{}", p.template);
+}
