@@ -258,8 +258,20 @@ fn every_fixture_survives_a_proposal_like_rewrite() {
             "{}: bytes after {hi} changed",
             p.display()
         );
+        // Independently of the engine's own verification: the whole file re-parses and every
+        // replaced node holds its new value.
         let reloaded = Template::load(&name(&p), &new_text).unwrap();
         assert!(reloaded.node("/Resources/KeycardObservedPolicy").is_some());
+        for e in &edits {
+            if let Edit::Replace { path, value } = e {
+                assert_eq!(
+                    &reloaded.node(path).unwrap().to_json(),
+                    value,
+                    "{}",
+                    p.display()
+                );
+            }
+        }
         // Line endings and BOM are kept.
         assert_eq!(
             new_text.contains("\r\n"),

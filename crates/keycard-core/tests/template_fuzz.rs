@@ -129,7 +129,15 @@ proptest! {
             Edit::add_resource("Added", json!({"Type": "AWS::SNS::Topic", "Metadata": value.clone()})),
         ] {
             let out = t.apply(std::slice::from_ref(&edit));
-            prop_assert!(out.is_ok(), "{edit:?}: {}", out.unwrap_err());
+            prop_assert!(out.is_ok(), "{edit:?}: {}", out.as_ref().unwrap_err());
+            // Independent of the engine's (local) verification: a full re-parse agrees.
+            let again = Template::load("t.yaml", &out.unwrap()).unwrap();
+            if let Edit::Replace { path, value } = &edit {
+                prop_assert_eq!(&again.node(path).unwrap().to_json(), value);
+            }
+            prop_assert_eq!(again.node("/Outputs/Arn/Value").unwrap().to_json(), json!({"Fn::GetAtt": ["Role", "Arn"]}));
+            prop_assert_eq!(again.node("/Resources/Role/Type").unwrap().to_json(), json!("AWS::IAM::Role"));
+            prop_assert_eq!(again.node("/Resources/Role/Properties/Tags/0/Key").map(|n| n.to_json()).is_some(), !matches!(&edit, Edit::Replace { path, .. } if path.ends_with("Tags/0")) || value.get("Key").is_some());
         }
     }
 

@@ -51,6 +51,7 @@ pub(crate) fn load(
     Ok(Loaded {
         root,
         duplicates: p.duplicates,
+        anchors: false,
     })
 }
 

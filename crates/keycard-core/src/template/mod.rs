@@ -116,6 +116,7 @@ pub struct Template {
     lines: LineIndex,
     duplicates: Vec<DuplicateKey>,
     style: SourceStyle,
+    anchors: bool,
 }
 
 impl Template {
@@ -205,6 +206,7 @@ impl Template {
             lines,
             duplicates: loaded.duplicates,
             style,
+            anchors: loaded.anchors,
         })
     }
 
@@ -273,6 +275,11 @@ impl Template {
     /// re-parsed and compared with the intended change before it is returned.
     pub fn apply(&self, edits: &[Edit]) -> Result<String, RewriteError> {
         rewrite::apply(self, edits)
+    }
+
+    /// Whether the YAML text defines anchors.
+    pub(crate) fn has_anchors(&self) -> bool {
+        self.anchors
     }
 
     pub(crate) fn lines(&self) -> &LineIndex {

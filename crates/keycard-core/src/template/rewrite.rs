@@ -179,7 +179,7 @@ pub(crate) fn apply(t: &Template, edits: &[Edit]) -> Result<String, RewriteError
         at = s.end;
     }
     out.push_str(&text[at..]);
-    verify(t, edits, &out)?;
+    verify(t, edits, &splices, &out)?;
     Ok(out)
 }
 
@@ -1107,7 +1107,21 @@ fn plain_ok(s: &str) -> bool {
 /// the two trees are walked together; subtrees without an edit must be equal node for node,
 /// edited nodes must equal the requested values, and containers with removals or additions
 /// must hold exactly the expected children, in order.
-fn verify(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteError> {
+fn verify(
+    t: &Template,
+    edits: &[Edit],
+    splices: &[Splice],
+    new_text: &str,
+) -> Result<(), RewriteError> {
+    if let Some(regions) = local_regions(t, edits, splices, new_text) {
+        return verify_regions(t, &VerifyPlan::new(edits), &regions, new_text);
+    }
+    verify_full(t, edits, new_text)
+}
+
+/// Re-parses the whole rewritten text and walks both trees.
+fn verify_full(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteError> {
+    let plan = VerifyPlan::new(edits);
     let options = LoadOptions {
         allow_duplicate_keys: !t.duplicate_keys().is_empty(),
         ..LoadOptions::default()
@@ -1117,7 +1131,6 @@ fn verify(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteErr
             file: t.name().to_string(),
             source: Box::new(e),
         })?;
-    let plan = VerifyPlan::new(edits);
     check(t.root(), reparsed.root(), "", &plan).map_err(|(path, detail)| {
         RewriteError::Verification {
             file: t.name().to_string(),
@@ -1125,6 +1138,212 @@ fn verify(t: &Template, edits: &[Edit], new_text: &str) -> Result<(), RewriteErr
             detail,
         }
     })
+}
+
+/// A resource entry of the rewritten text to verify on its own: `id` is `Some` for an existing
+/// resource (compared with the original entry), `None` for one added by the edits.
+struct Region<'a> {
+    id: Option<&'a str>,
+    start: usize,
+    end: usize,
+    /// Column of the resource key; every other line of the region must be indented further.
+    key_col: usize,
+}
+
+/// When every edit stays inside entries of a block-style `Resources` mapping (or adds
+/// resources), the rewritten entries can be verified on their own: the bytes around them are
+/// the original bytes (splices write nowhere else), and an entry whose lines are all indented
+/// under its key and which parses as one `key: value` cannot change how its neighbours parse.
+/// That turns a full re-parse of a large template into a re-parse of the edited resources.
+/// `None` means "re-parse everything" (JSON, anchors, flow style, edits elsewhere).
+fn local_regions<'a>(
+    t: &'a Template,
+    edits: &'a [Edit],
+    splices: &[Splice],
+    new_text: &str,
+) -> Option<Vec<Region<'a>>> {
+    if t.format() != Format::Yaml || t.has_anchors() || !t.duplicate_keys().is_empty() {
+        return None;
+    }
+    let resources = t.root().get("Resources")?;
+    if resources.style != Style::Block {
+        return None;
+    }
+    let text = t.text();
+    let mut ids: Vec<&str> = Vec::new();
+    for e in edits {
+        let rest = e.path().strip_prefix("/Resources")?;
+        if rest.is_empty() {
+            // `Edit::add_resource`.
+            if matches!(e, Edit::Insert { .. }) {
+                continue;
+            }
+            return None;
+        }
+        let mut tokens = rest.split('/');
+        match (tokens.next(), tokens.next()) {
+            (Some(""), Some(id)) => {
+                if matches!(e, Edit::Remove { .. }) && tokens.next().is_none() {
+                    return None;
+                }
+                if id.contains('~') {
+                    return None;
+                }
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            _ => return None,
+        }
+    }
+    // New position of an original offset: shifted by every splice that ends before it.
+    let shift = |x: usize, include_inserts_at_x: bool| -> usize {
+        let mut delta: isize = 0;
+        for s in splices {
+            let is_insert_at_x = s.start == s.end && s.start == x;
+            if s.end <= x && (!is_insert_at_x || include_inserts_at_x) {
+                delta += s.text.len() as isize - (s.end - s.start) as isize;
+            }
+        }
+        x.saturating_add_signed(delta)
+    };
+    let mut regions = Vec::new();
+    let mut covered: Vec<(usize, usize)> = Vec::new();
+    for id in ids {
+        let entries = resources.as_map()?;
+        let entry = entries.iter().rev().find(|e| e.key.text == id)?;
+        let start = t.lines().line_start(entry.key.span.start);
+        if !text[start..entry.key.span.start].bytes().all(|b| b == b' ') {
+            return None;
+        }
+        let end = text[entry.value.span.end.max(entry.key.span.end)..]
+            .find('\n')
+            .map_or(text.len(), |i| {
+                entry.value.span.end.max(entry.key.span.end) + i + 1
+            });
+        covered.push((start, end));
+        regions.push(Region {
+            id: Some(entry.key.text.as_str()),
+            start: shift(start, true),
+            end: shift(end, false),
+            key_col: entry.key.span.start - start,
+        });
+    }
+    let key_col = resources
+        .as_map()?
+        .first()
+        .map(|e| e.key.span.start - t.lines().line_start(e.key.span.start))?;
+    for s in splices {
+        if covered.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
+            // Zero-length insertions at a region's end belong to added resources.
+            if !(s.start == s.end && covered.iter().any(|&(_, b)| b == s.start)) {
+                continue;
+            }
+        }
+        if s.start != s.end || s.path != "/Resources" {
+            return None;
+        }
+        if splices
+            .iter()
+            .filter(|o| o.start == s.start && o.end == s.end)
+            .count()
+            > 1
+        {
+            return None;
+        }
+        let start = shift(s.start, false);
+        regions.push(Region {
+            id: None,
+            start,
+            end: start + s.text.len(),
+            key_col,
+        });
+    }
+    if regions
+        .iter()
+        .any(|r| r.end > new_text.len() || r.start > r.end)
+    {
+        return None;
+    }
+    Some(regions)
+}
+
+fn verify_regions(
+    t: &Template,
+    plan: &VerifyPlan<'_>,
+    regions: &[Region<'_>],
+    new_text: &str,
+) -> Result<(), RewriteError> {
+    let fail = |path: &str, detail: String| RewriteError::Verification {
+        file: t.name().to_string(),
+        path: path.to_string(),
+        detail,
+    };
+    let mut added: Vec<(&str, &J)> = plan
+        .inserted
+        .get("/Resources")
+        .map(|v| v.to_vec())
+        .unwrap_or_default();
+    for r in regions {
+        let snippet = &new_text[r.start..r.end];
+        // Every line after the key line sits under the key (blank and comment lines aside).
+        let mut lines = snippet.split('\n').filter(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or("");
+        let first_col = first.len() - first.trim_start_matches(' ').len();
+        let escapes = first_col != r.key_col
+            || lines.any(|l| {
+                let body = l.trim_start_matches(' ');
+                let col = l.len() - body.len();
+                col <= r.key_col && !body.starts_with('#')
+            });
+        if escapes {
+            return Err(fail(
+                "/Resources",
+                "an edited resource is not indented under its key".to_string(),
+            ));
+        }
+        let lines_index = super::LineIndex::new(snippet);
+        let loaded = super::yaml::load(t.name(), snippet, &lines_index, &super::Limits::default())
+            .map_err(|e| RewriteError::Reparse {
+                file: t.name().to_string(),
+                source: Box::new(e),
+            })?;
+        let entries = loaded.root.as_map().unwrap_or(&[]);
+        let [entry] = entries else {
+            return Err(fail(
+                "/Resources",
+                format!(
+                    "an edited region holds {} entries instead of one",
+                    entries.len()
+                ),
+            ));
+        };
+        let path = push_pointer("/Resources", &entry.key.text);
+        match r.id {
+            Some(id) => {
+                if entry.key.text != id {
+                    return Err(fail(&path, format!("resource {id} was renamed")));
+                }
+                let Some(old) = t.root().get("Resources").and_then(|res| res.get(id)) else {
+                    return Err(fail(&path, "resource vanished".to_string()));
+                };
+                check(old, &entry.value, &path, plan).map_err(|(p, d)| fail(&p, d))?;
+            }
+            None => {
+                let Some(i) = added.iter().position(|(k, _)| *k == entry.key.text) else {
+                    return Err(fail(&path, "unexpected resource".to_string()));
+                };
+                let (_, value) = added.remove(i);
+                if let Some((p, d)) = first_difference(value, &entry.value.to_json(), &path) {
+                    return Err(fail(&p, d));
+                }
+            }
+        }
+    }
+    if let Some((k, _)) = added.first() {
+        return Err(fail("/Resources", format!("resource {k} was not added")));
+    }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -1543,27 +1762,58 @@ Outputs:
             json!("arn:aws:iam::aws:policy/ReadOnlyAccess"),
         );
         let good = t.apply(std::slice::from_ref(&edit)).unwrap();
-        assert!(verify(&t, std::slice::from_ref(&edit), &good).is_ok());
+        let edits = std::slice::from_ref(&edit);
+        assert!(verify_full(&t, edits, &good).is_ok());
         // A neighbour changed too.
         let collateral = good.replace("PolicyName: app", "PolicyName: other");
-        let err = verify(&t, std::slice::from_ref(&edit), &collateral).unwrap_err();
+        let err = verify_full(&t, edits, &collateral).unwrap_err();
         assert!(
             matches!(&err, RewriteError::Verification { path, .. } if path == "/Resources/Role/Properties/Policies/0/PolicyName"),
             "{err}"
         );
         // The edit did not happen.
-        let err = verify(&t, std::slice::from_ref(&edit), ROLE).unwrap_err();
+        let err = verify_full(&t, edits, ROLE).unwrap_err();
         assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
         // An item vanished.
         let removed = good.replace("        - !Ref Extra\n", "");
-        let err = verify(&t, &[edit], &removed).unwrap_err();
+        let err = verify_full(&t, edits, &removed).unwrap_err();
         assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
         // Not YAML any more.
         let broken = good.replace("Resources:", "Resources: [");
         assert!(matches!(
-            verify(&t, &[], &broken),
+            verify_full(&t, &[], &broken),
             Err(RewriteError::Reparse { .. })
         ));
+    }
+
+    #[test]
+    fn local_verification_checks_the_edited_resources() {
+        let t = load(ROLE);
+        let edits = [
+            Edit::replace(
+                "/Resources/Role/Properties/ManagedPolicyArns/0",
+                json!("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+            ),
+            Edit::add_resource("Queue", json!({"Type": "AWS::SQS::Queue"})),
+        ];
+        let splices: Vec<Splice> = edits.iter().map(|e| plan(&t, e).unwrap()).collect();
+        let good = t.apply(&edits).unwrap();
+        let regions = local_regions(&t, &edits, &splices, &good).unwrap();
+        assert_eq!(regions.len(), 2);
+        assert!(verify(&t, &edits, &splices, &good).is_ok());
+        // A same-length change elsewhere in the edited resource is caught.
+        let collateral = good.replace("PolicyName: app", "PolicyName: apq");
+        let err = verify(&t, &edits, &splices, &collateral).unwrap_err();
+        assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
+        // A rendering that escapes its resource's indentation is caught.
+        let escaped = good.replace("    Type: AWS::SQS::Queue", "  Type:  AWS::SQS::Queue");
+        let err = verify(&t, &edits, &splices, &escaped).unwrap_err();
+        assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
+        // Edits outside Resources use the full re-parse.
+        let outputs = [Edit::replace("/Outputs/RoleArn/Value", json!("x"))];
+        let splices: Vec<Splice> = outputs.iter().map(|e| plan(&t, e).unwrap()).collect();
+        let text = t.apply(&outputs).unwrap();
+        assert!(local_regions(&t, &outputs, &splices, &text).is_none());
     }
 
     #[test]

@@ -24,6 +24,8 @@ use super::{DuplicateKey, Limits};
 pub(crate) struct Loaded {
     pub root: Node,
     pub duplicates: Vec<DuplicateKey>,
+    /// Whether the text defines YAML anchors (aliases can tie distant nodes together).
+    pub anchors: bool,
 }
 
 enum Kind {
@@ -108,6 +110,7 @@ pub(crate) fn load(
     Ok(Loaded {
         root,
         duplicates: b.duplicates,
+        anchors: !b.anchors.is_empty(),
     })
 }
 
