@@ -484,3 +484,35 @@ Resources:
     assert!(p.template.contains("sqs:SendMessage"), "{}", p.template);
     assert!(!p.template.contains("sqs:*"), "{}", p.template);
 }
+
+#[test]
+fn a_policy_document_written_as_a_json_string_stays_a_json_string() {
+    let template = r#"{
+  "Resources": {
+    "A": {
+      "Type": "AWS::IAM::Role",
+      "Properties": {
+        "RoleName": "role-a",
+        "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{
+          "PolicyName": "p",
+          "PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}]}"
+        }]
+      }
+    }
+  }
+}
+"#;
+    let usage = usage_of(
+        "arn:aws:iam::123456789012:role/role-a",
+        ["s3:GetObject".to_string()],
+    );
+    let p = propose(&input(template, usage)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&p.template).unwrap();
+    let doc = v["Resources"]["A"]["Properties"]["Policies"][0]["PolicyDocument"]
+        .as_str()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(doc).unwrap();
+    assert_eq!(doc["Version"], "2012-10-17");
+    assert_eq!(doc["Statement"][0]["Action"], "s3:GetObject");
+}
