@@ -15,13 +15,23 @@ pub struct Site {
     pub path: String,
 }
 
+/// What a policy document is for: the rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Attached to a role, user or group: what the principal may do.
+    Identity,
+    /// A role's `AssumeRolePolicyDocument`: who may become the role.
+    Trust,
+    /// A resource's own policy (bucket, queue, topic, key, secret): who may use the resource.
+    Resource,
+}
+
 /// One policy statement.
 #[derive(Debug)]
 pub struct StatementSite<'t> {
     pub site: Site,
     pub node: &'t Node,
-    /// `true` for role trust policies (`AssumeRolePolicyDocument`).
-    pub trust: bool,
+    pub kind: PolicyKind,
 }
 
 /// One managed policy reference (an ARN, or a SAM policy name).
@@ -90,8 +100,10 @@ fn collect_string_docs(node: &Node, arena: &mut Arena) {
     match &node.kind {
         Kind::Map(entries) => {
             for (k, _, v) in entries {
-                if (k == "PolicyDocument" || k == "AssumeRolePolicyDocument")
-                    && let Some(text) = v.as_str()
+                if matches!(
+                    k.as_str(),
+                    "PolicyDocument" | "AssumeRolePolicyDocument" | "KeyPolicy" | "ResourcePolicy"
+                ) && let Some(text) = v.as_str()
                     && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
                 {
                     arena.docs.push(Node::from_json(&value, v.start, v.end));
@@ -191,7 +203,13 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
                     && let Some(doc) = props.get("AssumeRolePolicyDocument")
                 {
                     let path = format!("{base}/AssumeRolePolicyDocument");
-                    document(doc, &site(me.clone(), path), true, arena, &mut out);
+                    document(
+                        doc,
+                        &site(me.clone(), path),
+                        PolicyKind::Trust,
+                        arena,
+                        &mut out,
+                    );
                 }
                 if let Some(policies) = props.get("Policies") {
                     let mut list = Vec::new();
@@ -203,7 +221,13 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
                             for (p, path) in entries {
                                 if let Some(doc) = p.get("PolicyDocument") {
                                     let path = format!("{path}/PolicyDocument");
-                                    document(doc, &site(me.clone(), path), false, arena, &mut out);
+                                    document(
+                                        doc,
+                                        &site(me.clone(), path),
+                                        PolicyKind::Identity,
+                                        arena,
+                                        &mut out,
+                                    );
                                 }
                             }
                         }
@@ -255,7 +279,34 @@ pub fn extract<'t>(root: &'t Node, arena: &'t Arena) -> Extracted<'t> {
                 }
                 if let Some(doc) = props.get("PolicyDocument") {
                     let path = format!("{base}/PolicyDocument");
-                    document(doc, &site(principals, path), false, arena, &mut out);
+                    document(
+                        doc,
+                        &site(principals, path),
+                        PolicyKind::Identity,
+                        arena,
+                        &mut out,
+                    );
+                }
+            }
+            "AWS::S3::BucketPolicy"
+            | "AWS::SQS::QueuePolicy"
+            | "AWS::SNS::TopicPolicy"
+            | "AWS::KMS::Key"
+            | "AWS::SecretsManager::ResourcePolicy" => {
+                let key = match ty {
+                    "AWS::KMS::Key" => "KeyPolicy",
+                    "AWS::SecretsManager::ResourcePolicy" => "ResourcePolicy",
+                    _ => "PolicyDocument",
+                };
+                if let Some(doc) = props.get(key) {
+                    let path = format!("{base}/{key}");
+                    document(
+                        doc,
+                        &site(vec![], path),
+                        PolicyKind::Resource,
+                        arena,
+                        &mut out,
+                    );
                 }
             }
             "AWS::Serverless::Function" | "AWS::Serverless::StateMachine" => {
@@ -350,7 +401,7 @@ fn sam_policy<'t>(
         path: path.to_string(),
     };
     if p.get("Statement").is_some() {
-        document(p, &site, false, arena, out);
+        document(p, &site, PolicyKind::Identity, arena, out);
     } else if p.as_str().is_some() || p.intrinsic().is_some() {
         let name = flat_text(p).and_then(|t| aws_managed_name(&t, true));
         out.managed.push(ManagedSite {
@@ -395,7 +446,7 @@ fn managed_list<'t>(
 fn document<'t>(
     doc: &'t Node,
     site: &Site,
-    trust: bool,
+    kind: PolicyKind,
     arena: &'t Arena,
     out: &mut Extracted<'t>,
 ) {
@@ -444,7 +495,7 @@ fn document<'t>(
                             ..site.clone()
                         },
                         node: st,
-                        trust,
+                        kind,
                     });
                 }
             }

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::catalog::{AccessLevel, Catalog};
 use crate::policy::is_wildcard;
-use extract::{StatementSite, extract, flat_text};
+use extract::{PolicyKind, StatementSite, extract, flat_text};
 pub use rules::{RULES, Rule, Severity, rule};
 pub use tree::Pos;
 use tree::{Kind, Node};
@@ -271,10 +271,10 @@ pub fn check_template(
 
     let mut principals: BTreeMap<String, PrincipalGrants<'_>> = BTreeMap::new();
     for st in &found.statements {
-        if st.trust {
-            trust_statement(&mut run, st);
-        } else {
-            identity_statement(&mut run, st, &mut principals);
+        match st.kind {
+            PolicyKind::Trust => trust_statement(&mut run, st),
+            PolicyKind::Resource => resource_statement(&mut run, st),
+            PolicyKind::Identity => identity_statement(&mut run, st, &mut principals),
         }
     }
     for (principal, grants) in &principals {
@@ -586,6 +586,54 @@ fn trust_statement(run: &mut Run<'_>, st: &StatementSite<'_>) {
                 _ => {}
             }
         }
+    }
+}
+
+/// Whether a statement's `Principal` is everyone: `"*"` or `{"AWS": "*"}` (also in a list).
+fn everyone(principal: &Node) -> bool {
+    if principal.as_str().map(str::trim) == Some("*") {
+        return true;
+    }
+    principal.get("AWS").is_some_and(|aws| {
+        aws.items()
+            .iter()
+            .any(|i| i.as_str().map(str::trim) == Some("*"))
+    })
+}
+
+/// A resource policy (bucket, queue, topic, key, secret) that lets anyone use the resource.
+/// Conditions (aws:SourceArn, aws:PrincipalOrgID, aws:SecureTransport…) are left to the
+/// author's judgement; only the unconditioned grant is certain to be open.
+fn resource_statement(run: &mut Run<'_>, st: &StatementSite<'_>) {
+    let node = st.node;
+    if node.get("Effect").and_then(Node::as_str) != Some("Allow") || node.get("Condition").is_some()
+    {
+        return;
+    }
+    if let Some(principal) = node.get("Principal")
+        && everyone(principal)
+    {
+        let actions: Vec<String> = node
+            .get("Action")
+            .map(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        let what = if actions.is_empty() {
+            "its actions".to_string()
+        } else {
+            actions.join(", ")
+        };
+        run.push(
+            "KC033",
+            principal,
+            &st.site.resource,
+            &format!("{}/Principal", st.site.path),
+            format!(
+                "resource policy allows {what} to everyone (Principal \"*\") without conditions"
+            ),
+        );
     }
 }
 

@@ -215,6 +215,13 @@ pub const RULES: &[Rule] = &[
         "Without conditions on the token's audience and subject (for example `token.actions.githubusercontent.com:sub`), every identity of the provider — any repository, any app — can assume the role."
     ),
     rule!(
+        "KC033",
+        "resource-policy-open-to-everyone",
+        Critical,
+        "A resource policy (S3 bucket, SQS queue, SNS topic, KMS key, secret) allows everyone (`*`) without conditions.",
+        "Anyone, in any AWS account or none, can use the resource as the statement allows. Name the principals, or add conditions such as aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID; a deliberately public bucket deserves a suppression with its reason."
+    ),
+    rule!(
         "KC090",
         "invalid-suppression",
         Low,
