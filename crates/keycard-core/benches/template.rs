@@ -61,8 +61,11 @@ fn generate(bytes: usize) -> String {
 }
 
 fn main() {
-    let text = generate(1024 * 1024);
-    let runs = 15;
+    // `cargo bench` passes `--bench`; run as a test (`cargo test --benches`) it is a quick smoke
+    // test without the time limit, since a debug build is no measure of speed.
+    let bench = std::env::args().any(|a| a == "--bench");
+    let text = generate(if bench { 1024 * 1024 } else { 64 * 1024 });
+    let runs = if bench { 15 } else { 1 };
     let mut totals = Vec::with_capacity(runs);
     let mut phases = Vec::with_capacity(runs);
     let mut grants_found = 0;
@@ -110,7 +113,7 @@ fn main() {
     println!("  find_grants     median {:>8.2?}", med(|p| p.1));
     println!("  rewrite+verify  median {:>8.2?}", med(|p| p.2));
     println!("  total           median {median:>8.2?}  worst {worst:>8.2?}  (target < 50 ms)");
-    if median > Duration::from_millis(50) {
+    if bench && median > Duration::from_millis(50) {
         eprintln!("template benchmark: median {median:?} misses the 50 ms target");
         std::process::exit(1);
     }

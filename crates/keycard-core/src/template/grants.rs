@@ -1458,7 +1458,12 @@ impl<'a> Finder<'a> {
             if !s.is_allow() {
                 continue;
             }
-            g.effective_actions.extend(s.effective.iter().cloned());
+            if g.effective_actions.is_empty() {
+                // Cloning a whole set is much cheaper than inserting its items one by one.
+                g.effective_actions = s.effective.clone();
+            } else {
+                g.effective_actions.extend(s.effective.iter().cloned());
+            }
             if s.actions.iter().any(|a| a.contains('*') || a.contains('?')) {
                 flags.insert(Flag::WildcardAction);
             }
