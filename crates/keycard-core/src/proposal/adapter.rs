@@ -244,7 +244,7 @@ fn source_kind(g: &Grant) -> SourceKind {
             let name = g
                 .managed_policy_arns
                 .first()
-                .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+                .map(|a| policy_name_of(a))
                 .unwrap_or_default();
             if g.effective_actions.is_empty() || g.statements.is_empty() {
                 SourceKind::Fixed
@@ -269,13 +269,25 @@ fn source_kind(g: &Grant) -> SourceKind {
     }
 }
 
+/// The policy name in a managed policy ARN as written, also when it is an intrinsic rendered as
+/// compact JSON (`{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"}`).
+fn policy_name_of(arn: &str) -> String {
+    let tail = arn.rsplit_once("policy/").map(|(_, t)| t).unwrap_or(arn);
+    let name = tail.rsplit('/').next().unwrap_or(tail);
+    name.chars()
+        .take_while(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '=' | ',' | '.' | '@')
+        })
+        .collect()
+}
+
 /// What a reviewer reads for a grant: `ApiFunction Policies[2]`, `AdministratorAccess`, ….
 fn source_label(g: &Grant) -> String {
     match g.kind {
         GrantKind::ManagedPolicyArn | GrantKind::SamManagedPolicy => g
             .managed_policy_arns
             .first()
-            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .map(|a| policy_name_of(a))
             .unwrap_or_else(|| g.path.clone()),
         GrantKind::SamPolicyTemplate => format!(
             "{} {}",
@@ -302,6 +314,33 @@ fn source_label(g: &Grant) -> String {
             format!("{} Policies{index}", g.source)
         }
         GrantKind::Connector => format!("{} connector", g.source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_name_of;
+
+    #[test]
+    fn policy_names_from_arns_and_intrinsics() {
+        assert_eq!(
+            policy_name_of("arn:aws:iam::aws:policy/AdministratorAccess"),
+            "AdministratorAccess"
+        );
+        assert_eq!(
+            policy_name_of(
+                r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/PowerUserAccess"}"#
+            ),
+            "PowerUserAccess"
+        );
+        assert_eq!(
+            policy_name_of("arn:aws:iam::aws:policy/service-role/AWSLambdaRole"),
+            "AWSLambdaRole"
+        );
+        assert_eq!(
+            policy_name_of("AmazonS3ReadOnlyAccess"),
+            "AmazonS3ReadOnlyAccess"
+        );
     }
 }
 
