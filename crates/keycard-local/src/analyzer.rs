@@ -1,0 +1,650 @@
+//! An IAM Access Analyzer stand-in on a loopback port, backed by keycard's own CloudTrail
+//! engine.
+//!
+//! No local AWS implements Access Analyzer, and the chain's polling loop, idempotency and
+//! error handling only show when the service behaves like the real one. This server speaks the
+//! real REST/JSON shapes (the AWS SDK's own deserializers read every answer) for the calls the
+//! handlers make:
+//!
+//! | operation | method, path |
+//! |---|---|
+//! | StartPolicyGeneration | `PUT /policy/generation` |
+//! | GetGeneratedPolicy | `GET /policy/generation/{jobId}` |
+//! | CancelPolicyGeneration | `PUT /policy/generation/{jobId}` |
+//! | ValidatePolicy | `POST /policy/validation` |
+//! | CheckNoNewAccess | `POST /policy/check-no-new-access` |
+//!
+//! Generation behaves as the service does where the chain depends on it: the same
+//! `clientToken` returns the same job; one job runs per account at a time (a second start is
+//! `ServiceQuotaExceededException`, HTTP 402); a job answers `IN_PROGRESS` for the first
+//! `in_progress_polls` polls and then `SUCCEEDED` with a policy generated from the trail's log
+//! files, read from the (moto) S3 bucket and scanned with `keycard_core::cloudtrail` for that
+//! principal and window; an unknown trail fails the job with `RESOURCE_NOT_FOUND_ERROR`;
+//! canceling a finished job is a `ValidationException`. The policy checks are keycard's own
+//! catalog: ValidatePolicy reports actions that do not exist (`INVALID_ACTION`), and
+//! CheckNoNewAccess compares the allowed actions (not resources or conditions).
+//!
+//! `deny_principals` makes StartPolicyGeneration answer `AccessDeniedException` for those
+//! roles, as the service does when the caller may not analyse them: the end-to-end test uses
+//! it for the one deliberately broken role.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use keycard_aws::{ObjectStore, S3Store};
+use keycard_core::catalog::Catalog;
+use keycard_core::cloudtrail::{ScanOptions, Scanner};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::http::{self, Message, Reply};
+
+/// Where a trail's log files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailSource {
+    pub bucket: String,
+    /// Key prefix, e.g. `AWSLogs/` or `""`.
+    pub prefix: String,
+}
+
+/// How the stand-in behaves.
+#[derive(Debug, Clone)]
+pub struct AnalyzerSettings {
+    /// Trail ARN → its bucket (the real service reads this with cloudtrail:GetTrail).
+    pub trails: BTreeMap<String, TrailSource>,
+    /// Polls answered `IN_PROGRESS` before the job completes.
+    pub in_progress_polls: u32,
+    /// Role ARNs whose policy generation is refused with `AccessDeniedException`.
+    pub deny_principals: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    id: String,
+    token: Option<String>,
+    account: String,
+    principal: String,
+    trails: Vec<Value>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    started_on: DateTime<Utc>,
+    completed_on: Option<DateTime<Utc>>,
+    status: &'static str,
+    polls: u32,
+    policies: Vec<String>,
+    error: Option<(&'static str, String)>,
+}
+
+/// Counts of calls, for tests.
+#[derive(Debug, Default)]
+pub struct AnalyzerStats {
+    pub started: AtomicU64,
+    pub polls: AtomicU64,
+    pub canceled: AtomicU64,
+    pub denied: AtomicU64,
+    pub validations: AtomicU64,
+    pub access_checks: AtomicU64,
+}
+
+struct State {
+    settings: AnalyzerSettings,
+    store: S3Store,
+    jobs: Mutex<Vec<Job>>,
+    stats: Arc<AnalyzerStats>,
+}
+
+/// A running stand-in; stops when dropped.
+#[derive(Debug)]
+pub struct AccessAnalyzerStandIn {
+    pub addr: SocketAddr,
+    pub stats: Arc<AnalyzerStats>,
+    stop: Arc<AtomicBool>,
+}
+
+impl AccessAnalyzerStandIn {
+    /// Serves on a free 127.0.0.1 port; trail objects are read through `store`.
+    pub fn start(settings: AnalyzerSettings, store: S3Store) -> std::io::Result<Self> {
+        let listener = http::bind_loopback()?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(AnalyzerStats::default());
+        let state = Arc::new(State {
+            settings,
+            store,
+            jobs: Mutex::new(Vec::new()),
+            stats: Arc::clone(&stats),
+        });
+        http::serve(listener, Arc::clone(&stop), move |req| handle(&state, req))?;
+        Ok(AccessAnalyzerStandIn { addr, stats, stop })
+    }
+}
+
+impl Drop for AccessAnalyzerStandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn reply(status: u16, body: &Value) -> Reply {
+    (
+        status,
+        vec![("Content-Type".into(), "application/json".into())],
+        body.to_string().into_bytes(),
+    )
+}
+
+/// A REST-JSON error as the service sends it: the code in `x-amzn-ErrorType`.
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    let (s, mut h, b) = reply(status, &json!({ "message": message }));
+    h.push(("x-amzn-ErrorType".into(), code.into()));
+    (s, h, b)
+}
+
+fn validation(message: &str) -> Reply {
+    error(400, "ValidationException", message)
+}
+
+fn handle(state: &State, req: Message) -> Reply {
+    let path = req.path().trim_end_matches('/').to_owned();
+    let body: Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(e) => return validation(&format!("request body is not JSON: {e}")),
+        }
+    };
+    match (req.method.as_str(), path.as_str()) {
+        ("PUT", "/policy/generation") => start_generation(state, &body),
+        ("POST", "/policy/validation") => validate_policy(state, &body),
+        ("POST", "/policy/check-no-new-access") => check_no_new_access(state, &body),
+        ("GET", p) if p.starts_with("/policy/generation/") => {
+            get_generated_policy(state, &p["/policy/generation/".len()..])
+        }
+        ("PUT", p) if p.starts_with("/policy/generation/") => {
+            cancel_generation(state, &p["/policy/generation/".len()..])
+        }
+        (m, p) => error(
+            404,
+            "ResourceNotFoundException",
+            &format!("the Access Analyzer stand-in does not implement {m} {p}"),
+        ),
+    }
+}
+
+fn parse_time(v: &Value, field: &str) -> Result<DateTime<Utc>, Reply> {
+    // The SDK sends date-time strings; epoch seconds are accepted too.
+    match v {
+        Value::String(s) => s
+            .parse::<DateTime<Utc>>()
+            .map_err(|e| validation(&format!("{field}: {e}"))),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|f| DateTime::<Utc>::from_timestamp(f as i64, 0))
+            .ok_or_else(|| validation(&format!("{field}: bad timestamp"))),
+        _ => Err(validation(&format!("{field} is required"))),
+    }
+}
+
+/// A job id shaped like the service's (a UUID), derived from the token or the request.
+fn job_id(seed: &str) -> String {
+    let h: String = Sha256::digest(seed.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn start_generation(state: &State, body: &Value) -> Reply {
+    let Some(principal) = body
+        .pointer("/policyGenerationDetails/principalArn")
+        .and_then(Value::as_str)
+    else {
+        return validation("policyGenerationDetails.principalArn is required");
+    };
+    let Some(account) = principal
+        .strip_prefix("arn:")
+        .and_then(|r| r.split(':').nth(3))
+        .filter(|a| a.len() == 12)
+    else {
+        return validation(&format!(
+            "principalArn {principal:?} is not an IAM role ARN"
+        ));
+    };
+    let details = body
+        .get("cloudTrailDetails")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let trails = details
+        .get("trails")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if trails.is_empty() {
+        return validation("cloudTrailDetails.trails is required");
+    }
+    if details.get("accessRole").and_then(Value::as_str).is_none() {
+        return validation("cloudTrailDetails.accessRole is required");
+    }
+    let start = match parse_time(
+        details.get("startTime").unwrap_or(&Value::Null),
+        "startTime",
+    ) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let end = match details.get("endTime") {
+        None | Some(Value::Null) => Utc::now(),
+        Some(v) => match parse_time(v, "endTime") {
+            Ok(t) => t,
+            Err(r) => return r,
+        },
+    };
+    if end <= start {
+        return validation("endTime must be after startTime");
+    }
+    let token = body
+        .get("clientToken")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if state.settings.deny_principals.contains(principal) {
+        state.stats.denied.fetch_add(1, Ordering::Relaxed);
+        return error(
+            403,
+            "AccessDeniedException",
+            &format!(
+                "User: arn:aws:sts::{account}:assumed-role/keycard-start-generation/keycard is not authorized to perform: access-analyzer:StartPolicyGeneration on resource: {principal} with an explicit deny in a service control policy"
+            ),
+        );
+    }
+    let Ok(mut jobs) = state.jobs.lock() else {
+        return error(500, "InternalServerException", "state lock poisoned");
+    };
+    if let Some(t) = &token
+        && let Some(j) = jobs.iter().find(|j| j.token.as_deref() == Some(t))
+    {
+        if j.principal != principal {
+            return error(
+                409,
+                "ConflictException",
+                "clientToken was used with a different request",
+            );
+        }
+        return reply(200, &json!({ "jobId": j.id }));
+    }
+    if jobs
+        .iter()
+        .any(|j| j.account == account && j.status == "IN_PROGRESS")
+    {
+        return error(
+            402,
+            "ServiceQuotaExceededException",
+            "You have reached the limit of concurrent policy generations for this account (1).",
+        );
+    }
+    let id = job_id(&format!(
+        "{}|{principal}|{}",
+        token.clone().unwrap_or_default(),
+        jobs.len()
+    ));
+    jobs.push(Job {
+        id: id.clone(),
+        token,
+        account: account.to_owned(),
+        principal: principal.to_owned(),
+        trails,
+        start,
+        end,
+        started_on: Utc::now(),
+        completed_on: None,
+        status: "IN_PROGRESS",
+        polls: 0,
+        policies: Vec::new(),
+        error: None,
+    });
+    state.stats.started.fetch_add(1, Ordering::Relaxed);
+    reply(200, &json!({ "jobId": id }))
+}
+
+fn get_generated_policy(state: &State, id: &str) -> Reply {
+    state.stats.polls.fetch_add(1, Ordering::Relaxed);
+    // Read the job, then scan outside the lock (the scan reads S3).
+    let job = {
+        let Ok(mut jobs) = state.jobs.lock() else {
+            return error(500, "InternalServerException", "state lock poisoned");
+        };
+        let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
+            return error(
+                404,
+                "ResourceNotFoundException",
+                &format!("Job {id} not found"),
+            );
+        };
+        if job.status == "IN_PROGRESS" {
+            job.polls += 1;
+        }
+        job.clone()
+    };
+    let job = if job.status == "IN_PROGRESS" && job.polls > state.settings.in_progress_polls {
+        let finished = complete(state, job);
+        let Ok(mut jobs) = state.jobs.lock() else {
+            return error(500, "InternalServerException", "state lock poisoned");
+        };
+        match jobs.iter_mut().find(|j| j.id == id) {
+            // Canceled meanwhile: canceled stays.
+            Some(j) if j.status == "IN_PROGRESS" => {
+                *j = finished;
+                j.clone()
+            }
+            Some(j) => j.clone(),
+            None => finished,
+        }
+    } else {
+        job
+    };
+    reply(200, &generated_policy_json(&job))
+}
+
+/// Runs the job: keycard's CloudTrail engine over the trail's objects in S3.
+fn complete(state: &State, mut job: Job) -> Job {
+    job.completed_on = Some(Utc::now());
+    let mut sources = Vec::new();
+    for t in &job.trails {
+        let arn = t.get("cloudTrailArn").and_then(Value::as_str).unwrap_or("");
+        match state.settings.trails.get(arn) {
+            Some(s) => sources.push(s.clone()),
+            None => {
+                job.status = "FAILED";
+                job.error = Some((
+                    "RESOURCE_NOT_FOUND_ERROR",
+                    format!("Trail {arn} was not found."),
+                ));
+                return job;
+            }
+        }
+    }
+    let opts = ScanOptions {
+        principals: Some(BTreeSet::from([job.principal.clone()])),
+        start: Some(job.start),
+        end: Some(job.end),
+        threads: Some(1),
+    };
+    let scanned = read_and_scan(&state.store, &sources, &opts);
+    match scanned {
+        Ok(usage) => {
+            job.status = "SUCCEEDED";
+            job.policies = policies_from(&usage, &job.principal);
+        }
+        Err(e) => {
+            job.status = "FAILED";
+            job.error = Some(("SERVICE_ERROR", e));
+        }
+    }
+    job
+}
+
+fn read_and_scan(
+    store: &S3Store,
+    sources: &[TrailSource],
+    opts: &ScanOptions,
+) -> Result<keycard_core::usage::Usage, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut scanner = Scanner::new(opts);
+    rt.block_on(async {
+        for s in sources {
+            let objects = store
+                .list_objects(&s.bucket, &s.prefix)
+                .await
+                .map_err(|e| e.to_string())?;
+            for o in objects {
+                if let Some(bytes) = store
+                    .get_object(&s.bucket, &o.key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    scanner.scan_reader(&o.key, &bytes[..]);
+                }
+            }
+        }
+        Ok::<(), String>(())
+    })?;
+    Ok(scanner.finish().usage)
+}
+
+/// The generated policy: one statement per service, actions sorted, `Resource: "*"` (what
+/// the service returns without resource placeholders). Empty when nothing was seen.
+fn policies_from(usage: &keycard_core::usage::Usage, principal: &str) -> Vec<String> {
+    let Some(p) = usage.principals.get(principal) else {
+        return Vec::new();
+    };
+    let mut by_service: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for action in p.actions.keys() {
+        let service = action.split(':').next().unwrap_or(action);
+        by_service.entry(service).or_default().push(action);
+    }
+    if by_service.is_empty() {
+        return Vec::new();
+    }
+    let statements: Vec<Value> = by_service
+        .values()
+        .map(|actions| {
+            let action = if actions.len() == 1 {
+                json!(actions[0])
+            } else {
+                json!(actions)
+            };
+            json!({"Effect": "Allow", "Action": action, "Resource": "*"})
+        })
+        .collect();
+    vec![json!({"Version": "2012-10-17", "Statement": statements}).to_string()]
+}
+
+fn generated_policy_json(job: &Job) -> Value {
+    let mut details = json!({
+        "jobId": job.id,
+        "status": job.status,
+        "startedOn": iso(job.started_on),
+    });
+    if let Some(t) = job.completed_on {
+        details["completedOn"] = json!(iso(t));
+    }
+    if let Some((code, message)) = &job.error {
+        details["jobError"] = json!({"code": code, "message": message});
+    }
+    let mut result = json!({
+        "properties": {
+            "principalArn": job.principal,
+        }
+    });
+    if job.status == "SUCCEEDED" {
+        let trail_properties: Vec<Value> = job
+            .trails
+            .iter()
+            .map(|t| {
+                json!({
+                    "cloudTrailArn": t.get("cloudTrailArn").cloned().unwrap_or(Value::Null),
+                    "regions": t.get("regions").cloned().unwrap_or_else(|| json!([])),
+                    "allRegions": t.get("allRegions").cloned().unwrap_or(json!(false)),
+                })
+            })
+            .collect();
+        result["properties"]["isComplete"] = json!(true);
+        result["properties"]["cloudTrailProperties"] = json!({
+            "trailProperties": trail_properties,
+            "startTime": iso(job.start),
+            "endTime": iso(job.end),
+        });
+        let policies: Vec<Value> = job.policies.iter().map(|p| json!({"policy": p})).collect();
+        result["generatedPolicies"] = Value::Array(policies);
+    }
+    json!({"jobDetails": details, "generatedPolicyResult": result})
+}
+
+fn cancel_generation(state: &State, id: &str) -> Reply {
+    let Ok(mut jobs) = state.jobs.lock() else {
+        return error(500, "InternalServerException", "state lock poisoned");
+    };
+    let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("Job {id} not found"),
+        );
+    };
+    if job.status != "IN_PROGRESS" {
+        return validation(&format!(
+            "Cannot cancel job {id} because it is in {} state.",
+            job.status
+        ));
+    }
+    job.status = "CANCELED";
+    job.completed_on = Some(Utc::now());
+    state.stats.canceled.fetch_add(1, Ordering::Relaxed);
+    reply(200, &json!({}))
+}
+
+/// Every Allow statement's (index, action patterns); `Err` when the document is not a policy.
+fn allow_actions(doc: &Value) -> Result<Vec<(usize, Vec<String>, Vec<String>)>, String> {
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return Err("the policy has no Statement".into()),
+    };
+    let list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    Ok(statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .map(|(i, s)| (i, list(s.get("Action")), list(s.get("NotAction"))))
+        .collect())
+}
+
+fn position(text: &str, offset: usize) -> Value {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |n| offset - n - 1);
+    json!({"line": line, "column": column, "offset": offset})
+}
+
+fn validate_policy(state: &State, body: &Value) -> Reply {
+    state.stats.validations.fetch_add(1, Ordering::Relaxed);
+    let Some(text) = body.get("policyDocument").and_then(Value::as_str) else {
+        return validation("policyDocument is required");
+    };
+    let mut findings = Vec::new();
+    match serde_json::from_str::<Value>(text)
+        .map_err(|e| e.to_string())
+        .and_then(|d| allow_actions(&d))
+    {
+        Err(e) => findings.push(json!({
+            "findingType": "ERROR",
+            "issueCode": "JSON_SYNTAX_ERROR",
+            "findingDetails": e,
+            "learnMoreLink": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html#access-analyzer-reference-policy-checks-error-json-syntax-error",
+            "locations": [{"path": [], "span": {"start": position(text, 0), "end": position(text, text.len())}}],
+        })),
+        Ok(statements) => {
+            let catalog = Catalog::embedded();
+            for (si, actions, _) in statements {
+                for (ai, a) in actions.iter().enumerate() {
+                    let known = if a.contains('*') || a.contains('?') {
+                        !catalog.expand(a).actions.is_empty()
+                    } else {
+                        catalog.contains(a)
+                    };
+                    if known {
+                        continue;
+                    }
+                    let at = text.find(&format!("\"{a}\"")).unwrap_or(0);
+                    findings.push(json!({
+                        "findingType": "ERROR",
+                        "issueCode": "INVALID_ACTION",
+                        "findingDetails": format!("The action {a} does not exist."),
+                        "learnMoreLink": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html#access-analyzer-reference-policy-checks-error-invalid-action",
+                        "locations": [{
+                            "path": [{"value": "Statement"}, {"index": si}, {"value": "Action"}, {"index": ai}],
+                            "span": {"start": position(text, at), "end": position(text, at + a.len() + 2)},
+                        }],
+                    }));
+                }
+            }
+        }
+    }
+    reply(200, &json!({ "findings": findings }))
+}
+
+fn allowed(doc: &str) -> Result<BTreeSet<String>, String> {
+    let v: Value = serde_json::from_str(doc).map_err(|e| e.to_string())?;
+    let catalog = Catalog::embedded();
+    let mut out = BTreeSet::new();
+    for (_, actions, not_actions) in allow_actions(&v)? {
+        out.extend(catalog.effective(&actions, &not_actions).actions);
+    }
+    Ok(out)
+}
+
+fn check_no_new_access(state: &State, body: &Value) -> Reply {
+    state.stats.access_checks.fetch_add(1, Ordering::Relaxed);
+    let (Some(new), Some(existing)) = (
+        body.get("newPolicyDocument").and_then(Value::as_str),
+        body.get("existingPolicyDocument").and_then(Value::as_str),
+    ) else {
+        return validation("newPolicyDocument and existingPolicyDocument are required");
+    };
+    let (new, existing) = match (allowed(new), allowed(existing)) {
+        (Ok(n), Ok(e)) => (n, e),
+        (Err(e), _) | (_, Err(e)) => return validation(&format!("invalid policy document: {e}")),
+    };
+    let added: Vec<&String> = new.difference(&existing).collect();
+    if added.is_empty() {
+        reply(
+            200,
+            &json!({
+                "result": "PASS",
+                "message": "The modified permissions do not grant new access compared to your existing policy.",
+                "reasons": [],
+            }),
+        )
+    } else {
+        let reasons: Vec<Value> = added
+            .iter()
+            .take(20)
+            .map(|a| json!({"description": format!("New access in the statement: {a}"), "changeType": "ADDED"}))
+            .collect();
+        reply(
+            200,
+            &json!({
+                "result": "FAIL",
+                "message": "The modified permissions grant new access compared to your existing policy.",
+                "reasons": reasons,
+            }),
+        )
+    }
+}
