@@ -13,7 +13,7 @@
 //!     &admin.path,
 //!     serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess"}),
 //! )])?;
-//! assert!(new_text.contains("- !Sub 'arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess'"));
+//! assert!(new_text.contains("- !Sub arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess\n"));
 //! print!("{}", unified_diff(text, &new_text, "template.yaml"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
