@@ -21,10 +21,9 @@ pub struct Node {
 /// `{Ref: X}`, `!GetAtt A.B` is `{Fn::GetAtt: A.B}`), so rules see one spelling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    /// A scalar as written; `quoted` tells `"*"` from a plain `*` where it matters (it rarely does).
+    /// A scalar (string, number, boolean; null is the empty string) as text.
     Scalar {
         value: String,
-        quoted: bool,
     },
     Seq(Vec<Node>),
     /// Key/value pairs in file order; keys keep their own positions.
@@ -80,23 +79,12 @@ impl Node {
     /// Builds a node tree from a JSON value whose every part sits at `at` (used for policy
     /// documents written as JSON strings inside a template: the string is the finest location).
     pub fn from_json(value: &serde_json::Value, at: Pos, end: Pos) -> Node {
+        let scalar = |value: String| Kind::Scalar { value };
         let kind = match value {
-            serde_json::Value::Null => Kind::Scalar {
-                value: "null".into(),
-                quoted: false,
-            },
-            serde_json::Value::Bool(b) => Kind::Scalar {
-                value: b.to_string(),
-                quoted: false,
-            },
-            serde_json::Value::Number(n) => Kind::Scalar {
-                value: n.to_string(),
-                quoted: false,
-            },
-            serde_json::Value::String(s) => Kind::Scalar {
-                value: s.clone(),
-                quoted: true,
-            },
+            serde_json::Value::Null => scalar(String::new()),
+            serde_json::Value::Bool(b) => scalar(b.to_string()),
+            serde_json::Value::Number(n) => scalar(n.to_string()),
+            serde_json::Value::String(s) => scalar(s.clone()),
             serde_json::Value::Array(items) => {
                 Kind::Seq(items.iter().map(|v| Node::from_json(v, at, end)).collect())
             }
@@ -119,14 +107,12 @@ impl Node {
     pub fn from_template(node: &template::Node, tpl: &Template) -> Node {
         let start = node.pos;
         let end = tpl.pos(node.span.end);
-        let scalar = |value: String, quoted: bool| Kind::Scalar { value, quoted };
+        let scalar = |value: String| Kind::Scalar { value };
         let kind = match &node.value {
-            template::Value::Null => scalar(String::new(), false),
-            template::Value::Bool(b) => scalar(b.to_string(), false),
-            template::Value::Number(n) => scalar(n.clone(), false),
-            template::Value::String(s) => {
-                scalar(s.clone(), !matches!(node.style, template::Style::Plain))
-            }
+            template::Value::Null => scalar(String::new()),
+            template::Value::Bool(b) => scalar(b.to_string()),
+            template::Value::Number(n) => scalar(n.clone()),
+            template::Value::String(s) => scalar(s.clone()),
             template::Value::Seq(items) => {
                 Kind::Seq(items.iter().map(|n| Node::from_template(n, tpl)).collect())
             }
