@@ -317,33 +317,6 @@ fn source_label(g: &Grant) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::policy_name_of;
-
-    #[test]
-    fn policy_names_from_arns_and_intrinsics() {
-        assert_eq!(
-            policy_name_of("arn:aws:iam::aws:policy/AdministratorAccess"),
-            "AdministratorAccess"
-        );
-        assert_eq!(
-            policy_name_of(
-                r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/PowerUserAccess"}"#
-            ),
-            "PowerUserAccess"
-        );
-        assert_eq!(
-            policy_name_of("arn:aws:iam::aws:policy/service-role/AWSLambdaRole"),
-            "AWSLambdaRole"
-        );
-        assert_eq!(
-            policy_name_of("AmazonS3ReadOnlyAccess"),
-            "AmazonS3ReadOnlyAccess"
-        );
-    }
-}
-
 fn statement(s: &StatementRecord) -> GrantStatement {
     GrantStatement {
         effect: if s.is_allow() {
@@ -644,4 +617,31 @@ fn verify_never_broader(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_name_of;
+
+    #[test]
+    fn policy_names_from_arns_and_intrinsics() {
+        assert_eq!(
+            policy_name_of("arn:aws:iam::aws:policy/AdministratorAccess"),
+            "AdministratorAccess"
+        );
+        assert_eq!(
+            policy_name_of(
+                r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/PowerUserAccess"}"#
+            ),
+            "PowerUserAccess"
+        );
+        assert_eq!(
+            policy_name_of("arn:aws:iam::aws:policy/service-role/AWSLambdaRole"),
+            "AWSLambdaRole"
+        );
+        assert_eq!(
+            policy_name_of("AmazonS3ReadOnlyAccess"),
+            "AmazonS3ReadOnlyAccess"
+        );
+    }
 }
