@@ -132,8 +132,19 @@ proptest! {
             prop_assert!(out.is_ok(), "{edit:?}: {}", out.as_ref().unwrap_err());
             // Independent of the engine's (local) verification: a full re-parse agrees.
             let again = Template::load("t.yaml", &out.unwrap()).unwrap();
-            if let Edit::Replace { path, value } = &edit {
-                prop_assert_eq!(&again.node(path).unwrap().to_json(), value);
+            match &edit {
+                Edit::Replace { path, value } => {
+                    prop_assert_eq!(&again.node(path).unwrap().to_json(), value);
+                }
+                Edit::Insert { path, key, value } => {
+                    let map = again.node(path).unwrap();
+                    prop_assert_eq!(&map.get(key).unwrap().to_json(), value);
+                }
+                Edit::Push { path, value } => {
+                    let items = again.node(path).unwrap().as_seq().unwrap();
+                    prop_assert_eq!(&items.last().unwrap().to_json(), value);
+                }
+                Edit::Remove { .. } => {}
             }
             prop_assert_eq!(again.node("/Outputs/Arn/Value").unwrap().to_json(), json!({"Fn::GetAtt": ["Role", "Arn"]}));
             prop_assert_eq!(again.node("/Resources/Role/Type").unwrap().to_json(), json!("AWS::IAM::Role"));

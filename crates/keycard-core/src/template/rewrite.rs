@@ -1196,16 +1196,32 @@ fn local_regions<'a>(
             _ => return None,
         }
     }
+    // Two insertions at one point: their order decides the layout; not worth the reasoning.
+    for (i, s) in splices.iter().enumerate() {
+        if s.start == s.end
+            && splices[i + 1..]
+                .iter()
+                .any(|o| o.start == o.end && o.start == s.start)
+        {
+            return None;
+        }
+    }
     // New position of an original offset: shifted by every splice that ends before it.
-    let shift = |x: usize, include_inserts_at_x: bool| -> usize {
+    // `own` decides whether an insertion exactly at `x` counts (it does for the end of the
+    // resource it belongs to).
+    let shift = |x: usize, own: &dyn Fn(&Splice) -> bool| -> usize {
         let mut delta: isize = 0;
         for s in splices {
             let is_insert_at_x = s.start == s.end && s.start == x;
-            if s.end <= x && (!is_insert_at_x || include_inserts_at_x) {
+            if s.end <= x && (!is_insert_at_x || own(s)) {
                 delta += s.text.len() as isize - (s.end - s.start) as isize;
             }
         }
         x.saturating_add_signed(delta)
+    };
+    let inside = |s: &Splice, id: &str| {
+        let prefix = push_pointer("/Resources", id);
+        s.path == prefix || s.path.starts_with(&format!("{prefix}/"))
     };
     let mut regions = Vec::new();
     let mut covered: Vec<(usize, usize)> = Vec::new();
@@ -1222,10 +1238,11 @@ fn local_regions<'a>(
                 entry.value.span.end.max(entry.key.span.end) + i + 1
             });
         covered.push((start, end));
+        let key = entry.key.text.as_str();
         regions.push(Region {
-            id: Some(entry.key.text.as_str()),
-            start: shift(start, true),
-            end: shift(end, false),
+            id: Some(key),
+            start: shift(start, &|_| true),
+            end: shift(end, &|s| inside(s, key)),
             key_col: entry.key.span.start - start,
         });
     }
@@ -1234,24 +1251,13 @@ fn local_regions<'a>(
         .first()
         .map(|e| e.key.span.start - t.lines().line_start(e.key.span.start))?;
     for s in splices {
-        if covered.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
-            // Zero-length insertions at a region's end belong to added resources.
-            if !(s.start == s.end && covered.iter().any(|&(_, b)| b == s.start)) {
-                continue;
-            }
+        if s.path != "/Resources" && covered.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
+            continue;
         }
         if s.start != s.end || s.path != "/Resources" {
             return None;
         }
-        if splices
-            .iter()
-            .filter(|o| o.start == s.start && o.end == s.end)
-            .count()
-            > 1
-        {
-            return None;
-        }
-        let start = shift(s.start, false);
+        let start = shift(s.start, &|_| false);
         regions.push(Region {
             id: None,
             start,
@@ -1809,6 +1815,22 @@ Outputs:
         let escaped = good.replace("    Type: AWS::SQS::Queue", "  Type:  AWS::SQS::Queue");
         let err = verify(&t, &edits, &splices, &escaped).unwrap_err();
         assert!(matches!(err, RewriteError::Verification { .. }), "{err}");
+        // An insertion after a resource's last line belongs to that resource.
+        let props = [Edit::insert(
+            "/Resources/Extra/Properties",
+            "Description",
+            json!("extra"),
+        )];
+        let splices: Vec<Splice> = props.iter().map(|e| plan(&t, e).unwrap()).collect();
+        let text = t.apply(&props).unwrap();
+        assert!(
+            text.contains("      Description: extra\nOutputs:"),
+            "{text}"
+        );
+        assert_eq!(
+            local_regions(&t, &props, &splices, &text).map(|r| r.len()),
+            Some(1)
+        );
         // Edits outside Resources use the full re-parse.
         let outputs = [Edit::replace("/Outputs/RoleArn/Value", json!("x"))];
         let splices: Vec<Splice> = outputs.iter().map(|e| plan(&t, e).unwrap()).collect();
