@@ -386,3 +386,60 @@ fn sample_events_parse() {
     assert_eq!(reduce.settings, batch.settings);
     assert_eq!(s.trail, request.trail);
 }
+
+/// Resolves a state's JSONPath `Parameters` against `state` (literal values kept).
+fn build(params: &Value, state: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in params.as_object().unwrap() {
+        match k.strip_suffix(".$") {
+            Some(name) => {
+                let path = v.as_str().unwrap();
+                let value = resolve(state, path).unwrap_or_else(|| panic!("{path} not in state"));
+                out.insert(name.to_owned(), value.clone());
+            }
+            None => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The shared steps (E's diff and summarize) accept what this state machine sends them.
+#[test]
+fn shared_steps_accept_what_cloudtrail_mode_sends() {
+    let asl = asl();
+    let mut state = serde_json::to_value(plan_output()).unwrap();
+    state["scan"] = json!({"MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:keycard-cloudtrail/ScanTrail:1",
+                           "ResultWriterDetails": {"Bucket": "out", "Key": "runs/q4/cloudtrail/map/1/manifest.json"}});
+    let reduce_in: keycard_aws::cloudtrail_s3::ReduceInput =
+        serde_json::from_value(build(&asl["States"]["Reduce"]["Parameters"], &state)).unwrap();
+    assert_eq!(reduce_in.settings.execution_name, "q4");
+    state["reduce"] = json!({"usageKey": "runs/q4/cloudtrail/usage.json"});
+    let stacks = &asl["States"]["AnalyseStacks"];
+    // One Map item, as ItemSelector builds it.
+    let mut item = build(
+        &json!({"run.$": "$.run", "usageKey.$": "$.reduce.usageKey"}),
+        &state,
+    );
+    item["stack"] = state["stacks"][0].clone();
+    let selector = stacks["ItemSelector"].as_object().unwrap();
+    assert_eq!(
+        selector.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["run.$", "stack.$", "usageKey.$"])
+    );
+    let diff: keycard_aws::chain::DiffInput = serde_json::from_value(build(
+        &stacks["ItemProcessor"]["States"]["Diff"]["Parameters"],
+        &item,
+    ))
+    .unwrap();
+    assert_eq!(
+        diff.usage_key.as_deref(),
+        Some("runs/q4/cloudtrail/usage.json")
+    );
+    assert!(diff.role_outcomes.is_empty());
+    state["stackOutcomes"] = json!([]);
+    let summary: keycard_aws::chain::SummaryInput =
+        serde_json::from_value(build(&asl["States"]["Summarize"]["Parameters"], &state)).unwrap();
+    assert_eq!(summary.run.execution_name, "q4");
+}
