@@ -127,6 +127,10 @@ pub fn update_ledger(previous: Option<&Usage>, current: &Usage, cutoff: DateTime
     let mut ledger = previous.cloned().unwrap_or_default();
     ledger.merge(current);
     for pu in ledger.principals.values_mut() {
+        // What a source could not observe is a fact about one run's evidence, not usage: kept in
+        // the ledger it would pin a role's grants forever (an incomplete Access Analyzer answer
+        // is `*:*`), so each run brings its own.
+        pu.unobservable.clear();
         pu.actions.retain(|_, au| au.last_seen >= cutoff);
         pu.denied.retain(|_, au| au.last_seen >= cutoff);
         pu.windows.retain(|w| w.end >= cutoff);
@@ -225,5 +229,38 @@ mod tests {
         assert_eq!(actions.len(), 1);
         assert_eq!(actions["s3:GetObject"].count, 2);
         assert_eq!(actions["s3:GetObject"].last_seen, t0 + Duration::days(30));
+    }
+
+    #[test]
+    fn ledger_does_not_carry_what_a_run_could_not_observe() {
+        // Given a run whose evidence (an incomplete Access Analyzer answer) observed nothing at
+        // action level, and one action used
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut cur = Usage::default();
+        let pu = cur.principals.entry("arn:r".into()).or_default();
+        pu.unobservable.insert("*:*".into());
+        pu.actions
+            .insert("s3:GetObject".into(), ActionUsage::seen_once(t0));
+        let mut only_unobservable = Usage::default();
+        only_unobservable
+            .principals
+            .entry("arn:quiet".into())
+            .or_default()
+            .unobservable
+            .insert("s3".into());
+        cur.merge(&only_unobservable);
+        // When the ledger is updated
+        let ledger = update_ledger(None, &cur, t0 - Duration::days(400));
+        // Then usage is remembered but the blind spots are not, so later runs are not pinned
+        assert!(ledger.principals["arn:r"].unobservable.is_empty());
+        assert!(
+            ledger.principals["arn:r"]
+                .actions
+                .contains_key("s3:GetObject")
+        );
+        assert!(!ledger.principals.contains_key("arn:quiet"));
     }
 }
