@@ -916,18 +916,21 @@ impl<'a> Finder<'a> {
             return None;
         }
         let effect = node.get("Effect").map(Node::as_written).unwrap_or_default();
-        let (actions, action_patterns) = items_as_written(node.get("Action"));
-        let (not_actions, not_action_patterns) = items_as_written(node.get("NotAction"));
-        let (resources, _) = items_as_written(node.get("Resource"));
-        let (not_resources, _) = items_as_written(node.get("NotResource"));
+        let (actions, action_patterns, opaque) = items_as_written(node.get("Action"));
+        let (not_actions, not_action_patterns, not_opaque) =
+            items_as_written(node.get("NotAction"));
+        let (resources, _, _) = items_as_written(node.get("Resource"));
+        let (not_resources, _, _) = items_as_written(node.get("NotResource"));
         let mut unknown: Vec<String> = Vec::new();
-        for a in actions.iter().chain(not_actions.iter()) {
-            if !action_patterns.contains(a)
-                && !not_action_patterns.contains(a)
-                && !unknown.contains(a)
-            {
+        for a in opaque.iter().chain(not_opaque.iter()) {
+            if !unknown.contains(a) {
                 unknown.push(a.clone());
             }
+            self.not_analysable(
+                node,
+                path,
+                &format!("action {a} is only known at deploy time; its actions are not counted"),
+            );
         }
         let expansion = if node.get("Action").is_none() && node.get("NotAction").is_none() {
             std::rc::Rc::new(Expanded::default())
@@ -1596,13 +1599,15 @@ fn collect_branches<'n>(
     });
 }
 
-/// Items of `Action`/`Resource` as written, and the literal action patterns usable for catalog
-/// expansion (both branches of an `Fn::If` count).
-fn items_as_written(node: Option<&Node>) -> (Vec<String>, Vec<String>) {
+/// Items of `Action`/`Resource` as written, the literal action patterns usable for catalog
+/// expansion (both branches of an `Fn::If` count), and the items that yield no literal at all
+/// (`!Ref Param`, `!Split`: only known at deploy time).
+fn items_as_written(node: Option<&Node>) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut written = Vec::new();
     let mut patterns = Vec::new();
+    let mut opaque = Vec::new();
     let Some(node) = node else {
-        return (written, patterns);
+        return (written, patterns, opaque);
     };
     let items: Vec<&Node> = match node.as_seq() {
         Some(items) => items.iter().collect(),
@@ -1612,11 +1617,13 @@ fn items_as_written(node: Option<&Node>) -> (Vec<String>, Vec<String>) {
         if item.is_no_value() {
             continue;
         }
-        written.push(item.as_written());
-        if let Some(s) = item.as_str() {
-            patterns.push(s.to_string());
+        let text = item.as_written();
+        if item.as_str().is_some() {
+            patterns.push(text.clone());
+            written.push(text);
             continue;
         }
+        let before = patterns.len();
         for b in branches(item, "", &[]) {
             match b.node.as_seq() {
                 Some(list) => {
@@ -1629,8 +1636,12 @@ fn items_as_written(node: Option<&Node>) -> (Vec<String>, Vec<String>) {
                 }
             }
         }
+        if patterns.len() == before {
+            opaque.push(text.clone());
+        }
+        written.push(text);
     }
-    (written, patterns)
+    (written, patterns, opaque)
 }
 
 /// A node tree for JSON that has no place in the text (a policy document inside a JSON
