@@ -520,8 +520,11 @@ fn cancel_generation(state: &State, id: &str) -> Reply {
     reply(200, &json!({}))
 }
 
-/// Every Allow statement's (index, action patterns); `Err` when the document is not a policy.
-fn allow_actions(doc: &Value) -> Result<Vec<(usize, Vec<String>, Vec<String>)>, String> {
+/// An Allow statement: its index, `Action` and `NotAction` patterns.
+type AllowStatement = (usize, Vec<String>, Vec<String>);
+
+/// Every Allow statement; `Err` when the document is not a policy.
+fn allow_actions(doc: &Value) -> Result<Vec<AllowStatement>, String> {
     let statements = match doc.get("Statement") {
         Some(Value::Array(a)) => a.clone(),
         Some(s @ Value::Object(_)) => vec![s.clone()],
@@ -646,5 +649,253 @@ fn check_no_new_access(state: &State, body: &Value) -> Reply {
                 "reasons": reasons,
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str =
+        "arn:aws:iam::123456789012:role/orders-service-OrdersWorkerRole-1QF8ZC7Y2T4MW";
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events";
+
+    fn state(trails: &[&str], deny: &[&str]) -> State {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::new()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .build(),
+        );
+        State {
+            settings: AnalyzerSettings {
+                trails: trails
+                    .iter()
+                    .map(|t| {
+                        (
+                            (*t).to_owned(),
+                            TrailSource {
+                                bucket: "trail".into(),
+                                prefix: "AWSLogs/".into(),
+                            },
+                        )
+                    })
+                    .collect(),
+                in_progress_polls: 1,
+                deny_principals: deny.iter().map(|d| (*d).to_owned()).collect(),
+            },
+            store: S3Store::new(s3),
+            jobs: Mutex::new(Vec::new()),
+            stats: Arc::new(AnalyzerStats::default()),
+        }
+    }
+
+    fn call(
+        state: &State,
+        method: &str,
+        target: &str,
+        body: Value,
+    ) -> (u16, Option<String>, Value) {
+        let (status, headers, body) = handle(
+            state,
+            Message {
+                method: method.into(),
+                target: target.into(),
+                headers: Vec::new(),
+                body: body.to_string().into_bytes(),
+            },
+        );
+        let code = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-errortype"))
+            .map(|(_, v)| v.clone());
+        (status, code, serde_json::from_slice(&body).unwrap())
+    }
+
+    fn start_body(principal: &str, token: &str, trail: &str) -> Value {
+        json!({
+            "policyGenerationDetails": {"principalArn": principal},
+            "cloudTrailDetails": {
+                "trails": [{"cloudTrailArn": trail, "regions": ["us-east-1"], "allRegions": false}],
+                "accessRole": "arn:aws:iam::123456789012:role/keycard-access-analyzer-trail",
+                "startTime": "2026-09-01T00:00:00Z",
+                "endTime": "2026-11-29T00:00:00Z"
+            },
+            "clientToken": token
+        })
+    }
+
+    #[test]
+    fn generation_is_idempotent_one_at_a_time_and_polls_in_progress_first() {
+        // An unknown trail: the job still runs its IN_PROGRESS polls, then fails as the
+        // service does, without any S3 read.
+        let s = state(&[], &[]);
+        let (st, _, started) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(ROLE, "t1", TRAIL),
+        );
+        assert_eq!(st, 200);
+        let id = started["jobId"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36);
+        let (_, _, again) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(ROLE, "t1", TRAIL),
+        );
+        assert_eq!(again["jobId"], json!(id), "same clientToken, same job");
+        let other = ROLE.replace("OrdersWorker", "Api");
+        let (st, code, _) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(&other, "t2", TRAIL),
+        );
+        assert_eq!(
+            (st, code.as_deref()),
+            (402, Some("ServiceQuotaExceededException"))
+        );
+
+        let path = format!("/policy/generation/{id}");
+        let (_, _, first) = call(&s, "GET", &path, json!({}));
+        assert_eq!(first["jobDetails"]["status"], "IN_PROGRESS");
+        assert!(first["jobDetails"].get("completedOn").is_none());
+        let (_, _, second) = call(&s, "GET", &path, json!({}));
+        assert_eq!(second["jobDetails"]["status"], "FAILED");
+        assert_eq!(
+            second["jobDetails"]["jobError"]["code"],
+            "RESOURCE_NOT_FOUND_ERROR"
+        );
+        // Finished: the next role may start; a finished job cannot be canceled.
+        let (st, _, _) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(&other, "t2", TRAIL),
+        );
+        assert_eq!(st, 200);
+        let (st, code, _) = call(&s, "PUT", &path, json!({}));
+        assert_eq!((st, code.as_deref()), (400, Some("ValidationException")));
+        let (st, code, _) = call(&s, "GET", "/policy/generation/nope", json!({}));
+        assert_eq!(
+            (st, code.as_deref()),
+            (404, Some("ResourceNotFoundException"))
+        );
+    }
+
+    #[test]
+    fn cancel_and_denied_principals() {
+        let s = state(&[TRAIL], &[ROLE]);
+        let (st, code, body) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(ROLE, "t", TRAIL),
+        );
+        assert_eq!((st, code.as_deref()), (403, Some("AccessDeniedException")));
+        assert!(body["message"].as_str().unwrap().contains(ROLE));
+        let other = ROLE.replace("OrdersWorker", "Api");
+        let (_, _, started) = call(
+            &s,
+            "PUT",
+            "/policy/generation",
+            start_body(&other, "t", TRAIL),
+        );
+        let path = format!("/policy/generation/{}", started["jobId"].as_str().unwrap());
+        assert_eq!(call(&s, "PUT", &path, json!({})).0, 200);
+        let (_, _, polled) = call(&s, "GET", &path, json!({}));
+        assert_eq!(polled["jobDetails"]["status"], "CANCELED");
+        assert_eq!(s.stats.canceled.load(Ordering::Relaxed), 1);
+        assert_eq!(s.stats.denied.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn bad_requests_are_validation_errors() {
+        let s = state(&[TRAIL], &[]);
+        for body in [
+            json!({}),
+            json!({"policyGenerationDetails": {"principalArn": "not-an-arn"}}),
+            {
+                let mut b = start_body(ROLE, "t", TRAIL);
+                b["cloudTrailDetails"]["endTime"] = json!("2026-01-01T00:00:00Z");
+                b
+            },
+        ] {
+            let (st, code, _) = call(&s, "PUT", "/policy/generation", body);
+            assert_eq!((st, code.as_deref()), (400, Some("ValidationException")));
+        }
+        let (st, _, _) = call(&s, "DELETE", "/analyzer", json!({}));
+        assert_eq!(st, 404);
+    }
+
+    #[test]
+    fn validate_policy_reports_unknown_actions_with_locations() {
+        let s = state(&[], &[]);
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:ReceiveMessages"],"Resource":"*"}]}"#;
+        let (st, _, out) = call(
+            &s,
+            "POST",
+            "/policy/validation",
+            json!({"policyDocument": doc, "policyType": "IDENTITY_POLICY"}),
+        );
+        assert_eq!(st, 200);
+        let findings = out["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{out}");
+        assert_eq!(findings[0]["issueCode"], "INVALID_ACTION");
+        assert_eq!(findings[0]["locations"][0]["path"][3]["index"], 1);
+        let at = findings[0]["locations"][0]["span"]["start"]["offset"]
+            .as_u64()
+            .unwrap() as usize;
+        assert!(doc[at..].starts_with("\"sqs:ReceiveMessages\""));
+        let (_, _, bad) = call(
+            &s,
+            "POST",
+            "/policy/validation",
+            json!({"policyDocument": "{"}),
+        );
+        assert_eq!(bad["findings"][0]["issueCode"], "JSON_SYNTAX_ERROR");
+    }
+
+    #[test]
+    fn check_no_new_access_compares_allowed_actions() {
+        let s = state(&[], &[]);
+        let wide = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sqs:*","Resource":"*"}}"#;
+        let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage"],"Resource":"*"}]}"#;
+        let (_, _, pass) = call(
+            &s,
+            "POST",
+            "/policy/check-no-new-access",
+            json!({"newPolicyDocument": narrow, "existingPolicyDocument": wide, "policyType": "IDENTITY_POLICY"}),
+        );
+        assert_eq!(pass["result"], "PASS");
+        let (_, _, fail) = call(
+            &s,
+            "POST",
+            "/policy/check-no-new-access",
+            json!({"newPolicyDocument": wide, "existingPolicyDocument": narrow, "policyType": "IDENTITY_POLICY"}),
+        );
+        assert_eq!(fail["result"], "FAIL");
+        assert!(!fail["reasons"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn generated_policy_has_one_statement_per_service() {
+        let text = r#"{"principals": {"arn:aws:iam::123456789012:role/r": {"actions": {
+            "sqs:SendMessage": {"first_seen": "2026-09-01T00:00:00Z", "last_seen": "2026-09-02T00:00:00Z", "count": 2},
+            "dynamodb:GetItem": {"first_seen": "2026-09-01T00:00:00Z", "last_seen": "2026-09-02T00:00:00Z", "count": 1},
+            "dynamodb:Query": {"first_seen": "2026-09-01T00:00:00Z", "last_seen": "2026-09-02T00:00:00Z", "count": 1}}}}}"#;
+        let usage: keycard_core::usage::Usage = serde_json::from_str(text).unwrap();
+        let p = policies_from(&usage, "arn:aws:iam::123456789012:role/r");
+        let doc: Value = serde_json::from_str(&p[0]).unwrap();
+        assert_eq!(
+            doc["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+            ])
+        );
+        assert!(policies_from(&usage, "arn:aws:iam::123456789012:role/other").is_empty());
     }
 }

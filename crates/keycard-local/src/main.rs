@@ -74,6 +74,18 @@ fn main() -> anyhow::Result<()> {
     for k in &result.keys {
         println!("  s3://{}/{k}", chain.output_bucket);
     }
+    // A copy on disk, to open report.html in a browser.
+    let copy = work_dir.join("artifacts");
+    for k in &result.keys {
+        if let Some(bytes) = chain.get_output(k)? {
+            let path = copy.join(k);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, bytes)?;
+        }
+    }
+    println!("copied to {}", copy.display());
     println!("process logs: {}", work_dir.display());
     if keep {
         println!(
