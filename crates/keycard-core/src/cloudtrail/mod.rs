@@ -750,11 +750,14 @@ pub fn scan_dir_with_progress(
     let dedup = Dedup::new();
     let run = || -> Accumulator {
         let threads = rayon::current_num_threads().max(1);
-        let chunk = (threads * 32).max(64);
+        // Big enough batches that per-worker accumulators (and their merges) are few, small
+        // enough that the eventID window can slide every few hundred files.
+        let chunk = (threads * 128).max(256);
         let mut total = Accumulator::new();
         for (i, batch) in files.chunks(chunk).enumerate() {
             let acc = batch
                 .par_iter()
+                .with_min_len(16)
                 .fold(Accumulator::new, |mut acc, (_, path)| {
                     let name = display_path(root, path);
                     let before = acc.stats.events;
