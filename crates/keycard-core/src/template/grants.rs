@@ -394,78 +394,81 @@ impl<'a> Finder<'a> {
             self.out.principals[i].groups = groups;
         }
 
-        for (id, res) in &resources {
-            if id.starts_with("Fn::ForEach::") {
-                continue;
+        for (id, res) in resources {
+            if !id.starts_with("Fn::ForEach::") {
+                self.resource_grants(id, res);
             }
-            let path = push_pointer(res_path, id);
-            let ty = resource_type(res);
-            let mut conditions = Vec::new();
-            if let Some(c) = res.get("Condition").and_then(Node::as_str) {
-                conditions.push(ConditionBranch {
-                    condition: c.to_string(),
-                    branch: true,
-                });
+        }
+    }
+
+    /// Every grant held by one resource.
+    fn resource_grants(&mut self, id: &str, res: &Node) {
+        let res_path = "/Resources";
+        let path = push_pointer(res_path, id);
+        let ty = resource_type(res);
+        let mut conditions = Vec::new();
+        if let Some(c) = res.get("Condition").and_then(Node::as_str) {
+            conditions.push(ConditionBranch {
+                condition: c.to_string(),
+                branch: true,
+            });
+        }
+        let ctx = Context {
+            source: id,
+            source_type: ty,
+            conditions,
+        };
+        let props = res.get("Properties");
+        let props_path = push_pointer(&path, "Properties");
+        match ty {
+            ROLE | USER | GROUP => {
+                let target = Target {
+                    id: id.to_string(),
+                    kind: ty.to_string(),
+                };
+                if let Some(p) = props {
+                    self.inline_policies(&target, &ctx, p, &props_path);
+                    self.managed_arns(&target, &ctx, p, &props_path);
+                }
             }
-            let ctx = Context {
-                source: id,
-                source_type: ty,
-                conditions,
-            };
-            let props = res.get("Properties");
-            let props_path = push_pointer(&path, "Properties");
-            match ty {
-                ROLE | USER | GROUP => {
-                    let target = Target {
-                        id: id.to_string(),
-                        kind: ty.to_string(),
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+                if let Some(p) = props {
+                    let targets = self.attachments(p, &props_path);
+                    self.policy_resource(id, ty, &ctx, p, &props_path, &targets);
+                }
+            }
+            "AWS::IAM::RolePolicy" | "AWS::IAM::UserPolicy" | "AWS::IAM::GroupPolicy" => {
+                if let Some(p) = props {
+                    let (key, kind) = match ty {
+                        "AWS::IAM::RolePolicy" => ("RoleName", ROLE),
+                        "AWS::IAM::UserPolicy" => ("UserName", USER),
+                        _ => ("GroupName", GROUP),
                     };
-                    if let Some(p) = props {
-                        self.inline_policies(&target, &ctx, p, &props_path);
-                        self.managed_arns(&target, &ctx, p, &props_path);
-                    }
+                    let targets = p
+                        .get(key)
+                        .map(|n| self.resolve_principals(n, kind, &push_pointer(&props_path, key)))
+                        .unwrap_or_default();
+                    self.policy_resource(id, ty, &ctx, p, &props_path, &targets);
                 }
-                "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
-                    if let Some(p) = props {
-                        let targets = self.attachments(p, &props_path);
-                        self.policy_resource(id, ty, &ctx, p, &props_path, &targets);
-                    }
-                }
-                "AWS::IAM::RolePolicy" | "AWS::IAM::UserPolicy" | "AWS::IAM::GroupPolicy" => {
-                    if let Some(p) = props {
-                        let (key, kind) = match ty {
-                            "AWS::IAM::RolePolicy" => ("RoleName", ROLE),
-                            "AWS::IAM::UserPolicy" => ("UserName", USER),
-                            _ => ("GroupName", GROUP),
-                        };
-                        let targets = p
-                            .get(key)
-                            .map(|n| {
-                                self.resolve_principals(n, kind, &push_pointer(&props_path, key))
-                            })
-                            .unwrap_or_default();
-                        self.policy_resource(id, ty, &ctx, p, &props_path, &targets);
-                    }
-                }
-                SAM_FUNCTION | SAM_STATE_MACHINE => {
-                    self.sam_resource(id, ty, res, &path, &ctx);
-                }
-                "AWS::Serverless::Connector" => {
-                    if let Some(p) = props {
-                        let source = p.get("Source");
-                        self.connector(&ctx, source, p, &props_path);
-                    }
-                }
-                _ => {}
             }
-            // Embedded connectors on any resource.
-            if let Some(conns) = res.get("Connectors").and_then(Node::as_map) {
-                for e in conns {
-                    let cpath = push_pointer(&push_pointer(&path, "Connectors"), &e.key.text);
-                    if let Some(p) = e.value.get("Properties") {
-                        let source = SourceRef::Id(id.to_string());
-                        self.connector_with(&ctx, source, p, &push_pointer(&cpath, "Properties"));
-                    }
+            SAM_FUNCTION | SAM_STATE_MACHINE => {
+                self.sam_resource(id, ty, res, &path, &ctx);
+            }
+            "AWS::Serverless::Connector" => {
+                if let Some(p) = props {
+                    let source = p.get("Source");
+                    self.connector(&ctx, source, p, &props_path);
+                }
+            }
+            _ => {}
+        }
+        // Embedded connectors on any resource.
+        if let Some(conns) = res.get("Connectors").and_then(Node::as_map) {
+            for e in conns {
+                let cpath = push_pointer(&push_pointer(&path, "Connectors"), &e.key.text);
+                if let Some(p) = e.value.get("Properties") {
+                    let source = SourceRef::Id(id.to_string());
+                    self.connector_with(&ctx, source, p, &push_pointer(&cpath, "Properties"));
                 }
             }
         }
