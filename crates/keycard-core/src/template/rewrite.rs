@@ -1291,7 +1291,12 @@ fn verify_regions(
         .map(|v| v.to_vec())
         .unwrap_or_default();
     for r in regions {
-        let snippet = &new_text[r.start..r.end];
+        let Some(snippet) = new_text.get(r.start..r.end) else {
+            return Err(fail(
+                "/Resources",
+                "an edited region does not line up with the rewritten text".to_string(),
+            ));
+        };
         // Every line after the key line sits under the key (blank and comment lines aside).
         let mut lines = snippet.split('\n').filter(|l| !l.trim().is_empty());
         let first = lines.next().unwrap_or("");
