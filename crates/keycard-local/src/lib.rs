@@ -234,6 +234,16 @@ fn moto_env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Drops the caller's AWS settings from a child's environment (a test run under scripts/test
+/// has `AWS_ENDPOINT_URL` pointing at another moto), so only what is set here applies.
+fn clear_aws_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&k);
+        }
+    }
+}
+
 fn tool(root: &Path, name: &str) -> Result<PathBuf, LocalError> {
     let p = root.join(".venv/bin").join(name);
     if p.exists() {
@@ -285,6 +295,7 @@ impl LocalChain {
         let router = Router::start(moto, lambda).map_err(setup)?;
 
         let mut cmd = Command::new(&moto_bin);
+        clear_aws_env(&mut cmd);
         cmd.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
             // moto's Step Functions interpreter sends its AWS calls to localhost:$MOTO_PORT.
             .env("MOTO_PORT", router.addr.port().to_string());
@@ -571,6 +582,7 @@ impl LocalChain {
         std::fs::write(&env_file, text).map_err(setup)?;
         let lambda_bin = tool(&root, "cargo-lambda")?;
         let mut cmd = Command::new(lambda_bin);
+        clear_aws_env(&mut cmd);
         cmd.current_dir(&root)
             .args([
                 "lambda",

@@ -26,11 +26,26 @@ fn installed(root: &std::path::Path, name: &str) -> bool {
     false
 }
 
-fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false)
+/// Live (non-zombie) processes whose process group is `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: fields after the last ')'
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str()) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 #[test]
@@ -48,6 +63,7 @@ fn the_chain_runs_end_to_end_and_writes_proposals() {
     chain.deploy().unwrap();
     let groups = chain.process_groups();
     assert_eq!(groups.len(), 2, "moto and cargo lambda watch run");
+    assert!(groups.iter().all(|g| !group_members(*g).is_empty()));
 
     let name = format!("e2e-{}", std::process::id());
     let input = sample_input(&root, 1).unwrap();
@@ -226,7 +242,11 @@ fn the_chain_runs_end_to_end_and_writes_proposals() {
 
     chain.stop();
     std::thread::sleep(Duration::from_millis(200));
-    for pid in groups {
-        assert!(!alive(pid), "process {pid} is still running");
+    for pgid in groups {
+        let left = group_members(pgid);
+        assert!(
+            left.is_empty(),
+            "processes {left:?} of group {pgid} still run"
+        );
     }
 }
