@@ -655,25 +655,11 @@ where
     wanted.dedup_by(|a, b| a.key == b.key);
 
     let mut scanner = Scanner::new(&s.scan_options());
-    let mut vanished: Vec<MalformedFile> = Vec::new();
-    for chunk in wanted.chunks(FETCH_CONCURRENCY) {
-        let keys: Vec<String> = chunk.iter().map(|i| i.key.clone()).collect();
-        let bodies = fetch_chunk(store, &s.trail.bucket, &keys).await?;
-        for (item, body) in chunk.iter().zip(bodies) {
-            match body {
-                Ok(Some(bytes)) => {
-                    counts.objects += 1;
-                    counts.bytes += bytes.len() as u64;
-                    scanner.scan_reader(&item.key, bytes.as_slice());
-                }
-                Ok(None) => vanished.push(MalformedFile {
-                    path: item.key.clone(),
-                    reason: "listed but gone when read (expired or deleted)".into(),
-                }),
-                Err(e) => return Err(StepError::Aws(e)),
-            }
-        }
-    }
+    let keys: Vec<String> = wanted.into_iter().map(|i| i.key).collect();
+    let fetched = scan_objects(store, &s.trail.bucket, &keys, &mut scanner, |_, _| {}).await?;
+    counts.objects += fetched.objects;
+    counts.bytes += fetched.bytes;
+    let vanished = fetched.vanished;
     let ScanResult { usage, mut files } = scanner.finish();
     files.digests_skipped += digests;
     files.malformed.extend(vanished);
@@ -699,6 +685,55 @@ where
         counts,
         reused: false,
     })
+}
+
+/// What [`scan_objects`] downloaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// Objects downloaded and scanned.
+    pub objects: u64,
+    /// Bytes downloaded (compressed, as stored).
+    pub bytes: u64,
+    /// Objects listed but gone when read (lifecycle expiry, deletion): recorded, not fatal.
+    pub vanished: Vec<MalformedFile>,
+}
+
+/// Downloads `keys` from `bucket` ([`FETCH_CONCURRENCY`] at a time) and streams each through
+/// `scanner` in the order given, calling `on_object(key, bytes)` after each. Shared by the
+/// Distributed Map child ([`scan_batch`]) and the CLI's `--cloudtrail s3://…`, so both read
+/// a trail bucket the same way. A failed read other than a vanished object is returned (a
+/// denial would fail for every object and must not look like silence).
+pub async fn scan_objects<S, F>(
+    store: &S,
+    bucket: &str,
+    keys: &[String],
+    scanner: &mut Scanner,
+    mut on_object: F,
+) -> Result<Fetched, StepError>
+where
+    S: ObjectStore + Clone + 'static,
+    F: FnMut(&str, u64) + Send,
+{
+    let mut out = Fetched::default();
+    for chunk in keys.chunks(FETCH_CONCURRENCY) {
+        let bodies = fetch_chunk(store, bucket, chunk).await?;
+        for (key, body) in chunk.iter().zip(bodies) {
+            match body {
+                Ok(Some(bytes)) => {
+                    out.objects += 1;
+                    out.bytes += bytes.len() as u64;
+                    scanner.scan_reader(key, bytes.as_slice());
+                    on_object(key, bytes.len() as u64);
+                }
+                Ok(None) => out.vanished.push(MalformedFile {
+                    path: key.clone(),
+                    reason: "listed but gone when read (expired or deleted)".into(),
+                }),
+                Err(e) => return Err(StepError::Aws(e)),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Downloads `keys` concurrently (at most [`FETCH_CONCURRENCY`] at once; callers pass chunks

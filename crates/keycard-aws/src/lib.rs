@@ -12,6 +12,7 @@ pub mod chain;
 pub mod cloudformation;
 pub mod cloudtrail_s3;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod iam;
 pub mod s3;

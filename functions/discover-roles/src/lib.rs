@@ -14,11 +14,9 @@ use keycard_aws::chain::{
     SkippedRole, StackItem, StepError, stack_key_name, to_json_bytes,
 };
 use keycard_aws::cloudformation::Stacks;
+use keycard_aws::discovery::stack_roles;
 use keycard_aws::{Config, ObjectStore, Roles};
 use serde::Serialize;
-
-/// The resource type whose instances get a policy generation each.
-const ROLE_TYPE: &str = "AWS::IAM::Role";
 
 /// The run manifest: everything discovery decided, for the summary and for people.
 #[derive(Debug, Serialize)]
@@ -72,7 +70,7 @@ where
     let mut drift_errors = Vec::new();
     for stack in targets {
         let name = stack_key_name(stack).to_owned();
-        let mut resources = match stacks.stack_resources(stack).await {
+        let resources = match stacks.stack_resources(stack).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => {
                 skipped.push(SkippedRole {
@@ -85,37 +83,9 @@ where
             }
             Err(e) => return Err(e.into()),
         };
-        // Logical-id order: which roles fit the budget must not depend on the API's order.
-        resources.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
-        for r in resources.iter().filter(|r| r.resource_type == ROLE_TYPE) {
-            let Some(physical) = r.physical_id.as_deref() else {
-                skipped.push(SkippedRole {
-                    stack: name.clone(),
-                    logical_id: r.logical_id.clone(),
-                    role_arn: None,
-                    reason: format!(
-                        "no physical role yet (resource status {})",
-                        r.status.as_deref().unwrap_or("unknown")
-                    ),
-                });
-                continue;
-            };
-            match roles.role(physical).await {
-                Ok(info) => found.push(RoleItem {
-                    stack: name.clone(),
-                    logical_id: r.logical_id.clone(),
-                    role_name: info.name,
-                    role_arn: info.arn,
-                }),
-                Err(e) if e.is_not_found() => skipped.push(SkippedRole {
-                    stack: name.clone(),
-                    logical_id: r.logical_id.clone(),
-                    role_arn: None,
-                    reason: format!("role {physical} no longer exists in IAM"),
-                }),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let (roles_found, roles_skipped) = stack_roles(roles, &name, &resources).await?;
+        found.extend(roles_found);
+        skipped.extend(roles_skipped);
         // Drift detection is a side check: a stack in a state that cannot be checked must not
         // stop the run, so a failure is recorded and the diff step reports it.
         let drift_detection_id = match stacks.detect_drift(stack).await {

@@ -21,19 +21,41 @@ use serde_json::json;
 
 use crate::ui::{Format, Ui, table};
 
+mod aws;
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Writes to --out: template.yaml (or template.json, as the input), template.diff, report.json,
 report.md and report.html. Principals are matched to the evidence by role name: RoleName resolved
 with --stack-name/--account-id, or CloudFormation's generated <stack>-<LogicalId>-<suffix>;
---role-arn overrides. A principal that matches nothing is reported, never guessed.")]
+--role-arn overrides. A principal that matches nothing is reported, never guessed.
+
+AWS mode (--stack instead of --template) reads the deployed stack's template (GetTemplate,
+Original stage), its resources and its roles' ARNs (IAM GetRole) with the standard AWS credential
+chain, and takes the evidence from --cloudtrail s3://BUCKET/PREFIX (keycard's own scan of the
+trail's objects), a local --cloudtrail folder, or --access-analyzer (one IAM Access Analyzer
+policy generation per role, one after another, over at most 90 days).")]
 pub struct Args {
     /// The CloudFormation or SAM template (YAML or JSON).
-    #[arg(long, value_name = "FILE")]
-    pub template: PathBuf,
-    /// Folder of CloudTrail log files (searched recursively; the AWSLogs/ layout or plain files).
-    #[arg(long, value_name = "DIR", required_unless_present = "usage")]
-    pub cloudtrail: Option<PathBuf>,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "stack",
+        conflicts_with = "stack"
+    )]
+    pub template: Option<PathBuf>,
+    /// CloudTrail log files: a local folder (searched recursively; the AWSLogs/ layout or plain
+    /// files) or, with --stack, s3://BUCKET/PREFIX of the trail's bucket.
+    #[arg(
+        long,
+        value_name = "DIR|S3_URL",
+        required_unless_present_any = ["usage", "access_analyzer"]
+    )]
+    pub cloudtrail: Option<String>,
+    /// AWS mode settings (boxed: they are only read in that mode, and the command enum stays
+    /// small).
+    #[command(flatten)]
+    pub aws: Box<AwsArgs>,
     /// A usage file (the ledger's JSON format) to use as evidence, instead of or besides
     /// --cloudtrail.
     #[arg(long, value_name = "FILE")]
@@ -53,12 +75,12 @@ pub struct Args {
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub end: Option<DateTime<Utc>>,
     /// Stack name, to resolve ${AWS::StackName} and CloudFormation-generated names.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "stack")]
     pub stack_name: Option<String>,
     /// Account id, to resolve ${AWS::AccountId} and to match only this account's roles.
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account_id: Option<String>,
-    /// Region, to resolve ${AWS::Region} in names.
+    /// Region, to resolve ${AWS::Region} in names; with --stack, the region of the AWS calls.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// Role ARN of a principal, overriding name matching (repeatable): LogicalId=ARN.
@@ -76,6 +98,37 @@ pub struct Args {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `propose --stack` options.
+#[derive(Debug, clap::Args)]
+pub struct AwsArgs {
+    /// AWS mode: a deployed stack (name or ARN) whose template, resources and roles are read
+    /// from CloudFormation and IAM.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// With --stack: evidence from IAM Access Analyzer policy generation (needs --trail and
+    /// --access-role), one role at a time.
+    #[arg(long, requires_all = ["stack", "trail", "access_role"], conflicts_with = "cloudtrail")]
+    pub access_analyzer: bool,
+    /// The trail Access Analyzer reads (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME).
+    #[arg(long, value_name = "ARN", requires = "access_analyzer")]
+    pub trail: Option<String>,
+    /// The role Access Analyzer assumes to read the trail and its bucket.
+    #[arg(long, value_name = "ARN", requires = "access_analyzer")]
+    pub access_role: Option<String>,
+    /// Seconds between two polls of a policy generation job.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        requires = "access_analyzer"
+    )]
+    pub poll_seconds: u64,
+    /// Polls before a policy generation job is canceled (its role then keeps its grants).
+    #[arg(long, value_name = "N", default_value_t = 120, requires = "access_analyzer",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_polls: u32,
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -104,28 +157,97 @@ fn parse_role_arn(s: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
-    let template_text = std::fs::read_to_string(&args.template)
-        .with_context(|| format!("cannot read template {}", args.template.display()))?;
-    let template_name = args
-        .template
+/// What a mode read: the template and the evidence, and how to match roles.
+struct Gathered {
+    template_name: String,
+    template_text: String,
+    usage: Usage,
+    evidence: Option<EvidenceStats>,
+    /// The evidence window when the source fixes one (Access Analyzer's request).
+    window: Option<Window>,
+    resolution: RoleResolution,
+}
+
+/// Local mode: the template file and a CloudTrail folder.
+fn gather_local(template: &Path, args: &Args, ui: &Ui) -> anyhow::Result<Gathered> {
+    let template_text = std::fs::read_to_string(template)
+        .with_context(|| format!("cannot read template {}", template.display()))?;
+    let template_name = template
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "template".into());
+    let mut usage = Usage::default();
+    let mut evidence: Option<EvidenceStats> = None;
+    if let Some(dir) = &args.cloudtrail {
+        if dir.starts_with("s3://") {
+            bail!("--cloudtrail {dir}: reading CloudTrail from S3 needs --stack (AWS mode)");
+        }
+        let (u, stats) = scan(Path::new(dir), args, ui)?;
+        usage.merge(&u);
+        evidence = Some(stats);
+    }
+    Ok(Gathered {
+        template_name,
+        template_text,
+        usage,
+        evidence,
+        window: None,
+        resolution: RoleResolution {
+            stack_name: args.stack_name.clone(),
+            account_id: args.account_id.clone(),
+            region: args.region.clone(),
+            partition: None,
+            role_arns: BTreeMap::new(),
+            physical_ids: BTreeMap::new(),
+        },
+    })
+}
+
+pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     if let (Some(s), Some(e)) = (args.start, args.end)
         && s >= e
     {
         bail!("--start {s} is not before --end {e}");
     }
+    let gathered = match (&args.aws.stack, &args.template) {
+        (Some(stack), _) => {
+            let evidence = if args.aws.access_analyzer {
+                match (&args.aws.trail, &args.aws.access_role) {
+                    (Some(trail), Some(role)) => aws::Evidence::AccessAnalyzer {
+                        trail: trail.clone(),
+                        access_role: role.clone(),
+                    },
+                    _ => bail!("--access-analyzer needs --trail and --access-role"),
+                }
+            } else {
+                match args.cloudtrail.as_deref() {
+                    Some(url) if url.starts_with("s3://") => {
+                        let (bucket, prefix) = aws::parse_s3_url(url).ok_or_else(|| {
+                            anyhow::anyhow!("--cloudtrail {url}: expected s3://BUCKET/PREFIX")
+                        })?;
+                        aws::Evidence::S3 { bucket, prefix }
+                    }
+                    Some(dir) => aws::Evidence::Local(PathBuf::from(dir)),
+                    None => aws::Evidence::None,
+                }
+            };
+            aws::gather(stack, evidence, &args, ui)?
+        }
+        (None, Some(template)) => gather_local(template, &args, ui)?,
+        (None, None) => bail!("pass --template FILE or --stack NAME"),
+    };
+    let Gathered {
+        template_name,
+        template_text,
+        mut usage,
+        evidence,
+        window,
+        mut resolution,
+    } = gathered;
+    // --role-arn overrides whatever the mode resolved.
+    resolution.role_arns.extend(args.role_arn.iter().cloned());
 
-    // Evidence.
-    let mut usage = Usage::default();
-    let mut evidence: Option<EvidenceStats> = None;
-    if let Some(dir) = &args.cloudtrail {
-        let (u, stats) = scan(dir, &args, ui)?;
-        usage.merge(&u);
-        evidence = Some(stats);
-    }
+    // Further evidence.
     if let Some(path) = &args.usage {
         usage.merge(&read_usage(path)?);
     }
@@ -148,19 +270,13 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         usage,
         ledger,
         keep,
-        resolution: RoleResolution {
-            stack_name: args.stack_name.clone(),
-            account_id: args.account_id.clone(),
-            region: args.region.clone(),
-            partition: None,
-            role_arns: args.role_arn.iter().cloned().collect::<BTreeMap<_, _>>(),
-            physical_ids: BTreeMap::new(),
-        },
+        resolution,
         options: ProposalOptions {
             retention_days: args.retention_days,
             max_managed_policies: usize::from(args.max_managed_policies),
-            window: match (args.start, args.end) {
-                (Some(start), Some(end)) => Some(Window { start, end }),
+            window: match (window, args.start, args.end) {
+                (Some(w), _, _) => Some(w),
+                (None, Some(start), Some(end)) => Some(Window { start, end }),
                 _ => None,
             },
             now: Some(Utc::now()),

@@ -1,0 +1,517 @@
+//! `keycard propose --stack`: the deployed pipeline's inputs, read from AWS by the CLI.
+//!
+//! The same adapters the Lambdas use (`keycard_aws`): GetTemplate (Original) and
+//! ListStackResources from CloudFormation, each role's ARN from IAM
+//! (`keycard_aws::discovery::stack_roles`, the discovery step's code), and the evidence either
+//! from Access Analyzer policy generation (one role after another: the service runs one job per
+//! account at a time) or from keycard's own scan of the trail bucket
+//! (`keycard_aws::cloudtrail_s3::scan_objects`, the Distributed Map child's reader). The tokio
+//! runtime exists only in this mode; the local mode never starts one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keycard_aws::access_analyzer::{GenerationRequest, JobStatus};
+use keycard_aws::chain::{MAX_WINDOW_DAYS, RoleItem, client_token, stack_key_name};
+use keycard_aws::cloudformation::TemplateStage;
+use keycard_aws::cloudtrail_s3::scan_objects;
+use keycard_aws::discovery::stack_roles;
+use keycard_aws::{AwsError, Clients, Config, ObjectStore, PolicyGeneration, Stacks};
+use keycard_core::cloudtrail::{ScanOptions, Scanner};
+use keycard_core::proposal::RoleResolution;
+use keycard_core::report::EvidenceStats;
+use keycard_core::usage::{Usage, Window};
+use tokio::runtime::Runtime;
+
+use super::{Args, Gathered};
+use crate::ui::Ui;
+
+/// Where the evidence comes from in AWS mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// StartPolicyGeneration per role on this trail, read through this role.
+    AccessAnalyzer { trail: String, access_role: String },
+    /// Log objects under `s3://bucket/prefix`.
+    S3 { bucket: String, prefix: String },
+    /// A local folder of log files (the stack's template and roles still come from AWS).
+    Local(std::path::PathBuf),
+    /// Only `--usage`/`--ledger` files.
+    None,
+}
+
+/// Splits `s3://bucket/prefix` (the prefix may be empty).
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    Some((bucket.to_owned(), prefix.to_owned()))
+}
+
+/// Settings of the Access Analyzer loop.
+#[derive(Debug, Clone)]
+pub struct GenerationSettings {
+    pub trail_arn: String,
+    pub access_role_arn: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Time between two GetGeneratedPolicy calls of one job.
+    pub poll_interval: Duration,
+    /// Polls before a job is canceled and its role left without evidence.
+    pub max_polls: u32,
+    /// Makes the client tokens of this run distinct from any other run's (AA returns the
+    /// same job for the same token).
+    pub run_id: String,
+}
+
+/// One role's outcome of policy generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleGeneration {
+    pub role: RoleItem,
+    /// The role's usage, when the job succeeded and its result parsed.
+    pub usage: Option<Usage>,
+    /// Why there is no usage.
+    pub problem: Option<String>,
+}
+
+/// Runs policy generation for each role in turn: start, poll until finished (canceling a job
+/// that outlives `max_polls`), convert with `keycard_core::access_analyzer`. A role whose job
+/// fails keeps no evidence (it will be reported unmatched, never as unused); an error that is
+/// not about one role (credentials, throttling left after the SDK's retries) stops the run.
+/// `report(role, status, poll)` is told of every poll, for the progress line.
+pub async fn generate_usage<G: PolicyGeneration>(
+    analyzer: &G,
+    roles: &[RoleItem],
+    settings: &GenerationSettings,
+    mut report: impl FnMut(&RoleItem, &str, u32),
+) -> Result<Vec<RoleGeneration>, AwsError> {
+    let mut out = Vec::new();
+    for role in roles {
+        let request = GenerationRequest {
+            principal_arn: role.role_arn.clone(),
+            trail_arn: settings.trail_arn.clone(),
+            regions: Vec::new(),
+            all_regions: false,
+            access_role_arn: settings.access_role_arn.clone(),
+            start: settings.start,
+            end: settings.end,
+            client_token: client_token(&settings.run_id, &role.role_arn),
+        };
+        let job_id = match analyzer.start_generation(&request).await {
+            Ok(id) => id,
+            Err(e) if !e.is_transient() => {
+                out.push(RoleGeneration {
+                    role: role.clone(),
+                    usage: None,
+                    problem: Some(format!("policy generation not started: {e}")),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        report(role, "STARTED", 0);
+        let mut polls = 0u32;
+        let generation = loop {
+            if polls > 0 {
+                // A blocking wait: the CLI's runtime has one thread and nothing else to do.
+                std::thread::sleep(settings.poll_interval);
+            }
+            polls += 1;
+            let job = analyzer.generated_policy(&job_id).await?;
+            report(role, job.status.as_str(), polls);
+            match job.status {
+                JobStatus::InProgress if polls >= settings.max_polls => {
+                    // Canceling frees the account's one generation slot for the next role.
+                    let canceled = analyzer.cancel_generation(&job_id).await;
+                    break RoleGeneration {
+                        role: role.clone(),
+                        usage: None,
+                        problem: Some(format!(
+                            "policy generation {job_id} still running after {polls} polls; canceled{}",
+                            canceled
+                                .err()
+                                .map(|e| format!(" (cancel failed: {e})"))
+                                .unwrap_or_default()
+                        )),
+                    };
+                }
+                JobStatus::InProgress => continue,
+                JobStatus::Succeeded => {
+                    let text = job.api_json.to_string();
+                    break match keycard_core::access_analyzer::parse_generated_policy(
+                        &text,
+                        Some(&role.role_arn),
+                    ) {
+                        Ok(u) => RoleGeneration {
+                            role: role.clone(),
+                            usage: Some(u),
+                            problem: None,
+                        },
+                        Err(e) => RoleGeneration {
+                            role: role.clone(),
+                            usage: None,
+                            problem: Some(format!("generated policy not usable: {e}")),
+                        },
+                    };
+                }
+                JobStatus::Failed | JobStatus::Canceled => {
+                    break RoleGeneration {
+                        role: role.clone(),
+                        usage: None,
+                        problem: Some(format!(
+                            "policy generation {}{}",
+                            job.status.as_str().to_ascii_lowercase(),
+                            job.error
+                                .map(|e| format!(": {} {}", e.code, e.message))
+                                .unwrap_or_default()
+                        )),
+                    };
+                }
+            }
+        };
+        out.push(generation);
+    }
+    Ok(out)
+}
+
+/// A spinner on terminals; on anything else, one line per status change.
+struct StatusLine<'a> {
+    bar: Option<ProgressBar>,
+    ui: &'a Ui,
+    last: String,
+    started: Instant,
+}
+
+impl<'a> StatusLine<'a> {
+    fn new(ui: &'a Ui) -> Self {
+        let bar = (ui.interactive && !ui.quiet).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}  {elapsed}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        StatusLine {
+            bar,
+            ui,
+            last: String::new(),
+            started: Instant::now(),
+        }
+    }
+
+    fn set(&mut self, msg: String) {
+        match &self.bar {
+            Some(bar) => bar.set_message(msg),
+            None if msg != self.last => {
+                self.ui
+                    .info(&format!("[{:>4}s] {msg}", self.started.elapsed().as_secs()));
+                self.last = msg;
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar of objects read on terminals, hidden otherwise.
+fn object_progress(ui: &Ui, objects: u64) -> ProgressBar {
+    if !ui.interactive || ui.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(objects), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} reading S3 [{bar:30}] {pos}/{len} objects  {elapsed}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Field `n` of an ARN (`arn:partition:service:region:account:resource`).
+fn arn_field(arn: &str, n: usize) -> Option<String> {
+    arn.strip_prefix("arn:")?;
+    arn.split(':')
+        .nth(n)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Reads the stack and the evidence from AWS.
+pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::Result<Gathered> {
+    let rt: Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = &args.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    let sdk = rt.block_on(loader.load());
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| anyhow!("no AWS region: pass --region or set AWS_REGION"))?;
+    // The CLI writes to no output bucket; the configuration is read for its S3 addressing
+    // (path-style when a custom endpoint is set), the one rule the Lambdas follow too.
+    let config = Config::from_lookup(|k| match k {
+        "KEYCARD_BUCKET" => Some("unused-by-the-cli".to_owned()),
+        _ => std::env::var(k).ok(),
+    })?;
+    let clients = Clients::from_sdk_config(&sdk, &config);
+    let name = stack_key_name(stack).to_owned();
+
+    let original = rt
+        .block_on(clients.stacks.template(stack, TemplateStage::Original))
+        .map_err(|e| {
+            if e.is_not_found() {
+                anyhow!("stack {stack} does not exist in {region} ({e})")
+            } else {
+                anyhow!("cannot read the template of stack {stack}: {e}")
+            }
+        })?;
+    let template_name = if original.trim_start().starts_with('{') {
+        "template.json"
+    } else {
+        "template.yaml"
+    };
+    let resources = rt
+        .block_on(clients.stacks.stack_resources(stack))
+        .with_context(|| format!("cannot list the resources of stack {stack}"))?;
+    let (roles, skipped) = rt
+        .block_on(stack_roles(&clients.roles, &name, &resources))
+        .with_context(|| format!("cannot read the roles of stack {stack} from IAM"))?;
+    for s in &skipped {
+        ui.warn(&format!("{}: {}", s.logical_id, s.reason));
+    }
+    ui.debug(&format!(
+        "stack {name}: {} resources, {} roles",
+        resources.len(),
+        roles.len()
+    ));
+    let role_arns: BTreeSet<String> = roles.iter().map(|r| r.role_arn.clone()).collect();
+
+    let mut usage = Usage::default();
+    let mut stats = None;
+    let mut window = None;
+    // Roles with evidence, by logical id: in Access Analyzer mode only the roles whose job
+    // succeeded (a role without evidence must be reported unmatched, never as unused); with
+    // CloudTrail every role was observed.
+    let mut observed: BTreeMap<String, String> = BTreeMap::new();
+    let access_analyzer = matches!(evidence, Evidence::AccessAnalyzer { .. });
+    match evidence {
+        Evidence::AccessAnalyzer { trail, access_role } => {
+            let end = args.end.unwrap_or_else(Utc::now);
+            let start = args
+                .start
+                .unwrap_or(end - chrono::Duration::days(i64::from(MAX_WINDOW_DAYS)));
+            if end - start > chrono::Duration::days(i64::from(MAX_WINDOW_DAYS)) {
+                bail!(
+                    "Access Analyzer reads at most {MAX_WINDOW_DAYS} days of CloudTrail; --start {start} is further back"
+                );
+            }
+            let settings = GenerationSettings {
+                trail_arn: trail,
+                access_role_arn: access_role,
+                start,
+                end,
+                poll_interval: Duration::from_secs(args.aws.poll_seconds),
+                max_polls: args.aws.max_polls,
+                run_id: format!("keycard-cli/{name}/{}", Utc::now().timestamp_millis()),
+            };
+            let mut line = StatusLine::new(ui);
+            let total = roles.len();
+            let mut index: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, r) in roles.iter().enumerate() {
+                index.insert(r.role_arn.clone(), i + 1);
+            }
+            let result = rt.block_on(generate_usage(
+                &clients.analyzer,
+                &roles,
+                &settings,
+                |role, status, poll| {
+                    let n = index.get(&role.role_arn).copied().unwrap_or(0);
+                    line.set(format!(
+                        "Access Analyzer policy generation {n}/{total}: {} {} (poll {poll})",
+                        role.logical_id,
+                        status.to_ascii_lowercase().replace('_', " ")
+                    ));
+                },
+            ));
+            line.finish();
+            for g in result.context("Access Analyzer policy generation")? {
+                match (g.usage, g.problem) {
+                    (Some(u), _) => {
+                        usage.merge(&u);
+                        observed.insert(g.role.logical_id.clone(), g.role.role_arn.clone());
+                    }
+                    (None, problem) => ui.warn(&format!(
+                        "{}: no evidence ({})",
+                        g.role.logical_id,
+                        problem.unwrap_or_default()
+                    )),
+                }
+            }
+            window = Some(Window { start, end });
+        }
+        Evidence::S3 { bucket, prefix } => {
+            let (u, s) = scan_s3(&rt, &clients, &bucket, &prefix, &role_arns, args, ui)?;
+            usage = u;
+            stats = Some(s);
+        }
+        Evidence::Local(dir) => {
+            let (u, s) = super::scan(&dir, args, ui)?;
+            usage = u;
+            stats = Some(s);
+        }
+        Evidence::None => {}
+    }
+    if !access_analyzer {
+        for r in &roles {
+            observed.insert(r.logical_id.clone(), r.role_arn.clone());
+        }
+    }
+    // Physical ids resolve names of other resources (queues, tables) in the template; the
+    // roles are resolved by their IAM ARNs above.
+    let physical_ids: BTreeMap<String, String> = resources
+        .iter()
+        .filter(|r| r.resource_type != "AWS::IAM::Role" && r.resource_type != "AWS::IAM::User")
+        .filter_map(|r| Some((r.logical_id.clone(), r.physical_id.clone()?)))
+        .collect();
+    let any_arn = roles.first().map(|r| r.role_arn.as_str()).unwrap_or("");
+    Ok(Gathered {
+        template_name: template_name.to_owned(),
+        template_text: original,
+        usage,
+        evidence: stats,
+        window,
+        resolution: RoleResolution {
+            stack_name: Some(name),
+            account_id: args.account_id.clone().or_else(|| {
+                if access_analyzer {
+                    None
+                } else {
+                    arn_field(any_arn, 4)
+                }
+            }),
+            region: Some(region),
+            partition: arn_field(any_arn, 1),
+            role_arns: observed,
+            physical_ids,
+        },
+    })
+}
+
+/// Reads the log objects under `s3://bucket/prefix` (digests and non-log keys left out) with
+/// the Distributed Map child's reader.
+fn scan_s3(
+    rt: &Runtime,
+    clients: &Clients,
+    bucket: &str,
+    prefix: &str,
+    principals: &BTreeSet<String>,
+    args: &Args,
+    ui: &Ui,
+) -> anyhow::Result<(Usage, EvidenceStats)> {
+    let listed = rt
+        .block_on(clients.s3.list_objects(bucket, prefix))
+        .map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {e}"))?;
+    let mut digests = 0u64;
+    let keys: Vec<String> = listed
+        .into_iter()
+        .filter_map(|o| {
+            if o.key.contains("CloudTrail-Digest") {
+                digests += 1;
+                None
+            } else if o.key.ends_with(".json.gz") || o.key.ends_with(".json") {
+                Some(o.key)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if keys.is_empty() {
+        bail!("no CloudTrail log files under s3://{bucket}/{prefix}");
+    }
+    let opts = ScanOptions {
+        principals: (!principals.is_empty()).then(|| principals.clone()),
+        start: args.start,
+        end: args.end,
+        threads: None,
+    };
+    let mut scanner = Scanner::new(&opts);
+    let progress = object_progress(ui, keys.len() as u64);
+    let fetched = rt.block_on(scan_objects(
+        &clients.s3,
+        bucket,
+        &keys,
+        &mut scanner,
+        |_, _| progress.inc(1),
+    ));
+    progress.finish_and_clear();
+    let fetched = fetched.map_err(|e| anyhow!("reading s3://{bucket}/{prefix}: {e}"))?;
+    let mut result = scanner.finish();
+    result.files.digests_skipped += digests;
+    result.files.malformed.extend(fetched.vanished);
+    let f = &result.files;
+    ui.debug(&format!(
+        "read {} objects ({} bytes, {} digests skipped), {} events, {} malformed",
+        fetched.objects,
+        fetched.bytes,
+        f.digests_skipped,
+        f.events,
+        f.malformed.len()
+    ));
+    for m in &f.malformed {
+        ui.warn(&format!("skipped {}: {}", m.path, m.reason));
+    }
+    let stats = EvidenceStats {
+        files: f.read,
+        events: f.events,
+        digests_skipped: f.digests_skipped,
+        malformed: f
+            .malformed
+            .iter()
+            .map(|m| format!("{}: {}", m.path, m.reason))
+            .collect(),
+    };
+    Ok((result.usage, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls() {
+        assert_eq!(
+            parse_s3_url("s3://trail-bucket/AWSLogs/123456789012/"),
+            Some(("trail-bucket".into(), "AWSLogs/123456789012/".into()))
+        );
+        assert_eq!(
+            parse_s3_url("s3://trail-bucket"),
+            Some(("trail-bucket".into(), String::new()))
+        );
+        assert_eq!(parse_s3_url("s3://"), None);
+        assert_eq!(parse_s3_url("/var/logs"), None);
+    }
+
+    #[test]
+    fn arn_fields() {
+        let arn = "arn:aws-us-gov:iam::123456789012:role/app/Worker";
+        assert_eq!(arn_field(arn, 1).as_deref(), Some("aws-us-gov"));
+        assert_eq!(arn_field(arn, 4).as_deref(), Some("123456789012"));
+        assert_eq!(arn_field(arn, 3), None);
+        assert_eq!(arn_field("Worker", 4), None);
+    }
+}
