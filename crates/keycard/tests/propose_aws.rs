@@ -419,6 +419,14 @@ fn stack_with_access_analyzer() {
         .unwrap();
     let summary = stdout_json(&output);
     assert_narrowed(&summary, out.path(), false);
+    // Without a terminal the progress is one line per status change, not one per poll.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("ApiRole in progress").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("WorkerRole succeeded").count(),
+        1,
+        "{stderr}"
+    );
     use std::sync::atomic::Ordering::Relaxed;
     // One generation per role, each polled until it succeeded (2 in progress + 1).
     assert_eq!(standin.stats.started.load(Relaxed), 2);
@@ -491,6 +499,79 @@ fn access_analyzer_job_that_never_finishes_is_canceled_and_the_role_kept() {
     }
     use std::sync::atomic::Ordering::Relaxed;
     assert_eq!(standin.stats.canceled.load(Relaxed), 2);
+}
+
+#[test]
+fn access_analyzer_denied_for_one_role_leaves_it_unchanged() {
+    let Some(endpoint) = endpoint() else { return };
+    let stack = unique("aadeny");
+    let bucket = unique("trail-aadeny");
+    let trail = format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{bucket}");
+    let rt = rt();
+    let roles = rt.block_on(create_stack(&endpoint, &stack));
+    let end = Utc::now() - Duration::days(1);
+    rt.block_on(upload_trail(
+        &endpoint,
+        &bucket,
+        &scenario(&roles, end - Duration::days(10), end),
+    ));
+    let worker_arn = format!("arn:aws:iam::{ACCOUNT}:role/{}", roles["WorkerRole"]);
+    let standin = AccessAnalyzerStandIn::start(
+        AnalyzerSettings {
+            trails: BTreeMap::from([(
+                trail.clone(),
+                TrailSource {
+                    bucket: bucket.clone(),
+                    prefix: "AWSLogs/".into(),
+                },
+            )]),
+            in_progress_polls: 1,
+            deny_principals: BTreeSet::from([worker_arn]),
+        },
+        keycard_aws::S3Store::new(s3_client(&endpoint)),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = keycard(&endpoint)
+        .env(
+            "AWS_ENDPOINT_URL_ACCESSANALYZER",
+            format!("http://{}", standin.addr),
+        )
+        .args([
+            "propose", "--stack", &stack, "--region", REGION, "--format", "json",
+        ])
+        .args([
+            "--access-analyzer",
+            "--trail",
+            &trail,
+            "--poll-seconds",
+            "0",
+        ])
+        .arg("--access-role")
+        .arg(format!(
+            "arn:aws:iam::{ACCOUNT}:role/keycard-access-analyzer-trail"
+        ))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let summary = stdout_json(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("WorkerRole: no evidence") && stderr.contains("AccessDenied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ApiRole succeeded"), "{stderr}");
+    assert_eq!(
+        summary["roles"]["ApiRole"]["status"], "proposed",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["roles"]["WorkerRole"]["status"], "unmatched",
+        "{summary}"
+    );
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(standin.stats.denied.load(Relaxed), 1);
 }
 
 #[test]

@@ -178,7 +178,8 @@ pub async fn generate_usage<G: PolicyGeneration>(
     Ok(out)
 }
 
-/// A spinner on terminals; on anything else, one line per status change.
+/// A spinner on terminals; on anything else (logs, CI), one line per status change, not one
+/// per poll.
 struct StatusLine<'a> {
     bar: Option<ProgressBar>,
     ui: &'a Ui,
@@ -204,13 +205,14 @@ impl<'a> StatusLine<'a> {
         }
     }
 
-    fn set(&mut self, msg: String) {
+    /// Shows `msg`; without a terminal only when `state` differs from the last one shown.
+    fn set(&mut self, state: String, msg: String) {
         match &self.bar {
             Some(bar) => bar.set_message(msg),
-            None if msg != self.last => {
+            None if state != self.last => {
                 self.ui
                     .info(&format!("[{:>4}s] {msg}", self.started.elapsed().as_secs()));
-                self.last = msg;
+                self.last = state;
             }
             None => {}
         }
@@ -341,11 +343,14 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
                 &settings,
                 |role, status, poll| {
                     let n = index.get(&role.role_arn).copied().unwrap_or(0);
-                    line.set(format!(
-                        "Access Analyzer policy generation {n}/{total}: {} {} (poll {poll})",
-                        role.logical_id,
-                        status.to_ascii_lowercase().replace('_', " ")
-                    ));
+                    line.set(
+                        format!("{} {status}", role.role_arn),
+                        format!(
+                            "Access Analyzer policy generation {n}/{total}: {} {} (poll {poll})",
+                            role.logical_id,
+                            status.to_ascii_lowercase().replace('_', " ")
+                        ),
+                    );
                 },
             ));
             line.finish();
