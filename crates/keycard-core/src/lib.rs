@@ -11,6 +11,7 @@ pub mod cloudtrail;
 pub mod policy;
 pub mod proposal;
 pub mod report;
+pub mod sam_connector_profiles;
 pub mod sam_policy_templates;
 pub mod template;
 pub mod usage;

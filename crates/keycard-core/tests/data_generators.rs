@@ -25,7 +25,10 @@ fn recorded_version(file: &str) -> String {
         return v.to_owned();
     }
     let first = text.lines().next().unwrap_or("");
-    let head = first.strip_suffix(r#","templates":{"#).unwrap_or(first);
+    let head = first
+        .strip_suffix(r#","templates":{"#)
+        .or_else(|| first.strip_suffix(r#","profiles":{"#))
+        .unwrap_or(first);
     let value: serde_json::Value = serde_json::from_str(&format!("{head}}}")).unwrap();
     value["version"].as_str().unwrap_or("").to_owned()
 }
@@ -59,6 +62,55 @@ fn skip_or_fail(required: bool, why: &str) {
         panic!("{why} (CI/KEYCARD_REQUIRE_TOOLS is set)");
     }
     eprintln!("skipped: {why}");
+}
+
+/// The `samtranslator` package in `.venv` and its version, or a skip/fail when it is missing.
+fn venv_sam_translator() -> Option<(PathBuf, String)> {
+    let site = std::fs::read_dir(repo_root().join(".venv/lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.join("samtranslator").is_dir());
+    let Some(site) = site else {
+        skip_or_fail(true, "aws-sam-translator not found in .venv");
+        return None;
+    };
+    let installed = std::fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("aws_sam_translator-")?
+                .strip_suffix(".dist-info")
+                .map(str::to_owned)
+        })
+        .next()
+        .unwrap_or_default();
+    Some((site.join("samtranslator"), installed))
+}
+
+#[test]
+fn sam_connector_profiles_file_is_reproducible_from_aws_sam_translator() {
+    let recorded = recorded_version("data/sam-connector-profiles.json");
+    let Some((pkg, installed)) = venv_sam_translator() else {
+        return;
+    };
+    if installed != recorded {
+        // A different SAM CLI pin brings another translator: the table should follow it.
+        return skip_or_fail(
+            false,
+            &format!(
+                ".venv has aws-sam-translator {installed}, the profiles are from {recorded}; \
+                 run scripts/gen-sam-connector-profiles --version {installed}"
+            ),
+        );
+    }
+    let json = pkg.join("model/connector_profiles/profiles.json");
+    run_check(
+        "gen-sam-connector-profiles",
+        &["--from", json.to_str().unwrap(), "--version", &installed],
+    );
 }
 
 #[test]
