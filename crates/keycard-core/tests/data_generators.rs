@@ -20,7 +20,8 @@ fn require_tools() -> bool {
 
 /// The `#! version=` / `"version":` recorded in a committed data file.
 fn recorded_version(file: &str) -> String {
-    let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+    let text = std::fs::read_to_string(repo_root().join(file))
+        .unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
     if let Some(v) = text.lines().find_map(|l| l.strip_prefix("#! version=")) {
         return v.to_owned();
     }
@@ -29,7 +30,8 @@ fn recorded_version(file: &str) -> String {
         .strip_suffix(r#","templates":{"#)
         .or_else(|| first.strip_suffix(r#","profiles":{"#))
         .unwrap_or(first);
-    let value: serde_json::Value = serde_json::from_str(&format!("{head}}}")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&format!("{head}}}"))
+        .unwrap_or_else(|e| panic!("{file}: header is not JSON: {e}"));
     value["version"].as_str().unwrap_or("").to_owned()
 }
 
@@ -77,7 +79,8 @@ fn venv_sam_translator() -> Option<(PathBuf, String)> {
         return None;
     };
     let installed = std::fs::read_dir(&site)
-        .unwrap()
+        .into_iter()
+        .flatten()
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();

@@ -11,7 +11,7 @@
 //! [`Grants::not_analysable`] with their position. `Fn::If` is followed into both branches and
 //! the grant records the conditions it sits under.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value as J;
@@ -19,6 +19,7 @@ use serde_json::Value as J;
 use super::Template;
 use super::node::{Node, Span, Style, Value, push_pointer};
 use crate::catalog::{AccessLevel, Catalog};
+use crate::sam_connector_profiles::{ProfileKind, SamConnectorProfiles, profile_replace};
 use crate::sam_policy_templates::SamPolicyTemplates;
 
 /// Everything [`find_grants`] found.
@@ -1257,17 +1258,8 @@ impl<'a> Finder<'a> {
             );
             return;
         };
-        let src_type = resource_type(src_res);
-        let Some(target) = self.role_of(&source_id, src_res) else {
-            self.not_analysable(
-                at,
-                &perm_path,
-                &format!(
-                    "the role of connector source {source_id} ({src_type}) cannot be determined"
-                ),
-            );
-            return;
-        };
+        let src_type = resource_type(src_res).to_string();
+        let profiles = SamConnectorProfiles::embedded();
         let permissions: Vec<String> = props
             .get("Permissions")
             .and_then(Node::as_seq)
@@ -1282,78 +1274,123 @@ impl<'a> Finder<'a> {
             },
             None => Vec::new(),
         };
-        let mut statements = Vec::new();
+        let mut vars: BTreeMap<String, J> = BTreeMap::new();
+        connector_vars(
+            &mut vars,
+            "Source",
+            profiles.outputs(&src_type, &source_id),
+            None,
+        );
+        // Statements per role: a profile puts its policy on the source's role, or (a table
+        // stream read by a function) on the destination's.
+        let mut by_target: Vec<(Target, Vec<StatementRecord>)> = Vec::new();
         for dest in destinations {
-            let (dest_type, arn) = match dest.get("Id").and_then(Node::as_str) {
+            let dest_id = dest.get("Id").and_then(Node::as_str);
+            let (dest_type, outputs) = match dest_id {
                 Some(did) => {
                     let dres = self.t.root().pointer(&push_pointer("/Resources", did));
-                    let dty = dres.map(resource_type).unwrap_or("");
-                    (dty.to_string(), destination_arn(dty, did))
+                    let dty = dres.map(resource_type).unwrap_or("").to_string();
+                    let out = profiles.outputs(&dty, did);
+                    (dty, out)
                 }
-                None => (
-                    dest.get("Type").map(Node::as_written).unwrap_or_default(),
-                    dest.get("Arn").map(Node::to_json),
-                ),
+                None => {
+                    // Given by `Type`/`Arn`/…: SAM takes every value as written.
+                    let mut out = serde_json::Map::new();
+                    for (var, key) in [("Arn", "Arn"), ("Id", "ResourceId"), ("Name", "Name")] {
+                        if let Some(v) = dest.get(key) {
+                            out.insert(var.to_string(), v.to_json());
+                        }
+                    }
+                    (
+                        dest.get("Type").map(Node::as_written).unwrap_or_default(),
+                        out,
+                    )
+                }
             };
-            let Some(profile) = connector_profile(src_type, &dest_type) else {
-                self.not_analysable(dest, &perm_path, &format!("connector from {src_type} to {dest_type} is not in keycard's connector table"));
+            let qualifier = dest.get("Qualifier").map(Node::to_json);
+            connector_vars(&mut vars, "Destination", outputs, qualifier);
+            let Some(profile) = profiles.get(&src_type, &dest_type) else {
+                self.not_analysable(
+                    dest,
+                    &perm_path,
+                    &format!(
+                        "connector from {src_type} to {dest_type} is not in SAM's connector profiles"
+                    ),
+                );
                 continue;
             };
-            let mut actions: Vec<&str> = Vec::new();
-            for p in &permissions {
-                match p.as_str() {
-                    "Read" => actions.extend(profile.read),
-                    "Write" => actions.extend(profile.write),
-                    other => {
-                        self.not_analysable(
-                            dest,
-                            &perm_path,
-                            &format!("connector permission {other} is not handled"),
-                        );
+            if let Some(why) = profile.rejects(&permissions) {
+                self.not_analysable(dest, &perm_path, &why);
+                continue;
+            }
+            if profile.kind() != &ProfileKind::IamRoleManagedPolicy {
+                // A queue/topic policy or Lambda permission for a service principal: nothing is
+                // granted to a principal of this template.
+                continue;
+            }
+            let (role_id, role_res) = if profile.source_policy() {
+                (source_id.as_str(), Some(src_res))
+            } else {
+                match dest_id {
+                    Some(did) => (did, self.t.root().pointer(&push_pointer("/Resources", did))),
+                    None => ("(destination without Id)", None),
+                }
+            };
+            let Some(target) = role_res.and_then(|r| self.role_of(role_id, r)) else {
+                let ty = role_res.map(resource_type).unwrap_or("");
+                self.not_analysable(
+                    at,
+                    &perm_path,
+                    &format!(
+                        "the role of connector {} {role_id} ({ty}) cannot be determined",
+                        if profile.source_policy() {
+                            "source"
+                        } else {
+                            "destination"
+                        }
+                    ),
+                );
+                continue;
+            };
+            let mut statements = Vec::new();
+            for category in profile.categories() {
+                if !permissions.iter().any(|p| p == category) {
+                    continue;
+                }
+                for raw in profile.statements(category) {
+                    let raw = match profile_replace(&raw, &vars) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.not_analysable(dest, &perm_path, &e.to_string());
+                            continue;
+                        }
+                    };
+                    let fake = json_node(&raw, at);
+                    if let Some(rec) = self.statement(&fake, &perm_path, &[]) {
+                        statements.push(rec);
                     }
                 }
             }
-            if actions.is_empty() {
+            match by_target.iter_mut().find(|(t, _)| t.id == target.id) {
+                Some((_, list)) => list.extend(statements),
+                None => by_target.push((target, statements)),
+            }
+        }
+        for (target, statements) in by_target {
+            if statements.is_empty() {
                 continue;
             }
-            let resource = match (arn, profile.sub_resources) {
-                (Some(a), true) => J::Array(vec![
-                    a.clone(),
-                    J::Object(
-                        [(
-                            "Fn::Sub".to_string(),
-                            J::Array(vec![
-                                J::String("${Arn}/*".to_string()),
-                                serde_json::json!({"Arn": a}),
-                            ]),
-                        )]
-                        .into_iter()
-                        .collect(),
-                    ),
-                ]),
-                (Some(a), false) => a,
-                (None, _) => J::String("*".to_string()),
-            };
-            let raw =
-                serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": resource});
-            let fake = json_node(&raw, at);
-            if let Some(rec) = self.statement(&fake, &perm_path, &[]) {
-                statements.push(rec);
-            }
+            let mut g = self.grant(
+                &target,
+                ctx,
+                GrantKind::Connector,
+                at,
+                &perm_path,
+                &ctx.conditions,
+            );
+            g.statements = statements;
+            self.finish(g);
         }
-        if statements.is_empty() {
-            return;
-        }
-        let mut g = self.grant(
-            &target,
-            ctx,
-            GrantKind::Connector,
-            at,
-            &perm_path,
-            &ctx.conditions,
-        );
-        g.statements = statements;
-        self.finish(g);
     }
 
     /// Whether a managed policy of the template is some principal's `PermissionsBoundary`
@@ -1393,6 +1430,8 @@ impl<'a> Finder<'a> {
             }
             "AWS::Lambda::Function" => res.get("Properties")?.get("Role")?,
             "AWS::StepFunctions::StateMachine" => res.get("Properties")?.get("RoleArn")?,
+            // SAM's connector profiles give an AppSync data source's role as `ServiceRoleArn`.
+            "AWS::AppSync::DataSource" => res.get("Properties")?.get("ServiceRoleArn")?,
             _ => return None,
         };
         let rid = match role_node.intrinsic() {
@@ -1741,122 +1780,31 @@ fn aws_managed_statements(arn: &str) -> Option<Vec<J>> {
     None
 }
 
-/// A connector profile: actions for Read and Write, and whether the resource needs `/*`.
-struct Profile {
-    read: &'static [&'static str],
-    write: &'static [&'static str],
-    sub_resources: bool,
-}
-
-/// The connector pairs SAM supports most often (from aws-sam-translator's connector profiles).
-fn connector_profile(src: &str, dest: &str) -> Option<Profile> {
-    let src_ok = matches!(
-        src,
-        SAM_FUNCTION
-            | "AWS::Lambda::Function"
-            | SAM_STATE_MACHINE
-            | "AWS::StepFunctions::StateMachine"
-    );
-    if !src_ok {
-        return None;
+/// Sets SAM's `%{Source.Arn}`-style variables of one side of a connector from the resource's
+/// outputs (`Arn`, `Id` → `ResourceId`, `Name`, `Qualifier`); a `Qualifier` written on the
+/// reference wins, as in SAM. Values a side does not have are removed, so a profile that needs
+/// one reports it missing.
+fn connector_vars(
+    vars: &mut BTreeMap<String, J>,
+    side: &str,
+    outputs: serde_json::Map<String, J>,
+    qualifier: Option<J>,
+) {
+    for (out, var) in [
+        ("Arn", "Arn"),
+        ("Id", "ResourceId"),
+        ("Name", "Name"),
+        ("Qualifier", "Qualifier"),
+    ] {
+        let key = format!("{side}.{var}");
+        let value = if var == "Qualifier" && qualifier.is_some() {
+            qualifier.clone()
+        } else {
+            outputs.get(out).cloned()
+        };
+        match value {
+            Some(v) => vars.insert(key, v),
+            None => vars.remove(&key),
+        };
     }
-    Some(match dest {
-        "AWS::DynamoDB::Table" | "AWS::Serverless::SimpleTable" => Profile {
-            read: &[
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-                "dynamodb:Scan",
-                "dynamodb:BatchGetItem",
-                "dynamodb:ConditionCheckItem",
-                "dynamodb:PartiQLSelect",
-            ],
-            write: &[
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:PartiQLDelete",
-                "dynamodb:PartiQLInsert",
-                "dynamodb:PartiQLUpdate",
-            ],
-            sub_resources: true,
-        },
-        "AWS::S3::Bucket" => Profile {
-            read: &[
-                "s3:GetObject",
-                "s3:GetObjectAcl",
-                "s3:GetObjectLegalHold",
-                "s3:GetObjectRetention",
-                "s3:GetObjectTorrent",
-                "s3:GetObjectVersion",
-                "s3:GetObjectVersionAcl",
-                "s3:GetObjectVersionForReplication",
-                "s3:GetObjectVersionTorrent",
-                "s3:ListBucket",
-                "s3:ListBucketMultipartUploads",
-                "s3:ListBucketVersions",
-                "s3:ListMultipartUploadParts",
-            ],
-            write: &[
-                "s3:AbortMultipartUpload",
-                "s3:DeleteObject",
-                "s3:DeleteObjectVersion",
-                "s3:PutObject",
-                "s3:PutObjectLegalHold",
-                "s3:PutObjectRetention",
-                "s3:RestoreObject",
-            ],
-            sub_resources: true,
-        },
-        "AWS::SQS::Queue" => Profile {
-            read: &["sqs:ReceiveMessage", "sqs:GetQueueAttributes"],
-            write: &[
-                "sqs:DeleteMessage",
-                "sqs:SendMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:PurgeQueue",
-            ],
-            sub_resources: false,
-        },
-        "AWS::SNS::Topic" => Profile {
-            read: &[],
-            write: &["sns:Publish"],
-            sub_resources: false,
-        },
-        "AWS::Events::EventBus" => Profile {
-            read: &[],
-            write: &["events:PutEvents"],
-            sub_resources: false,
-        },
-        "AWS::Lambda::Function" | SAM_FUNCTION => Profile {
-            read: &[],
-            write: &["lambda:InvokeAsync", "lambda:InvokeFunction"],
-            sub_resources: false,
-        },
-        "AWS::StepFunctions::StateMachine" | SAM_STATE_MACHINE => Profile {
-            read: &["states:DescribeExecution"],
-            write: &["states:StartExecution", "states:StartSyncExecution"],
-            sub_resources: false,
-        },
-        _ => return None,
-    })
-}
-
-/// The ARN expression of a destination resource, as SAM's connector would write it.
-fn destination_arn(ty: &str, id: &str) -> Option<J> {
-    let getatt = |att: &str| serde_json::json!({"Fn::GetAtt": [id, att]});
-    let r = serde_json::json!({"Ref": id});
-    Some(match ty {
-        "AWS::DynamoDB::Table"
-        | "AWS::SQS::Queue"
-        | "AWS::S3::Bucket"
-        | "AWS::Events::EventBus"
-        | "AWS::Lambda::Function"
-        | SAM_FUNCTION => getatt("Arn"),
-        "AWS::SNS::Topic" | "AWS::StepFunctions::StateMachine" | SAM_STATE_MACHINE => r,
-        "AWS::Serverless::SimpleTable" => {
-            serde_json::json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{id}}}")})
-        }
-        _ => return None,
-    })
 }
