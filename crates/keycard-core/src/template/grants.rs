@@ -1808,3 +1808,129 @@ fn connector_vars(
         };
     }
 }
+
+#[cfg(test)]
+mod connector_tests {
+    use super::*;
+
+    fn grants(yaml: &str) -> Grants {
+        find_grants(&Template::load("t.yaml", yaml).unwrap())
+    }
+
+    fn connectors(g: &Grants) -> Vec<&Grant> {
+        g.grants
+            .iter()
+            .filter(|g| g.kind == GrantKind::Connector)
+            .collect()
+    }
+
+    const FUNCTION: &str = "  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n";
+
+    #[test]
+    fn function_to_table_read_write_grants_sams_statements_to_the_implicit_role() {
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n{FUNCTION}  Orders:\n    Type: AWS::DynamoDB::Table\n  Conn:\n    Type: AWS::Serverless::Connector\n    Properties:\n      Source: {{Id: Fn}}\n      Destination: {{Id: Orders}}\n      Permissions: [Read, Write]\n"
+        ));
+        let c = connectors(&g);
+        assert_eq!(c.len(), 1, "{:#?}", g.not_analysable);
+        assert_eq!(c[0].principal, "FnRole");
+        let profile = SamConnectorProfiles::embedded()
+            .get("AWS::Lambda::Function", "AWS::DynamoDB::Table")
+            .unwrap();
+        let mut want: BTreeSet<String> = profile.actions("Read").into_iter().collect();
+        want.extend(profile.actions("Write"));
+        let got: BTreeSet<String> = c[0]
+            .statements
+            .iter()
+            .flat_map(|s| s.actions.clone())
+            .collect();
+        assert_eq!(got, want);
+        assert!(got.contains("dynamodb:GetItem") && got.contains("dynamodb:PutItem"));
+        assert!(
+            c[0].statements[0]
+                .resources
+                .iter()
+                .any(|r| r.contains("Orders"))
+        );
+    }
+
+    #[test]
+    fn function_to_bucket_write_only_grants_write() {
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Uploads:\n    Type: AWS::S3::Bucket\n{FUNCTION}    Connectors:\n      Up:\n        Properties:\n          Destination: {{Id: Uploads}}\n          Permissions: [Write]\n"
+        ));
+        let c = connectors(&g);
+        assert_eq!(c.len(), 1, "{:#?}", g.not_analysable);
+        let actions: Vec<&String> = c[0].statements.iter().flat_map(|s| &s.actions).collect();
+        assert!(actions.iter().any(|a| *a == "s3:PutObject"), "{actions:?}");
+        assert!(!actions.iter().any(|a| *a == "s3:GetObject"), "{actions:?}");
+    }
+
+    #[test]
+    fn table_stream_read_goes_on_the_destination_functions_role() {
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n{FUNCTION}  Orders:\n    Type: AWS::DynamoDB::Table\n    Connectors:\n      Stream:\n        Properties:\n          Destination: {{Id: Fn}}\n          Permissions: [Read]\n"
+        ));
+        let c = connectors(&g);
+        assert_eq!(c.len(), 1, "{:#?}", g.not_analysable);
+        assert_eq!(c[0].principal, "FnRole");
+        let s = &c[0].statements[0];
+        assert!(s.actions.contains(&"dynamodb:GetRecords".to_owned()));
+        assert!(
+            s.resources.iter().any(|r| r.contains("/stream/*")),
+            "{:?}",
+            s.resources
+        );
+    }
+
+    #[test]
+    fn rule_to_queue_is_a_queue_policy_not_a_role_grant_and_unknown_pairs_are_reported() {
+        let g = grants(
+            "Resources:\n  Jobs:\n    Type: AWS::SQS::Queue\n  Stream:\n    Type: AWS::Kinesis::Stream\n  Rule:\n    Type: AWS::Events::Rule\n    Connectors:\n      ToJobs:\n        Properties:\n          Destination: {Id: Jobs}\n          Permissions: [Write]\n",
+        );
+        assert!(connectors(&g).is_empty());
+        assert!(g.not_analysable.is_empty(), "{:#?}", g.not_analysable);
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Stream:\n    Type: AWS::Kinesis::Stream\n{FUNCTION}    Connectors:\n      S:\n        Properties:\n          Destination: {{Id: Stream}}\n          Permissions: [Read]\n"
+        ));
+        assert!(connectors(&g).is_empty());
+        assert!(
+            g.not_analysable
+                .iter()
+                .any(|n| n.reason.contains("AWS::Kinesis::Stream")),
+            "{:#?}",
+            g.not_analysable
+        );
+    }
+
+    #[test]
+    fn invalid_permissions_are_reported_as_sam_rejects_them() {
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n{FUNCTION}    Connectors:\n      T:\n        Properties:\n          Destination: {{Id: Topic}}\n          Permissions: [Read]\n"
+        ));
+        assert!(connectors(&g).is_empty());
+        assert!(
+            g.not_analysable.iter().any(|n| n.reason.contains("Read")),
+            "{:#?}",
+            g.not_analysable
+        );
+    }
+
+    #[test]
+    fn destination_by_type_and_arn_uses_the_arn_as_written() {
+        let g = grants(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n{FUNCTION}    Connectors:\n      Q:\n        Properties:\n          Destination:\n            Type: AWS::SQS::Queue\n            Arn: arn:aws:sqs:us-east-1:123456789012:jobs\n          Permissions: [Write]\n"
+        ));
+        let c = connectors(&g);
+        assert_eq!(c.len(), 1, "{:#?}", g.not_analysable);
+        assert!(
+            c[0].statements[0]
+                .actions
+                .contains(&"sqs:SendMessage".to_owned())
+        );
+        assert_eq!(
+            c[0].statements[0].resources,
+            ["arn:aws:sqs:us-east-1:123456789012:jobs"]
+        );
+    }
+}
