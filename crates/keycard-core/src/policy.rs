@@ -189,16 +189,26 @@ pub fn iam_size(json: &str) -> usize {
 
 /// IAM action matching: case-insensitive, `*` matches any run of characters, `?` exactly one.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
-    wildcard_match_ci(pattern.as_bytes(), action.as_bytes())
+    wildcard_match(pattern.as_bytes(), action.as_bytes(), false)
 }
 
-/// Iterative wildcard matcher (no recursion, so no stack blow-up on hostile patterns).
-fn wildcard_match_ci(p: &[u8], s: &[u8]) -> bool {
+/// Iterative wildcard matcher (no recursion, so no stack blow-up on hostile patterns): `*`
+/// matches any run of bytes, `?` exactly one. IAM compares actions case-insensitively and
+/// resource ARNs case-sensitively, so the caller picks: `case_sensitive` is `false` for
+/// actions ([`action_matches`]) and `true` for ARNs (`proposal::resources::resource_matches`).
+pub(crate) fn wildcard_match(p: &[u8], s: &[u8], case_sensitive: bool) -> bool {
+    let same = |a: u8, b: u8| {
+        if case_sensitive {
+            a == b
+        } else {
+            a.eq_ignore_ascii_case(&b)
+        }
+    };
     let (mut pi, mut si) = (0usize, 0usize);
     let mut star: Option<usize> = None;
     let mut mark = 0usize;
     while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&s[si])) {
+        if pi < p.len() && (p[pi] == b'?' || same(p[pi], s[si])) {
             pi += 1;
             si += 1;
         } else if pi < p.len() && p[pi] == b'*' {

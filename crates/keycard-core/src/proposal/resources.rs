@@ -120,30 +120,7 @@ pub fn generalize(arn: &str) -> String {
 
 /// IAM resource matching: case-sensitive, `*` any run, `?` one character.
 pub fn resource_matches(pattern: &str, arn: &str) -> bool {
-    let (p, s) = (pattern.as_bytes(), arn.as_bytes());
-    let (mut pi, mut si) = (0usize, 0usize);
-    let mut star: Option<usize> = None;
-    let mut mark = 0usize;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
+    crate::policy::wildcard_match(pattern.as_bytes(), arn.as_bytes(), true)
 }
 
 /// Whether every ARN matched by `narrower` is matched by `pattern`. Sound, not complete: it
