@@ -948,7 +948,7 @@ where
                 )));
             }
             usage.merge(&p.usage);
-            merge_stats(&mut stats, p.files);
+            stats.merge(p.files);
             counts.add(&p.counts);
         }
     }
@@ -1026,33 +1026,6 @@ fn short(cause: &str) -> String {
         })
         .unwrap_or_else(|| cause.to_owned());
     msg.chars().take(300).collect()
-}
-
-/// Sums two scans' bookkeeping (the engine's own merge is private to it).
-pub fn merge_stats(into: &mut FileStats, o: FileStats) {
-    into.read += o.read;
-    into.digests_skipped += o.digests_skipped;
-    into.skipped_before_start += o.skipped_before_start;
-    into.malformed.extend(o.malformed);
-    into.malformed.sort();
-    into.events += o.events;
-    into.duplicates += o.duplicates;
-    into.outside_window += o.outside_window;
-    into.other_event_types += o.other_event_types;
-    for (k, v) in o.not_attributed {
-        *into.not_attributed.entry(k).or_default() += v;
-    }
-    into.other_principals += o.other_principals;
-    into.without_time += o.without_time;
-    into.no_permission_needed += o.no_permission_needed;
-    into.earliest = match (into.earliest, o.earliest) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    into.latest = match (into.latest, o.latest) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
 }
 
 #[cfg(test)]

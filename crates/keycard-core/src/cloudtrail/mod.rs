@@ -107,7 +107,10 @@ pub struct FileStats {
 }
 
 impl FileStats {
-    fn merge(&mut self, o: FileStats) {
+    /// Sums another scan's bookkeeping into this one. Public because the S3 scanner in
+    /// keycard-aws reads trails in parallel parts and has to combine their stats the same way
+    /// the engine does.
+    pub fn merge(&mut self, o: FileStats) {
         self.read += o.read;
         self.digests_skipped += o.digests_skipped;
         self.skipped_before_start += o.skipped_before_start;
