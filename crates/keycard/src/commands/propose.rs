@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use keycard_core::cloudtrail::{ScanOptions, scan_dir};
+use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, Proposal, ProposalInput, ProposalOptions, RoleResolution,
     propose,
@@ -346,10 +346,18 @@ fn scan(dir: &Path, args: &Args, ui: &Ui) -> anyhow::Result<(Usage, EvidenceStat
         f.events,
         f.malformed.len()
     ));
+    let stats = evidence_stats(f, ui);
+    Ok((result.usage, stats))
+}
+
+/// Warns about every skipped (malformed) log file and turns the scan's bookkeeping into the
+/// report's evidence section. Shared by the local-folder scan and the AWS mode's S3 scan, so
+/// both report skipped files the same way.
+fn evidence_stats(f: &FileStats, ui: &Ui) -> EvidenceStats {
     for m in &f.malformed {
         ui.warn(&format!("skipped {}: {}", m.path, m.reason));
     }
-    let stats = EvidenceStats {
+    EvidenceStats {
         files: f.read,
         events: f.events,
         digests_skipped: f.digests_skipped,
@@ -358,8 +366,7 @@ fn scan(dir: &Path, args: &Args, ui: &Ui) -> anyhow::Result<(Usage, EvidenceStat
             .iter()
             .map(|m| format!("{}: {}", m.path, m.reason))
             .collect(),
-    };
-    Ok((result.usage, stats))
+    }
 }
 
 /// Reads a keep file written in JSON or YAML. YAML goes through the template engine's loader

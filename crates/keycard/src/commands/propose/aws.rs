@@ -26,7 +26,7 @@ use keycard_core::report::EvidenceStats;
 use keycard_core::usage::{Usage, Window};
 use tokio::runtime::Runtime;
 
-use super::{Args, Gathered};
+use super::{Args, Gathered, evidence_stats};
 use crate::ui::Ui;
 
 /// Where the evidence comes from in AWS mode.
@@ -477,19 +477,7 @@ fn scan_s3(
         f.events,
         f.malformed.len()
     ));
-    for m in &f.malformed {
-        ui.warn(&format!("skipped {}: {}", m.path, m.reason));
-    }
-    let stats = EvidenceStats {
-        files: f.read,
-        events: f.events,
-        digests_skipped: f.digests_skipped,
-        malformed: f
-            .malformed
-            .iter()
-            .map(|m| format!("{}: {}", m.path, m.reason))
-            .collect(),
-    };
+    let stats = evidence_stats(f, ui);
     Ok((result.usage, stats))
 }
 
