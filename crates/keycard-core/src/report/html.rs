@@ -68,7 +68,7 @@ pub fn render_html(report: &Report) -> String {
             anchor(id),
             esc(id),
             status_class(r.status),
-            status_text(r.status),
+            r.status.label(),
             r.counts.granted,
             r.counts.used,
             r.counts.proposed,
@@ -273,7 +273,7 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
         esc(id),
         esc(&r.resource_type),
         status_class(r.status),
-        status_text(r.status)
+        r.status.label()
     );
     match &r.arn {
         Some(arn) => {
@@ -462,16 +462,6 @@ fn status_class(s: RoleStatus) -> &'static str {
         RoleStatus::NoActivity => "no-activity",
         RoleStatus::Unmatched => "unmatched",
         RoleStatus::DoesNotFit => "does-not-fit",
-    }
-}
-
-fn status_text(s: RoleStatus) -> &'static str {
-    match s {
-        RoleStatus::Proposed => "proposed",
-        RoleStatus::Unchanged => "unchanged",
-        RoleStatus::NoActivity => "no activity",
-        RoleStatus::Unmatched => "unmatched",
-        RoleStatus::DoesNotFit => "does not fit",
     }
 }
 

@@ -58,7 +58,7 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| `{id}` | {} | {} | {} | {} | {} | {} | {} |",
-            status_text(r.status),
+            r.status.label(),
             r.counts.granted,
             r.counts.used,
             r.counts.proposed,
@@ -221,16 +221,6 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
             let _ = writeln!(out, "- {} ({}): {} / {}", p.name, p.kind, p.size, p.limit);
         }
         out.push('\n');
-    }
-}
-
-fn status_text(s: RoleStatus) -> &'static str {
-    match s {
-        RoleStatus::Proposed => "proposed",
-        RoleStatus::Unchanged => "unchanged",
-        RoleStatus::NoActivity => "no activity",
-        RoleStatus::Unmatched => "unmatched",
-        RoleStatus::DoesNotFit => "does not fit",
     }
 }
 

@@ -93,6 +93,20 @@ pub enum RoleStatus {
     DoesNotFit,
 }
 
+impl RoleStatus {
+    /// The status in words, as the Markdown and HTML reports and the CLI's summary table print
+    /// it (one spelling for all three).
+    pub fn label(self) -> &'static str {
+        match self {
+            RoleStatus::Proposed => "proposed",
+            RoleStatus::Unchanged => "unchanged",
+            RoleStatus::NoActivity => "no activity",
+            RoleStatus::Unmatched => "unmatched",
+            RoleStatus::DoesNotFit => "does not fit",
+        }
+    }
+}
+
 /// The report for one principal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleReport {

@@ -313,7 +313,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
                 "{id}: {} (matched by {}), {}: {} granted, {} used, {} proposed",
                 r.arn.as_deref().unwrap_or("-"),
                 r.matched_by.replace('_', " "),
-                status_text(r.status),
+                r.status.label(),
                 r.counts.granted,
                 r.counts.used,
                 r.counts.proposed
@@ -416,16 +416,6 @@ fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-fn status_text(s: RoleStatus) -> &'static str {
-    match s {
-        RoleStatus::Proposed => "proposed",
-        RoleStatus::Unchanged => "unchanged",
-        RoleStatus::NoActivity => "no activity",
-        RoleStatus::Unmatched => "unmatched",
-        RoleStatus::DoesNotFit => "does not fit",
-    }
-}
-
 /// Distinct flag kinds of a role, escalation flags counted.
 fn flag_kinds(r: &keycard_core::report::RoleReport) -> Vec<String> {
     let mut kinds: Vec<String> = Vec::new();
@@ -446,9 +436,9 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
     let mut rows = Vec::new();
     for (id, r) in &report.roles {
         let status = match r.status {
-            RoleStatus::Proposed => paint.green(status_text(r.status)),
-            RoleStatus::Unchanged => status_text(r.status).to_string(),
-            _ => paint.yellow(status_text(r.status)),
+            RoleStatus::Proposed => paint.green(r.status.label()),
+            RoleStatus::Unchanged => r.status.label().to_string(),
+            _ => paint.yellow(r.status.label()),
         };
         let change = match r.status {
             RoleStatus::Proposed | RoleStatus::Unchanged => {
