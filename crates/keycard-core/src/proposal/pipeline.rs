@@ -428,7 +428,9 @@ fn place(
             _ => current_document(s),
         };
         match &s.kind {
-            SourceKind::Document { managed: false } => {
+            // SAM turns each policy template into an inline policy of the role, so it counts
+            // against the same inline total as a written inline policy.
+            SourceKind::Document { managed: false } | SourceKind::SamPolicyTemplate { .. } => {
                 let size = estimate_size(&doc);
                 inline_total += size;
                 sizes.push(PolicySize {
@@ -452,17 +454,6 @@ fn place(
                     kind: "managed".into(),
                     size,
                     limit: MANAGED_POLICY_LIMIT,
-                });
-            }
-            SourceKind::SamPolicyTemplate { .. } => {
-                // SAM turns each policy template into an inline policy of the role.
-                let size = estimate_size(&doc);
-                inline_total += size;
-                sizes.push(PolicySize {
-                    name: s.label.clone(),
-                    kind: "inline".into(),
-                    size,
-                    limit: INLINE_TOTAL_LIMIT,
                 });
             }
             SourceKind::AwsManaged { .. } | SourceKind::Fixed => managed_count += 1,
