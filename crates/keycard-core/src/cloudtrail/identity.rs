@@ -106,10 +106,11 @@ pub fn attribute<'a>(ui: Option<&'a UserIdentity<'a>>) -> Attribution<'a> {
     }
 }
 
-/// `arn:aws:sts::123:assumed-role/Name/session` → `arn:aws:iam::123:role/Name`.
-fn role_from_assumed_role_arn(arn: &str) -> Option<String> {
+/// `arn:partition:service:region:account:resource` → `(partition, service, account, resource)`;
+/// `None` when it is not an ARN with all six parts (the resource keeps any further `:`).
+fn split_arn(arn: &str) -> Option<(&str, &str, &str, &str)> {
     let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("sts"), Some(_), Some(account), Some(resource)) = (
+    let (Some("arn"), Some(partition), Some(service), Some(_), Some(account), Some(resource)) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -117,6 +118,14 @@ fn role_from_assumed_role_arn(arn: &str) -> Option<String> {
         parts.next(),
         parts.next(),
     ) else {
+        return None;
+    };
+    Some((partition, service, account, resource))
+}
+
+/// `arn:aws:sts::123:assumed-role/Name/session` → `arn:aws:iam::123:role/Name`.
+fn role_from_assumed_role_arn(arn: &str) -> Option<String> {
+    let (partition, "sts", account, resource) = split_arn(arn)? else {
         return None;
     };
     let rest = resource.strip_prefix("assumed-role/")?;
@@ -138,17 +147,7 @@ pub struct PrincipalKey {
 impl PrincipalKey {
     /// Parses an IAM role/user/root ARN or an STS assumed-role ARN.
     pub fn from_arn(arn: &str) -> Option<PrincipalKey> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(_), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
+        let (partition, service, account, resource) = split_arn(arn)?;
         let last = |r: &str| {
             r.rsplit('/')
                 .next()
