@@ -294,6 +294,17 @@ pub mod keys {
     }
 }
 
+/// Field `n` of an ARN (`arn:partition:service:region:account:resource`), `None` for a
+/// non-ARN or an empty field. The CLI's AWS mode and the diff Lambda both read the account,
+/// region and partition for generated-name matching this way.
+pub fn arn_field(arn: &str, n: usize) -> Option<String> {
+    arn.strip_prefix("arn:")?;
+    arn.split(':')
+        .nth(n)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// Short stack name for keys: a stack ARN's name part, the name itself otherwise.
 pub fn stack_key_name(stack: &str) -> &str {
     match stack.strip_prefix("arn:") {

@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
 use keycard_aws::chain::{
-    self, DiffInput, DiffOutput, RoleOutcome, StepError, keys, stack_key_name, to_json_bytes,
+    self, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, keys, stack_key_name,
+    to_json_bytes,
 };
 use keycard_aws::cloudformation::{ResourceDrift, TemplateStage};
 use keycard_aws::iam::LivePolicies;
@@ -402,15 +403,6 @@ where
         principals: staged.report.summary.principals,
         proposed: staged.report.summary.proposed,
     })
-}
-
-/// Field `n` of an ARN (`arn:partition:service:region:account:resource`).
-fn arn_field(arn: &str, n: usize) -> Option<String> {
-    arn.strip_prefix("arn:")?;
-    arn.split(':')
-        .nth(n)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// Roles of the Processed template that the Original does not declare.

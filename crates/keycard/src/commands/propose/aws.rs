@@ -15,7 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keycard_aws::access_analyzer::{GenerationRequest, JobStatus};
-use keycard_aws::chain::{MAX_WINDOW_DAYS, RoleItem, client_token, stack_key_name};
+use keycard_aws::chain::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token, stack_key_name};
 use keycard_aws::cloudformation::TemplateStage;
 use keycard_aws::cloudtrail_s3::scan_objects;
 use keycard_aws::discovery::stack_roles;
@@ -238,15 +238,6 @@ fn object_progress(ui: &Ui, objects: u64) -> ProgressBar {
     }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
-}
-
-/// Field `n` of an ARN (`arn:partition:service:region:account:resource`).
-fn arn_field(arn: &str, n: usize) -> Option<String> {
-    arn.strip_prefix("arn:")?;
-    arn.split(':')
-        .nth(n)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// Reads the stack and the evidence from AWS.
