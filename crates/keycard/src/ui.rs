@@ -156,23 +156,24 @@ impl Ui {
 
 /// Progress of a scan; shareable across rayon workers (`&ScanProgress` is `Sync`).
 ///
-/// `file_done` is meant to be called once per log file by the scanner; until
-/// `cloudtrail::ScanOptions` takes a per-file callback, commands can only show the spinner.
+/// The CloudTrail scanner feeds it through `keycard_core::cloudtrail::Progress`, once per log
+/// file, from its worker threads.
 #[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "fed per file once the CloudTrail scanner reports progress"
-)]
 pub struct ScanProgress {
     bar: ProgressBar,
     events: AtomicU64,
     started: Instant,
 }
 
-#[allow(
-    dead_code,
-    reason = "fed per file once the CloudTrail scanner reports progress"
-)]
+impl keycard_core::cloudtrail::Progress for ScanProgress {
+    fn files(&self, total: u64) {
+        self.set_files(total);
+    }
+    fn file_done(&self, events: u64) {
+        ScanProgress::file_done(self, events);
+    }
+}
+
 impl ScanProgress {
     /// Records one finished file and the events it held.
     pub fn file_done(&self, events: u64) {
@@ -196,6 +197,7 @@ impl ScanProgress {
     }
 
     /// Events counted so far.
+    #[cfg(test)]
     pub fn events(&self) -> u64 {
         self.events.load(Ordering::Relaxed)
     }
@@ -207,7 +209,6 @@ impl ScanProgress {
 }
 
 /// Events per second, rounded, without dividing by zero on very fast scans.
-#[allow(dead_code, reason = "used by ScanProgress::file_done")]
 fn per_second(events: u64, elapsed: Duration) -> u64 {
     let secs = elapsed.as_secs_f64();
     if secs < 0.001 {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir};
+use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir_with_progress};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, Proposal, ProposalInput, ProposalOptions, RoleResolution,
     propose,
@@ -335,7 +335,7 @@ fn scan(dir: &Path, args: &Args, ui: &Ui) -> anyhow::Result<(Usage, EvidenceStat
         end: args.end,
         threads: None,
     };
-    let result = scan_dir(dir, &opts);
+    let result = scan_dir_with_progress(dir, &opts, &progress);
     progress.finish();
     let result = result?;
     let f = &result.files;

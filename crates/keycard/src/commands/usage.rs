@@ -12,12 +12,10 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::identity::PrincipalKey;
-use keycard_core::cloudtrail::{
-    FileStats, Progress, ScanOptions, ScanResult, scan_dir_with_progress,
-};
+use keycard_core::cloudtrail::{FileStats, ScanOptions, ScanResult, scan_dir_with_progress};
 
 use crate::exit;
-use crate::ui::{Format, ScanProgress, Ui, table};
+use crate::ui::{Format, Ui, table};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -71,7 +69,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let started = Instant::now();
     ui.debug(&format!("scanning {}", args.cloudtrail.display()));
     let progress = ui.scan_progress("scanning CloudTrail", None);
-    let result = scan_dir_with_progress(&args.cloudtrail, &opts, &Bar(&progress));
+    let result = scan_dir_with_progress(&args.cloudtrail, &opts, &progress);
     progress.finish();
     let result = result.with_context(|| {
         format!(
@@ -97,18 +95,6 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         Format::Text => print!("{}", text(&result, ui)),
     }
     Ok(exit::OK)
-}
-
-/// Feeds the terminal progress bar from the scan's worker threads.
-struct Bar<'a>(&'a ScanProgress);
-
-impl Progress for Bar<'_> {
-    fn files(&self, total: u64) {
-        self.0.set_files(total);
-    }
-    fn file_done(&self, events: u64) {
-        self.0.file_done(events);
-    }
 }
 
 /// The documented JSON shape (see the module docs).
