@@ -119,26 +119,9 @@ fn sam_connector_profiles_file_is_reproducible_from_aws_sam_translator() {
 #[test]
 fn sam_policy_templates_file_is_reproducible_from_aws_sam_translator() {
     let recorded = recorded_version("data/sam-policy-templates.json");
-    let site = std::fs::read_dir(repo_root().join(".venv/lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("site-packages"))
-        .find(|p| p.join("samtranslator").is_dir());
-    let Some(site) = site else {
-        return skip_or_fail(true, "aws-sam-translator not found in .venv");
+    let Some((pkg, installed)) = venv_sam_translator() else {
+        return;
     };
-    let installed = std::fs::read_dir(&site)
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("aws_sam_translator-")?
-                .strip_suffix(".dist-info")
-                .map(str::to_owned)
-        })
-        .next()
-        .unwrap_or_default();
     if installed != recorded {
         // A different SAM CLI pin brings another translator: the table should follow it.
         return skip_or_fail(
@@ -149,7 +132,7 @@ fn sam_policy_templates_file_is_reproducible_from_aws_sam_translator() {
             ),
         );
     }
-    let json = site.join("samtranslator/policy_templates_data/policy_templates.json");
+    let json = pkg.join("policy_templates_data/policy_templates.json");
     run_check(
         "gen-sam-policy-templates",
         &["--from", json.to_str().unwrap(), "--version", &installed],
