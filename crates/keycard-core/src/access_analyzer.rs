@@ -15,9 +15,22 @@
 //! * what Access Analyzer never reports is `unobservable` too: `iam:PassRole` (not a CloudTrail
 //!   event) and the actions behind data events (S3 object calls, Lambda Invoke, DynamoDB items,
 //!   SQS messages, SNS Publish, Kinesis records);
-//! * `isComplete: false` (AA left actions out) makes everything unobservable (`*:*`): an
-//!   incomplete answer cannot justify removing anything;
+//! * only `isComplete: true` is a complete answer. `false` (AA left actions out) and a missing
+//!   `isComplete` (the API model makes it optional) make everything unobservable (`*:*`): an
+//!   answer that does not say it is complete cannot justify removing anything;
+//! * a result without a usable `cloudTrailProperties` window (the API model requires
+//!   `startTime` and `endTime` in it, but `cloudTrailProperties` itself is optional) is not
+//!   evidence either: its actions are not recorded (they have no time to carry, and a made-up
+//!   one would read as "last seen in 1970"), everything is unobservable (`*:*`);
+//! * both cases say why, as an unmapped entry with event source `access-analyzer`, which the
+//!   report lists with the role;
+//! * a response whose `jobDetails.status` is not `SUCCEEDED` has no result to read;
 //! * actions the catalog does not know are reported as unmapped, never invented.
+//!
+//! Field names and types follow the API model (botocore `accessanalyzer/2019-11-01`:
+//! `GetGeneratedPolicyResponse` → `GeneratedPolicyResult` → `GeneratedPolicyProperties` →
+//! `CloudTrailProperties`); `tests/fixtures/access-analyzer/service-2.extract.json` holds the
+//! shapes.
 
 use std::collections::BTreeSet;
 
@@ -32,6 +45,8 @@ use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, U
 pub enum AccessAnalyzerError {
     #[error("Access Analyzer result is not valid JSON: {0}")]
     Json(String),
+    /// No result to read: the job has not succeeded, or the response has no
+    /// `generatedPolicyResult`.
     #[error("Access Analyzer result has no generatedPolicyResult (job status: {status})")]
     NoResult { status: String },
     #[error("Access Analyzer result names no principal (properties.principalArn)")]
@@ -75,6 +90,15 @@ pub fn parse_generated_policy(
 ) -> Result<Usage, AccessAnalyzerError> {
     let doc: Value =
         serde_json::from_str(text).map_err(|e| AccessAnalyzerError::Json(e.to_string()))?;
+    // The API sends `generatedPolicyResult` (with `principalArn` only) while a job is still
+    // running, and for failed and canceled jobs: only a SUCCEEDED job's result is evidence.
+    if let Some(status) = doc.pointer("/jobDetails/status").and_then(Value::as_str)
+        && status != "SUCCEEDED"
+    {
+        return Err(AccessAnalyzerError::NoResult {
+            status: status.to_string(),
+        });
+    }
     let result = match doc.get("generatedPolicyResult") {
         Some(r) => r,
         None if doc.get("generatedPolicies").is_some() || doc.get("properties").is_some() => &doc,
@@ -98,23 +122,28 @@ pub fn parse_generated_policy(
         })
         .filter(|a| !a.is_empty())
         .ok_or(AccessAnalyzerError::NoPrincipal)?;
-    let ct = props.and_then(|p| p.get("cloudTrailProperties"));
-    let window = match (
-        ct.and_then(|c| c.get("startTime")).and_then(time),
-        ct.and_then(|c| c.get("endTime")).and_then(time),
-    ) {
-        (Some(start), Some(end)) if start <= end => Some(Window { start, end }),
-        _ => None,
+    let window = window(props.and_then(|p| p.get("cloudTrailProperties")));
+    let complete = match props.and_then(|p| p.get("isComplete")) {
+        Some(Value::Bool(true)) => Ok(()),
+        Some(Value::Bool(false)) => Err(
+            "isComplete is false: Access Analyzer left actions out of the generated policy, so \
+             it cannot show what is unused; every granted action is kept"
+                .to_string(),
+        ),
+        None | Some(Value::Null) => Err(
+            "isComplete is missing: a result that does not say it is complete cannot show what \
+             is unused; every granted action is kept"
+                .to_string(),
+        ),
+        Some(other) => Err(format!(
+            "isComplete is {other}, not a boolean: the result cannot show what is unused; \
+             every granted action is kept"
+        )),
     };
-    let complete = props
-        .and_then(|p| p.get("isComplete"))
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
 
     let catalog = Catalog::embedded();
     let mut pu = PrincipalUsage::default();
     pu.sources.insert(EvidenceSource::AccessAnalyzer);
-    pu.windows.extend(window);
     pu.unobservable
         .extend(NEVER_REPORTED.iter().map(|s| (*s).to_string()));
     pu.unobservable.extend(
@@ -123,12 +152,21 @@ pub fn parse_generated_policy(
             .filter(|a| a.resource_types().iter().any(|r| r.name() == "object"))
             .map(|a| a.name().to_string()),
     );
-    if !complete {
+    if let Err(reason) = &complete {
         pu.unobservable.insert("*:*".to_string());
+        pu.unmapped.push(note("isComplete", reason.clone()));
     }
-    let (first, last) = match window {
-        Some(w) => (w.start, w.end),
-        None => (DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::UNIX_EPOCH),
+    // Without a window the actions have no time to carry: they are not recorded at all.
+    let seen = match window {
+        Ok(w) => {
+            pu.windows.push(w);
+            Some((w.start, w.end))
+        }
+        Err(reason) => {
+            pu.unobservable.insert("*:*".to_string());
+            pu.unmapped.push(note("cloudTrailProperties", reason));
+            None
+        }
     };
 
     let policies = result
@@ -167,6 +205,7 @@ pub fn parse_generated_policy(
                 }
                 match catalog.action(&action) {
                     Some(a) => {
+                        let Some((first, last)) = seen else { continue };
                         let u =
                             pu.actions
                                 .entry(a.name().to_string())
@@ -196,6 +235,43 @@ pub fn parse_generated_policy(
     let mut usage = Usage::default();
     usage.principals.insert(arn, pu);
     Ok(usage)
+}
+
+/// The window of `cloudTrailProperties` (both bounds required by the API model), or why
+/// there is none.
+fn window(ct: Option<&Value>) -> Result<Window, String> {
+    const KEPT: &str = "the result is not evidence; every granted action is kept";
+    let Some(ct) = ct.filter(|c| !c.is_null()) else {
+        return Err(format!(
+            "no cloudTrailProperties: the result does not say which CloudTrail window it \
+             read, so {KEPT}"
+        ));
+    };
+    let bound = |field: &str| match ct.get(field) {
+        None | Some(Value::Null) => Err(format!(
+            "cloudTrailProperties.{field} is missing: the window read is unknown, so {KEPT}"
+        )),
+        Some(v) => time(v).ok_or_else(|| {
+            format!("cloudTrailProperties.{field} ({v}) is not a timestamp, so {KEPT}")
+        }),
+    };
+    let (start, end) = (bound("startTime")?, bound("endTime")?);
+    if start > end {
+        return Err(format!(
+            "cloudTrailProperties.startTime {start} is after endTime {end}, so {KEPT}"
+        ));
+    }
+    Ok(Window { start, end })
+}
+
+/// Why a result does not count as evidence, as the report lists it (with the role).
+fn note(field: &str, reason: String) -> UnmappedEvent {
+    UnmappedEvent {
+        event_source: "access-analyzer".to_string(),
+        event_name: field.to_string(),
+        reason,
+        count: 1,
+    }
 }
 
 /// A string or a list of strings (IAM's `Action`/`Resource` spelling).
@@ -291,6 +367,141 @@ mod tests {
             .replace("\"isComplete\": true", "\"isComplete\": false");
         let usage = parse_generated_policy(&text, None).unwrap();
         assert!(usage.principals[ROLE].unobservable.contains("*:*"));
+    }
+
+    /// The AWS CLI's documented `get-generated-policy` output, verbatim: `isComplete: false`.
+    #[test]
+    fn cli_documented_example_is_incomplete_and_says_so() {
+        let usage = parse_generated_policy(&fixture("get-generated-policy-cli-example.json"), None)
+            .unwrap();
+        let pu = &usage.principals["arn:aws:iam::111122223333:role/Admin"];
+        assert!(
+            pu.unobservable.contains("*:*"),
+            "incomplete: everything kept"
+        );
+        assert_eq!(pu.windows.len(), 1);
+        assert_eq!(
+            pu.windows[0].start.to_rfc3339(),
+            "2024-02-13T00:30:00+00:00"
+        );
+        assert_eq!(pu.windows[0].end.to_rfc3339(), "2024-02-14T22:44:40+00:00");
+        assert!(pu.actions.contains_key("cloudtrail:LookupEvents"));
+        assert!(pu.actions.contains_key("iam:GetRole"));
+        let notes: Vec<(&str, &str)> = pu
+            .unmapped
+            .iter()
+            .filter(|u| u.event_source == "access-analyzer")
+            .map(|u| (u.event_name.as_str(), u.reason.as_str()))
+            .collect();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, "isComplete");
+        assert!(notes[0].1.starts_with("isComplete is false"), "{notes:?}");
+
+        // The same answer marked complete is plain evidence.
+        let complete = fixture("get-generated-policy-cli-example.json")
+            .replace("\"isComplete\": false", "\"isComplete\": true");
+        let usage = parse_generated_policy(&complete, None).unwrap();
+        let pu = &usage.principals["arn:aws:iam::111122223333:role/Admin"];
+        assert!(!pu.unobservable.contains("*:*"));
+        assert!(pu.unmapped.is_empty(), "{:?}", pu.unmapped);
+    }
+
+    /// `isComplete` is optional in the API model: missing is not "complete".
+    #[test]
+    fn missing_is_complete_means_incomplete() {
+        let text = fixture("get-generated-policy.json").replace("\"isComplete\": true,", "");
+        assert!(!text.contains("isComplete"));
+        let usage = parse_generated_policy(&text, None).unwrap();
+        let pu = &usage.principals[ROLE];
+        assert!(pu.unobservable.contains("*:*"));
+        assert!(
+            pu.unmapped
+                .iter()
+                .any(|u| u.event_name == "isComplete" && u.reason.contains("missing")),
+            "{:?}",
+            pu.unmapped
+        );
+        // The window is still known, so the actions still count as seen in it.
+        assert!(pu.actions.contains_key("kms:Decrypt"));
+
+        let null = fixture("get-generated-policy.json")
+            .replace("\"isComplete\": true", "\"isComplete\": null");
+        let usage = parse_generated_policy(&null, None).unwrap();
+        assert!(usage.principals[ROLE].unobservable.contains("*:*"));
+    }
+
+    /// A result without a usable window is not evidence: nothing recorded at 1970, everything
+    /// kept, and the reason is given.
+    #[test]
+    fn windowless_results_are_not_evidence() {
+        let original = fixture("get-generated-policy.json");
+        let without_ct = {
+            let mut doc: Value = serde_json::from_str(&original).unwrap();
+            doc["generatedPolicyResult"]["properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("cloudTrailProperties");
+            doc.to_string()
+        };
+        let cases = [
+            (without_ct, "no cloudTrailProperties"),
+            (
+                original.replace("\"startTime\": \"2025-03-01T00:00:00Z\",", ""),
+                "cloudTrailProperties.startTime is missing",
+            ),
+            (
+                original.replace("\"2025-05-30T00:00:00Z\"\n", "\"yesterday\"\n"),
+                "cloudTrailProperties.endTime (\"yesterday\") is not a timestamp",
+            ),
+            (
+                original.replace("2025-03-01T00:00:00Z", "2025-06-01T00:00:00Z"),
+                "is after endTime",
+            ),
+        ];
+        for (text, why) in cases {
+            assert_ne!(text, original, "{why}: the fixture changed");
+            let usage = parse_generated_policy(&text, None).unwrap();
+            let pu = &usage.principals[ROLE];
+            assert!(pu.actions.is_empty(), "{why}: no action without a time");
+            assert!(pu.windows.is_empty(), "{why}");
+            assert!(pu.unobservable.contains("*:*"), "{why}: everything kept");
+            let note = pu
+                .unmapped
+                .iter()
+                .find(|u| u.event_name == "cloudTrailProperties")
+                .unwrap_or_else(|| panic!("{why}: no note in {:?}", pu.unmapped));
+            assert_eq!(note.event_source, "access-analyzer");
+            assert!(note.reason.contains(why), "{why}: {}", note.reason);
+            assert!(note.reason.contains("every granted action is kept"));
+            let json = serde_json::to_string(&usage).unwrap();
+            assert!(!json.contains("1970"), "{why}: {json}");
+            // Still what the result can say: service-level entries, unknown actions.
+            assert!(pu.unobservable.contains("ec2"));
+            assert!(
+                pu.unmapped
+                    .iter()
+                    .any(|u| u.event_name == "DescribeNothing")
+            );
+        }
+    }
+
+    /// While a job runs the API already sends `generatedPolicyResult` (principalArn only, as
+    /// `GeneratedPolicyResult.properties` is required): that is no result.
+    #[test]
+    fn unfinished_jobs_have_no_result() {
+        for status in ["IN_PROGRESS", "FAILED", "CANCELED"] {
+            let text = format!(
+                r#"{{"jobDetails": {{"jobId": "0d5c3a8e-6a1f-4b7e-9f0e-2c4d8b1a7e35", "status": "{status}",
+                     "startedOn": "2026-10-01T06:00:06Z"}},
+                    "generatedPolicyResult": {{"properties": {{"principalArn": "{ROLE}"}}}}}}"#
+            );
+            assert_eq!(
+                parse_generated_policy(&text, None),
+                Err(AccessAnalyzerError::NoResult {
+                    status: status.into()
+                })
+            );
+        }
     }
 
     #[test]
