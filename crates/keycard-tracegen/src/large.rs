@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::scenario::{CallSpec, MalformedSpec, PrincipalKind, PrincipalSpec, Scenario, Schedule};
+use crate::trail::{Classification, TrailSpec};
 
 /// Size of the large corpus.
 #[derive(Debug, Clone)]
@@ -236,6 +237,8 @@ pub fn large_scenario(o: &LargeOptions) -> Scenario {
             invalid_json: 1,
             duplicates: 3,
         },
+        trail: TrailSpec::default(),
+        classification: Classification::default(),
     }
 }
 

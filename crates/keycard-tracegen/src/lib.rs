@@ -14,10 +14,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod data_events;
 pub mod large;
 mod records;
 pub mod rng;
 pub mod scenario;
+pub mod trail;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,9 +30,11 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 
+pub use data_events::DataEventTable;
 pub use large::{LargeOptions, large_scenario};
 pub use rng::Rng;
 pub use scenario::{CallSpec, MalformedSpec, PrincipalKind, PrincipalSpec, Scenario, Schedule};
+pub use trail::{Classification, DeliveryGap, TrailProfile, TrailSpec};
 
 /// Why generation failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +49,12 @@ pub enum TracegenError {
     },
     #[error("cannot serialise a record: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("invalid data event table: {0}")]
+    DataTable(String),
 }
 
-/// What one principal did with one call, as written (the ground truth for tests).
+/// What one principal did with one call (the ground truth for tests), or the part of it the
+/// trail wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallTruth {
     /// Successful calls written.
@@ -70,9 +77,39 @@ pub struct Summary {
     pub duplicate_files: Vec<String>,
     /// Events in the well-formed log files, including AWS-service events.
     pub events: u64,
-    /// principal ARN → `eventSource eventName` → truth. AWS-service events are not included:
-    /// they are not any principal's own use.
+    /// principal ARN → `eventSource eventName` → truth: what each principal really did, the
+    /// same under every trail profile. AWS-service events are not included: they are not any
+    /// principal's own use.
     pub expected: BTreeMap<String, BTreeMap<String, CallTruth>>,
+    /// The part of `expected` the trail wrote into the log files (equal to `expected` under
+    /// the `all` profile without gaps).
+    pub written: BTreeMap<String, BTreeMap<String, CallTruth>>,
+    /// Events that happened but were not written (profile or gap), AWS-service events included.
+    pub unwritten_events: u64,
+    /// Log files not written because they fall in a delivery gap.
+    pub gap_log_files: u64,
+}
+
+impl Summary {
+    /// `(principal ARN, "eventSource eventName")` of every call a principal really made with
+    /// success at least once but of which no successful event was written: what a reader of
+    /// these files cannot see, and so must never remove.
+    pub fn unseen_calls(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (arn, calls) in &self.expected {
+            for (key, truth) in calls {
+                let written = self
+                    .written
+                    .get(arn)
+                    .and_then(|w| w.get(key))
+                    .map_or(0, |t| t.count);
+                if truth.count > 0 && written == 0 {
+                    out.push((arn.clone(), key.clone()));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// One event to write, small so a ≥1M-event corpus fits comfortably in memory while sorting.
@@ -136,7 +173,7 @@ pub fn generate(scenario: &Scenario, out: &Path) -> Result<Summary, TracegenErro
     }
     events.sort_unstable();
 
-    let mut writer = records::Writer::new(scenario, root.fork("records"));
+    let mut writer = records::Writer::new(scenario, root.fork("records"))?;
     let mut summary = Summary::default();
     let mut file_rng = root.fork("files");
     // (region, hour) → log files delivered in that hour, for the digests.
@@ -155,19 +192,29 @@ pub fn generate(scenario: &Scenario, out: &Path) -> Result<Summary, TracegenErro
         // Delivered a few minutes after the interval closes, as CloudTrail does.
         let delivered = (bucket + 1) * bucket_secs + file_rng.range(60, 600);
         let region_name = &scenario.regions[usize::from(region)];
+        // The name and the records are drawn whether or not the file is written, so the files
+        // a trail profile keeps have the names and events they have under `all`.
         let rel = log_key(scenario, region_name, delivered, &mut file_rng);
         let path = out.join(&rel);
-        let body = writer.file_body(group, &mut summary)?;
-        write_gz(&path, body.as_bytes())?;
+        let in_gap = scenario.trail.file_in_gap(bucket * bucket_secs, delivered);
+        let body = writer.file_body(group, !in_gap, &mut summary)?;
+        summary.unwritten_events += group.len() as u64 - body.written;
+        if in_gap {
+            summary.gap_log_files += 1;
+        }
+        if body.written == 0 {
+            continue;
+        }
+        write_gz(&path, body.json.as_bytes())?;
         summary.log_files += 1;
-        summary.events += group.len() as u64;
+        summary.events += body.written;
         by_hour
             .entry((region, delivered.div_euclid(3600)))
             .or_default()
             .push(records::Delivered {
                 key: rel,
-                oldest: group.first().map_or(delivered, |e| e.time),
-                newest: group.last().map_or(delivered, |e| e.time),
+                oldest: body.oldest.unwrap_or(delivered),
+                newest: body.newest.unwrap_or(delivered),
             });
         written.push(path);
     }

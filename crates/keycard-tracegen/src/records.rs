@@ -8,8 +8,10 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::data_events::DataEventTable;
 use crate::rng::Rng;
 use crate::scenario::{CallSpec, PrincipalKind, PrincipalSpec, Scenario};
+use crate::trail::{Classification, EventFacts};
 use crate::{CallTruth, Ev, SERVICE_ASSUME, Summary, TracegenError, event_time, utc};
 
 /// A log file written, for the digest that lists it.
@@ -58,16 +60,56 @@ struct RecordOut<'a> {
     event_category: &'a str,
 }
 
+/// What stays the same across one call's records: its classification and what the trail
+/// profile looks at.
+struct CallFacts {
+    data: bool,
+    read_only: bool,
+    s3_object: bool,
+    bucket: Option<String>,
+    /// `resources[]` filled in from the request parameters ([`Classification::Documented`]
+    /// only, for a data event whose call gives none).
+    resources: Option<Value>,
+}
+
 pub(crate) struct Writer<'s> {
     scenario: &'s Scenario,
     identities: Vec<Identity>,
     /// Per principal: the AWSService identity and resources of its daily AssumeRole.
     service: Vec<Option<(Value, Value, Value)>>,
+    /// Per principal, per call.
+    calls: Vec<Vec<CallFacts>>,
     rng: Rng,
 }
 
+/// One file's records as the trail delivers them.
+pub(crate) struct FileBody {
+    pub json: String,
+    /// Records in `json` (those the profile let through).
+    pub written: u64,
+    /// eventTime of the oldest and newest record written.
+    pub oldest: Option<i64>,
+    pub newest: Option<i64>,
+}
+
 impl<'s> Writer<'s> {
-    pub fn new(scenario: &'s Scenario, rng: Rng) -> Self {
+    pub fn new(scenario: &'s Scenario, rng: Rng) -> Result<Self, TracegenError> {
+        let documented = scenario.classification == Classification::Documented;
+        let table = if documented || scenario.trail.profile.needs_table() {
+            Some(DataEventTable::bundled()?)
+        } else {
+            None
+        };
+        let calls = scenario
+            .principals
+            .iter()
+            .map(|p| {
+                p.calls
+                    .iter()
+                    .map(|c| call_facts(scenario, c, table, documented))
+                    .collect()
+            })
+            .collect();
         let mut id_rng = rng.fork("identities");
         let identities = scenario
             .principals
@@ -89,26 +131,39 @@ impl<'s> Writer<'s> {
                 })
             })
             .collect();
-        Writer {
+        Ok(Writer {
             scenario,
             identities,
             service,
+            calls,
             rng,
-        }
+        })
     }
 
-    /// The JSON text of one log file holding `group`, recording the truth in `summary`.
+    /// The JSON text of one log file holding the records of `group` the trail profile
+    /// delivers (none when `deliver` is false: the file falls in a delivery gap), recording
+    /// the truth (every event) and what was written in `summary`.
+    ///
+    /// Every record is built, delivered or not, so the random stream (event IDs, request
+    /// IDs) is the same under every profile: a record a profile delivers is byte-identical
+    /// to the same record under `all`.
     pub fn file_body(
         &mut self,
         group: &[Ev],
+        deliver: bool,
         summary: &mut Summary,
-    ) -> Result<String, TracegenError> {
+    ) -> Result<FileBody, TracegenError> {
+        let profile = &self.scenario.trail.profile;
+        let home_region = self.scenario.regions.first().map_or("", String::as_str);
         let mut out = String::with_capacity(group.len() * 1200 + 16);
         out.push_str("{\"Records\":[");
-        for (n, ev) in group.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
+        let mut body = FileBody {
+            json: String::new(),
+            written: 0,
+            oldest: None,
+            newest: None,
+        };
+        for ev in group {
             let p = &self.scenario.principals[ev.principal as usize];
             let id = &self.identities[ev.principal as usize];
             let region = &self.scenario.regions[usize::from(ev.region)];
@@ -145,11 +200,22 @@ impl<'s> Writer<'s> {
                     recipient_account_id: &self.scenario.account,
                     event_category: "Management",
                 };
-                out.push_str(&serde_json::to_string(&rec)?);
+                let facts = EventFacts {
+                    data: false,
+                    read_only: true,
+                    event_source: rec.event_source,
+                    region,
+                    s3_object: false,
+                    bucket: None,
+                };
+                if deliver && profile.records(&facts, home_region) {
+                    push_record(&mut out, &mut body, ev.time, &rec)?;
+                }
                 continue;
             }
             let call = &p.calls[ev.call as usize];
-            let data = call.data_event.unwrap_or_else(|| is_data_event(call));
+            let facts = &self.calls[ev.principal as usize][ev.call as usize];
+            let data = facts.data;
             let request_id = if call.event_source == "s3.amazonaws.com" {
                 self.rng.hex(16, true)
             } else {
@@ -178,39 +244,185 @@ impl<'s> Writer<'s> {
                 },
                 request_id,
                 event_id,
-                read_only: is_read_only(&call.event_name),
-                resources: call.resources.as_ref(),
+                read_only: facts.read_only,
+                resources: call.resources.as_ref().or(facts.resources.as_ref()),
                 event_type: "AwsApiCall",
                 management_event: !data,
                 recipient_account_id: &self.scenario.account,
                 event_category: if data { "Data" } else { "Management" },
             };
-            out.push_str(&serde_json::to_string(&rec)?);
+            let delivered = deliver
+                && profile.records(
+                    &EventFacts {
+                        data,
+                        read_only: facts.read_only,
+                        event_source: &call.event_source,
+                        region,
+                        s3_object: facts.s3_object,
+                        bucket: facts.bucket.as_deref(),
+                    },
+                    home_region,
+                );
+            if delivered {
+                push_record(&mut out, &mut body, ev.time, &rec)?;
+            }
 
             let key = format!("{} {}", call.event_source, call.event_name);
             let at = utc(ev.time);
-            let truth = summary
-                .expected
-                .entry(id.arn.clone())
-                .or_default()
-                .entry(key)
-                .or_insert(CallTruth {
-                    count: 0,
-                    denied: 0,
-                    first: at,
-                    last: at,
-                });
-            if call.error_code.is_some() {
-                truth.denied += 1;
-            } else {
-                truth.count += 1;
+            let denied = call.error_code.is_some();
+            tally(&mut summary.expected, &id.arn, &key, at, denied);
+            if delivered {
+                tally(&mut summary.written, &id.arn, &key, at, denied);
             }
-            truth.first = truth.first.min(at);
-            truth.last = truth.last.max(at);
         }
         out.push_str("]}");
-        Ok(out)
+        body.json = out;
+        Ok(body)
     }
+}
+
+fn push_record(
+    out: &mut String,
+    body: &mut FileBody,
+    time: i64,
+    rec: &RecordOut<'_>,
+) -> Result<(), TracegenError> {
+    if body.written > 0 {
+        out.push(',');
+    }
+    out.push_str(&serde_json::to_string(rec)?);
+    body.written += 1;
+    body.oldest = Some(body.oldest.map_or(time, |t| t.min(time)));
+    body.newest = Some(body.newest.map_or(time, |t| t.max(time)));
+    Ok(())
+}
+
+/// Counts one call in a principal → call → truth map.
+pub(crate) fn tally(
+    map: &mut std::collections::BTreeMap<String, std::collections::BTreeMap<String, CallTruth>>,
+    arn: &str,
+    key: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    denied: bool,
+) {
+    let truth = map
+        .entry(arn.to_string())
+        .or_default()
+        .entry(key.to_string())
+        .or_insert(CallTruth {
+            count: 0,
+            denied: 0,
+            first: at,
+            last: at,
+        });
+    if denied {
+        truth.denied += 1;
+    } else {
+        truth.count += 1;
+    }
+    truth.first = truth.first.min(at);
+    truth.last = truth.last.max(at);
+}
+
+fn call_facts(
+    scenario: &Scenario,
+    call: &CallSpec,
+    table: Option<&DataEventTable>,
+    documented: bool,
+) -> CallFacts {
+    let types: &[String] = table.map_or(&[], |t| {
+        t.resource_types_of(&call.event_source, &call.event_name)
+    });
+    let data = call.data_event.unwrap_or_else(|| {
+        if documented {
+            !types.is_empty()
+        } else {
+            is_data_event(call)
+        }
+    });
+    let bucket = (call.event_source == "s3.amazonaws.com")
+        .then(|| {
+            call.request_parameters
+                .as_ref()
+                .and_then(|p| p.get("bucketName"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .flatten();
+    let region = call
+        .region
+        .as_deref()
+        .or(scenario.regions.first().map(String::as_str))
+        .unwrap_or("us-east-1");
+    let resources = (documented && data && call.resources.is_none())
+        .then(|| documented_resources(call, &scenario.account, region, types))
+        .flatten();
+    CallFacts {
+        data,
+        read_only: is_read_only(&call.event_name),
+        s3_object: data && types.iter().any(|t| t == "AWS::S3::Object"),
+        bucket,
+        resources,
+    }
+}
+
+/// The `resources[]` CloudTrail writes on a data event of the common types, from the call's
+/// request parameters (shapes of the AWS docs' example records: an S3 object event names the
+/// object and its bucket).
+fn documented_resources(
+    call: &CallSpec,
+    account: &str,
+    region: &str,
+    types: &[String],
+) -> Option<Value> {
+    let params = call.request_parameters.as_ref()?;
+    let param = |k: &str| params.get(k).and_then(Value::as_str);
+    let one = |ty: &str, arn: String| Some(json!([{"accountId": account, "type": ty, "ARN": arn}]));
+    let has = |ty: &str| types.iter().any(|t| t == ty);
+    if has("AWS::S3::Object") {
+        let bucket = param("bucketName")?;
+        let bucket_entry = json!({"accountId": account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")});
+        return Some(match param("key") {
+            Some(key) => json!([
+                {"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")},
+                bucket_entry
+            ]),
+            None => json!([bucket_entry]),
+        });
+    }
+    if has("AWS::DynamoDB::Table") {
+        let t = param("tableName")?;
+        let arn = if t.starts_with("arn:") {
+            t.to_string()
+        } else {
+            format!("arn:aws:dynamodb:{region}:{account}:table/{t}")
+        };
+        return one("AWS::DynamoDB::Table", arn);
+    }
+    if has("AWS::Lambda::Function") {
+        let f = param("functionName")?;
+        let arn = if f.starts_with("arn:") {
+            f.to_string()
+        } else {
+            format!("arn:aws:lambda:{region}:{account}:function:{f}")
+        };
+        return one("AWS::Lambda::Function", arn);
+    }
+    if has("AWS::SNS::Topic") {
+        return one("AWS::SNS::Topic", param("topicArn")?.to_string());
+    }
+    if has("AWS::SQS::Queue") {
+        // https://sqs.<region>.amazonaws.com/<account>/<name>
+        let url = param("queueUrl")?;
+        let mut parts = url.trim_end_matches('/').rsplit('/');
+        let name = parts.next()?;
+        let owner = parts.next()?;
+        return one(
+            "AWS::SQS::Queue",
+            format!("arn:aws:sqs:{region}:{owner}:{name}"),
+        );
+    }
+    None
 }
 
 fn identity(scenario: &Scenario, p: &PrincipalSpec, rng: &mut Rng) -> Identity {
@@ -278,7 +490,8 @@ fn identity(scenario: &Scenario, p: &PrincipalSpec, rng: &mut Rng) -> Identity {
     }
 }
 
-/// Which calls CloudTrail logs as data events when no explicit flag is given.
+/// [`Classification::Heuristic`]: tracegen's original rule of thumb for data events (kept so
+/// committed corpora reproduce; the documented table is [`DataEventTable`]).
 fn is_data_event(call: &CallSpec) -> bool {
     let name = call.event_name.as_str();
     match call.event_source.as_str() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::TracegenError;
+use crate::trail::{Classification, TrailSpec, is_default_classification};
 
 /// A whole synthetic account's CloudTrail history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +48,12 @@ pub struct Scenario {
     /// holds are duplicates and a reader that deduplicates on eventID counts the same totals.
     #[serde(default)]
     pub malformed: MalformedSpec,
+    /// What the trail records (profile and delivery gaps); default: everything.
+    #[serde(default, skip_serializing_if = "TrailSpec::is_default")]
+    pub trail: TrailSpec,
+    /// How calls without `data_event` are classified; default: the original heuristic.
+    #[serde(default, skip_serializing_if = "is_default_classification")]
+    pub classification: Classification,
 }
 
 fn default_regions() -> Vec<String> {
@@ -206,6 +213,9 @@ impl Scenario {
         if self.file_interval_minutes == 0 || self.file_interval_minutes > 24 * 60 {
             return bad("file_interval_minutes must be 1..=1440".to_string());
         }
+        self.trail
+            .validate(&self.regions)
+            .map_err(TracegenError::Scenario)?;
         for p in &self.principals {
             if p.name.is_empty() || p.name.contains('/') {
                 return bad(format!("principal name {:?} must be a bare name", p.name));
