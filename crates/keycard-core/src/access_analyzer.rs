@@ -12,9 +12,11 @@
 //! * resources are kept only when they are concrete ARNs (no `${…}` placeholder, not `*`);
 //! * wildcards (`ec2:*`: the service came back at service level only) become `unobservable`
 //!   entries (the prefix, or the pattern when narrower);
-//! * what Access Analyzer never reports is `unobservable` too: `iam:PassRole` (not a CloudTrail
-//!   event) and the actions behind data events (S3 object calls, Lambda Invoke, DynamoDB items,
-//!   SQS messages, SNS Publish, Kinesis records);
+//! * what Access Analyzer never reports (`iam:PassRole`, not a CloudTrail event; the actions
+//!   behind data events) is not activity of the role, so it is not written here: it is
+//!   [`crate::coverage::Coverage::access_analyzer`]'s business, applied to every role whose
+//!   evidence comes from Access Analyzer. A role with nothing observed in a complete
+//!   generation therefore has no activity and is flagged as a removal candidate;
 //! * only `isComplete: true` is a complete answer. `false` (AA left actions out) and a missing
 //!   `isComplete` (the API model makes it optional) make everything unobservable (`*:*`): an
 //!   answer that does not say it is complete cannot justify removing anything;
@@ -54,33 +56,6 @@ pub enum AccessAnalyzerError {
     #[error("generated policy {index} is not a policy document: {message}")]
     Policy { index: usize, message: String },
 }
-
-/// Actions Access Analyzer cannot report at action level, beyond S3 object actions (taken from
-/// the catalog: every `s3:` action on the `object` resource type).
-const NEVER_REPORTED: &[&str] = &[
-    // Not a CloudTrail event at all.
-    "iam:PassRole",
-    // Data events.
-    "lambda:InvokeFunction",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:PartiQL*",
-    "sqs:SendMessage",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "sns:Publish",
-    "kinesis:PutRecord",
-    "kinesis:PutRecords",
-    "kinesis:GetRecords",
-];
 
 /// Parses a GetGeneratedPolicy response. `principal` overrides `properties.principalArn`
 /// (useful when the stored result lacks it).
@@ -144,14 +119,6 @@ pub fn parse_generated_policy(
     let catalog = Catalog::embedded();
     let mut pu = PrincipalUsage::default();
     pu.sources.insert(EvidenceSource::AccessAnalyzer);
-    pu.unobservable
-        .extend(NEVER_REPORTED.iter().map(|s| (*s).to_string()));
-    pu.unobservable.extend(
-        catalog
-            .actions_of("s3")
-            .filter(|a| a.resource_types().iter().any(|r| r.name() == "object"))
-            .map(|a| a.name().to_string()),
-    );
     if let Err(reason) = &complete {
         pu.unobservable.insert("*:*".to_string());
         pu.unmapped.push(note("isComplete", reason.clone()));
@@ -347,14 +314,14 @@ mod tests {
             "templated ARNs (${{BucketName}}) mean *"
         );
         assert!(pu.unobservable.contains("ec2"), "service-level only");
-        assert!(pu.unobservable.contains("iam:PassRole"));
-        assert!(pu.unobservable.contains("s3:GetObject"));
-        assert!(pu.unobservable.contains("s3:PutObject"));
-        assert!(
-            !pu.unobservable.contains("s3:ListBucket"),
-            "bucket actions are observable"
-        );
-        assert!(pu.unobservable.contains("lambda:InvokeFunction"));
+        // What Access Analyzer never reports is its coverage's business, not activity.
+        assert!(!pu.unobservable.contains("iam:PassRole"));
+        assert!(!pu.unobservable.contains("s3:GetObject"));
+        let aa = crate::coverage::Coverage::access_analyzer();
+        for never in ["iam:PassRole", "s3:GetObject", "s3:PutObject", "lambda:InvokeFunction"] {
+            assert!(aa.why_unobservable(never, &[]).is_some(), "{never}");
+        }
+        assert!(aa.why_unobservable("s3:CreateBucket", &[crate::coverage::GrantedResource::Arn("*".into())]).is_none());
         assert!(!pu.unobservable.contains("*:*"), "complete result");
         assert_eq!(pu.unmapped.len(), 1);
         assert_eq!(pu.unmapped[0].event_name, "DescribeNothing");

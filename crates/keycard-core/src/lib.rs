@@ -7,6 +7,7 @@
 pub mod access_analyzer;
 pub mod catalog;
 pub mod check;
+pub mod coverage;
 pub mod cloudtrail;
 pub mod policy;
 pub mod proposal;

@@ -39,6 +39,8 @@ use keycard_core::proposal::{
 };
 use keycard_core::report::{Report, RoleReport, RoleStatus};
 use keycard_core::template::Template;
+use keycard_core::cloudtrail::FileStats;
+use keycard_core::coverage::Coverage;
 use keycard_core::usage::{Usage, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -202,6 +204,9 @@ where
     let mut observed: BTreeMap<String, String> = BTreeMap::new();
     let mut evidence = Vec::new();
     let cloudtrail_mode = input.usage_key.is_some();
+    // Access Analyzer reads management events only; CloudTrail mode replaces this below.
+    let mut coverage = Coverage::access_analyzer();
+    let mut coverage_notes: Vec<String> = Vec::new();
     if let Some(key) = input.usage_key.as_deref() {
         // CloudTrail mode: keycard's own scan of the whole trail over the window. Every role
         // of the stack is observed, so a role absent from it really was not active.
@@ -214,6 +219,27 @@ where
             })?;
         usage = serde_json::from_slice(&bytes)
             .map_err(|e| StepError::Evidence(format!("usage s3://{}/{key}: {e}", config.bucket)))?;
+        // The reduce step writes the merged scan statistics beside the usage; what the records
+        // showed about the trail is the coverage. Missing statistics leave the conservative
+        // default (a default trail: no data events).
+        if let Some(stats_key) = key
+            .strip_suffix("usage.json")
+            .map(|dir| format!("{dir}scan-stats.json"))
+            && let Some(bytes) = deps.store.get_object(&config.bucket, &stats_key).await?
+            && let Ok(stats) = serde_json::from_slice::<FileStats>(&bytes)
+        {
+            coverage = Coverage::infer(
+                &stats.coverage,
+                Some(run.window_start),
+                Some(run.window_end),
+            );
+            coverage_notes.push(format!(
+                "coverage inferred from the records of the scanned trail (s3://{}/{stats_key})",
+                config.bucket
+            ));
+        } else {
+            coverage_notes.push("no scan statistics beside the usage: assumed a default trail (management events only)".into());
+        }
         for r in resources
             .iter()
             .filter(|r| r.resource_type == "AWS::IAM::Role")
@@ -309,6 +335,8 @@ where
         }
     }
     let proposal_input = ProposalInput {
+        coverage,
+        coverage_notes,
         template_name: template_file.to_owned(),
         template_text: original.clone(),
         usage,

@@ -30,6 +30,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
+use crate::coverage::ObservedTrail;
+use crate::coverage::observed::RecordFacts;
 use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, Usage, Window};
 
 use identity::{Attribution, PrincipalKey};
@@ -104,6 +106,10 @@ pub struct FileStats {
     /// Earliest and latest eventTime read within the window (any caller).
     pub earliest: Option<DateTime<Utc>>,
     pub latest: Option<DateTime<Utc>>,
+    /// What the records show about the trail that wrote them (event categories, read/write,
+    /// data event resources, regions, days): the basis of inferred coverage.
+    #[serde(default)]
+    pub coverage: ObservedTrail,
 }
 
 impl FileStats {
@@ -128,6 +134,7 @@ impl FileStats {
         self.no_permission_needed += o.no_permission_needed;
         self.earliest = min_opt(self.earliest, o.earliest);
         self.latest = max_opt(self.latest, o.latest);
+        self.coverage.merge(&o.coverage);
     }
 }
 
@@ -331,6 +338,21 @@ impl Accumulator {
         // nothing during that span is evidence too.
         self.stats.earliest = min_opt(self.stats.earliest, Some(at));
         self.stats.latest = max_opt(self.stats.latest, Some(at));
+        self.stats.coverage.record(
+            RecordFacts {
+                category: rec.event_category.get(),
+                management_event: rec.management_event.0,
+                read_only: rec.read_only.0,
+                event_source: rec.event_source.get().unwrap_or_default(),
+                event_name: rec.event_name.get().unwrap_or_default(),
+                region: rec.aws_region.get().unwrap_or_default(),
+                day: at.timestamp().div_euclid(86_400),
+            },
+            rec.resources.0.iter().filter_map(|r| {
+                let r = r.get()?;
+                Some((r.kind.get()?, r.arn.get()?))
+            }),
+        );
         match rec.event_type.get() {
             None | Some("AwsApiCall") => {}
             Some(_) => {

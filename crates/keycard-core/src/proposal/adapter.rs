@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::keep::{keep_from_metadata, update_ledger};
+use super::keep::{keep_from_metadata, retention_cutoff, update_ledger};
 use super::model::{GrantSource, GrantStatement, PrincipalGrants, SourceKind};
 use super::pipeline::{
     Placement, Planned, PrincipalModel, TemplateModel, build_report, plan_principals,
@@ -36,10 +36,7 @@ pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
     let diff = unified_diff(&input.template_text, &text, &input.template_name);
     let mut report = build_report(&planned, &model, input);
     report.diff = Some(diff.clone());
-    let cutoff = planned
-        .reference_time
-        .map(|t| t - chrono::Duration::days(i64::from(input.options.retention_days)))
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let cutoff = retention_cutoff(planned.reference_time, input.options.retention_days)?;
     let ledger = update_ledger(input.ledger.as_ref(), &input.usage, cutoff);
     Ok(Proposal {
         template: text,

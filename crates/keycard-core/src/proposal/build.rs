@@ -503,6 +503,8 @@ mod tests {
             retention_cutoff: t - chrono::Duration::days(400),
             window_end: t,
             window_days: 90,
+            coverage: &crate::coverage::Coverage::all_seen(),
+            names: None,
         };
         let d = decide(&grants, &ev, &[]);
         let index = ResourceIndex::new(

@@ -12,7 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::{KeepOrigin, PrincipalGrants, SourceKind};
+use super::resources::{NameContext, resolve_name};
 use super::risk;
+use crate::coverage::{Coverage, GrantedResource};
 use crate::policy::{action_matches, is_wildcard};
 use crate::usage::{ActionUsage, PrincipalUsage};
 
@@ -29,6 +31,11 @@ pub struct Evidence<'a> {
     pub window_end: DateTime<Utc>,
     /// Length of the evidence window (current ∪ ledger), to judge how rare a use is.
     pub window_days: i64,
+    /// What this run's evidence could have recorded; an action it could not is never removed.
+    pub coverage: &'a Coverage,
+    /// Resolves granted resources (`!Sub` with pseudo parameters, parameters) so coverage can
+    /// tell whether they lie inside a partial data event selector.
+    pub names: Option<&'a NameContext>,
 }
 
 /// Why an action stays in the proposal.
@@ -41,9 +48,14 @@ pub enum KeepReason {
     Ledger,
     /// On a keep-list.
     KeepList { origin: KeepOrigin, note: String },
-    /// The evidence source cannot see this action (`by` is the unobservable entry that
-    /// matched: a service prefix or an action).
-    Unobservable { by: String },
+    /// The evidence source cannot see this action. `by` is what says so: the unobservable
+    /// entry of the usage that matched (a service prefix or an action, e.g. Access Analyzer's
+    /// service-level answers), or `coverage` when the trail's coverage does; `why` explains.
+    Unobservable {
+        by: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        why: String,
+    },
 }
 
 impl KeepReason {
@@ -239,8 +251,35 @@ pub fn decide(
                 count: 0,
                 rare: false,
             });
-            kept.reasons
-                .push(KeepReason::Unobservable { by: by.clone() });
+            kept.reasons.push(KeepReason::Unobservable {
+                by: by.clone(),
+                why: String::new(),
+            });
+        }
+    }
+
+    // What the evidence could not have seen: kept, with the reason, unless it was seen anyway.
+    let granted_resources = granted_resources(grants, evidence.names);
+    for action in &granted {
+        if d.used.contains_key(action) {
+            continue;
+        }
+        let resources = granted_resources
+            .get(action.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[GrantedResource::Unknown]);
+        if let Some(why) = evidence.coverage.why_unobservable(action, resources) {
+            let kept = d.kept.entry(action.clone()).or_insert_with(|| KeptAction {
+                reasons: Vec::new(),
+                last_seen: None,
+                first_seen: None,
+                count: 0,
+                rare: false,
+            });
+            kept.reasons.push(KeepReason::Unobservable {
+                by: "coverage".into(),
+                why,
+            });
         }
     }
     for kept in d.kept.values_mut() {
@@ -367,6 +406,44 @@ pub fn decide(
     d
 }
 
+/// The resources each granted action is allowed on, as coverage sees them: resolved ARNs or
+/// patterns, or `Unknown` for what the template does not resolve (and for `NotResource`).
+fn granted_resources<'g>(
+    grants: &'g PrincipalGrants,
+    names: Option<&NameContext>,
+) -> BTreeMap<&'g str, Vec<GrantedResource>> {
+    let mut out: BTreeMap<&str, Vec<GrantedResource>> = BTreeMap::new();
+    for (_, st) in grants.allow_statements() {
+        let mut resources: Vec<GrantedResource> = if st.not_resource.is_some() {
+            vec![GrantedResource::Unknown]
+        } else {
+            st.resource_items()
+                .into_iter()
+                .map(|v| {
+                    let resolved = match (v.as_str(), names) {
+                        (Some(s), _) => Some(s.to_string()),
+                        (None, Some(ctx)) => resolve_name(v, ctx),
+                        (None, None) => None,
+                    };
+                    resolved.map_or(GrantedResource::Unknown, GrantedResource::Arn)
+                })
+                .collect()
+        };
+        if resources.is_empty() {
+            resources.push(GrantedResource::Unknown);
+        }
+        for action in &st.effective {
+            let entry = out.entry(action.as_str()).or_default();
+            for r in &resources {
+                if !entry.contains(r) {
+                    entry.push(r.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Whether an unobservable entry (service prefix, action, or action pattern) covers `action`.
 pub fn unobservable_covers(entry: &str, action: &str) -> bool {
     if entry.contains(':') {
@@ -464,6 +541,8 @@ mod tests {
             retention_cutoff: at(400),
             window_end: end(),
             window_days: 180,
+            coverage: &crate::coverage::Coverage::all_seen(),
+            names: None,
         };
         // When deciding
         let d = decide(&grants(), &ev, &[]);
@@ -499,6 +578,41 @@ mod tests {
     }
 
     #[test]
+    fn a_management_events_only_trail_never_removes_data_event_actions() {
+        // Given a role that used s3:GetObject, granted s3:PutObject and dynamodb:GetItem too
+        let current = usage(&[("s3:GetObject", 1, 100)]);
+        let default_trail = crate::coverage::Coverage::default();
+        let full = crate::coverage::Coverage::everything(crate::coverage::Basis::Stated);
+        let ev = |coverage| Evidence {
+            current: Some(&current),
+            ledger: None,
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 90,
+            coverage,
+            names: None,
+        };
+        // When the evidence is a default trail (no data events)
+        let d = decide(&grants(), &ev(&default_trail), &[]);
+        // Then no data-event action is removed; each says why
+        assert!(d.removed.is_empty(), "{:?}", d.removed);
+        for a in ["s3:PutObject", "dynamodb:GetItem"] {
+            assert!(
+                d.kept[a].reasons.iter().any(|r| matches!(r,
+                    KeepReason::Unobservable { by, why } if by == "coverage" && why.contains("data event"))),
+                "{a}: {:?}",
+                d.kept[a]
+            );
+        }
+        // And with data events logged, the same decision is as tight as before
+        let d = decide(&grants(), &ev(&full), &[]);
+        assert_eq!(
+            d.removed,
+            ["dynamodb:GetItem", "s3:PutObject"].map(String::from).into()
+        );
+    }
+
+    #[test]
     fn unobservable_actions_are_kept_and_marked() {
         let mut current = usage(&[("s3:GetObject", 1, 100)]);
         current.unobservable.insert("iam:PassRole".into());
@@ -508,15 +622,37 @@ mod tests {
             retention_cutoff: at(400),
             window_end: end(),
             window_days: 90,
+            coverage: &crate::coverage::Coverage::all_seen(),
+            names: None,
         };
         let d = decide(&grants(), &ev, &[]);
+        let reasons = &d.kept["iam:PassRole"].reasons;
         assert_eq!(
-            d.kept["iam:PassRole"].reasons,
-            vec![KeepReason::Unobservable {
-                by: "iam:PassRole".into()
-            }]
+            reasons[0],
+            KeepReason::Unobservable {
+                by: "iam:PassRole".into(),
+                why: String::new()
+            }
         );
+        assert_eq!(reasons.len(), 1);
         assert!(d.risks[0].kept);
+        // Under a real trail's coverage, PassRole is kept even without an unobservable entry:
+        // CloudTrail never records it.
+        let plain = usage(&[("s3:GetObject", 1, 100)]);
+        let real = crate::coverage::Coverage::everything(crate::coverage::Basis::Stated);
+        let ev = Evidence {
+            current: Some(&plain),
+            coverage: &real,
+            ..ev
+        };
+        let d = decide(&grants(), &ev, &[]);
+        assert!(
+            d.kept["iam:PassRole"].reasons.iter().any(
+                |r| matches!(r, KeepReason::Unobservable { by, why } if by == "coverage" && why.contains("never records"))
+            ),
+            "{:?}",
+            d.kept["iam:PassRole"]
+        );
     }
 
     #[test]
@@ -527,6 +663,8 @@ mod tests {
             retention_cutoff: at(400),
             window_end: end(),
             window_days: 90,
+            coverage: &crate::coverage::Coverage::all_seen(),
+            names: None,
         };
         let keep = vec![KeepEntry {
             actions: vec!["ec2:RunInstances".into()],
@@ -547,6 +685,8 @@ mod tests {
             retention_cutoff: at(400),
             window_end: end(),
             window_days: 200,
+            coverage: &crate::coverage::Coverage::all_seen(),
+            names: None,
         };
         let d = decide(&grants(), &ev, &[]);
         assert!(d.kept["s3:GetObject"].rare);

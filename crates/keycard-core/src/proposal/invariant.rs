@@ -285,6 +285,8 @@ mod tests {
                 retention_cutoff: end - Duration::days(400),
                 window_end: end,
                 window_days: 180,
+                coverage: &crate::coverage::Coverage::all_seen(),
+                names: None,
             };
             let d = decide(&grants, &ev, &[]);
             let index = ResourceIndex::new(

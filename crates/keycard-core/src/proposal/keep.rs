@@ -121,6 +121,26 @@ pub fn keep_from_metadata(metadata: Option<&Value>) -> Option<KeepEntry> {
     })
 }
 
+/// The instant retention starts: `days` before `reference` (no reference: everything is within
+/// retention). Checked, because an absurd retention or a hostile evidence time must be an
+/// error, not an overflow panic.
+pub(crate) fn retention_cutoff(
+    reference: Option<DateTime<Utc>>,
+    days: u32,
+) -> Result<DateTime<Utc>, super::ProposalError> {
+    let Some(reference) = reference else {
+        return Ok(DateTime::<Utc>::MIN_UTC);
+    };
+    chrono::Duration::try_days(i64::from(days))
+        .and_then(|d| reference.checked_sub_signed(d))
+        .ok_or_else(|| {
+            super::ProposalError::Option(format!(
+                "a retention of {days} days before {} is before the earliest representable time",
+                reference.format("%Y-%m-%d")
+            ))
+        })
+}
+
 /// The next ledger: the previous one merged with this run's usage, without anything last seen
 /// before `cutoff`.
 pub fn update_ledger(previous: Option<&Usage>, current: &Usage, cutoff: DateTime<Utc>) -> Usage {
@@ -262,5 +282,22 @@ mod tests {
                 .contains_key("s3:GetObject")
         );
         assert!(!ledger.principals.contains_key("arn:quiet"));
+    }
+
+    #[test]
+    fn retention_cutoff_is_checked_not_a_panic() {
+        let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            retention_cutoff(Some(t0), 400).unwrap(),
+            t0 - Duration::days(400)
+        );
+        assert_eq!(
+            retention_cutoff(None, 400).unwrap(),
+            DateTime::<Utc>::MIN_UTC
+        );
+        // 100 million days overflows the calendar: an option error, not a panic.
+        let err = retention_cutoff(Some(t0), 100_000_000).unwrap_err();
+        assert!(err.to_string().contains("100000000 days"), "{err}");
+        assert!(retention_cutoff(Some(DateTime::<Utc>::MIN_UTC), 1).is_err());
     }
 }

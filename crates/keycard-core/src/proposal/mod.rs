@@ -33,11 +33,16 @@ use chrono::{DateTime, Utc};
 pub use keep::{KeepConfig, KeepError, KeepRule};
 pub use pipeline::{PrincipalModel, TemplateModel, plan_principals};
 
+use crate::coverage::Coverage;
 use crate::report::{EvidenceStats, Report};
 use crate::usage::{EvidenceSource, Usage, Window};
 
 /// Default retention of the usage ledger: an action seen within this many days is kept.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+
+/// The longest retention the CLI and the Lambdas accept (ten years: the ledger's evidence
+/// cannot predate CloudTrail anyway).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
 
 /// Everything a proposal run needs. Built by the CLI from flags and files, and by the Lambdas
 /// from S3 objects and the state machine's input.
@@ -55,6 +60,12 @@ pub struct ProposalInput {
     pub keep: KeepConfig,
     /// How template principals become role ARNs.
     pub resolution: RoleResolution,
+    /// What the evidence could have recorded (the trail's coverage, or Access Analyzer's).
+    /// The default is a default trail (management events only): an action whose calls it
+    /// would not record is kept and marked, never removed.
+    pub coverage: Coverage,
+    /// Notes on how the coverage was read (selectors read conservatively, …), for the report.
+    pub coverage_notes: Vec<String>,
     pub options: ProposalOptions,
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::build::{BuildContext, PrincipalPlan, ProposedStatement, build, merge_and_name};
@@ -18,9 +18,9 @@ use super::size::{
 };
 use super::{ProposalError, ProposalInput, source_name};
 use crate::report::{
-    DeniedAttempt, Flag, KeptActionReport, NotAnalysable, PolicySize, ReplacedPolicy, Report,
+    CoverageReport, DeniedAttempt, Flag, KeptActionReport, NotAnalysable, PolicySize, ReplacedPolicy, Report,
     ReportWindow, RoleCounts, RoleReport, RoleStatus, SCHEMA_VERSION, Summary, UnmappedReport,
-    WildcardReport,
+    UnobservableAction, WildcardReport,
 };
 use crate::usage::{PrincipalUsage, Usage, Window, merge_windows};
 
@@ -124,9 +124,7 @@ pub fn plan_principals(
         .map(|w| w.end)
         .or(ledger_window.map(|w| w.end))
         .or(opts.now);
-    let retention_cutoff = reference
-        .map(|t| t - Duration::days(i64::from(opts.retention_days)))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let retention_cutoff = super::keep::retention_cutoff(reference, opts.retention_days)?;
     let span: Vec<Window> = window.into_iter().chain(ledger_window).collect();
     let span = merge_windows(span.into_iter());
     let window_days = match (span.first(), span.last()) {
@@ -162,6 +160,8 @@ pub fn plan_principals(
             retention_cutoff,
             window_end,
             window_days,
+            coverage: &input.coverage,
+            names: Some(&ctx),
         }
     };
     let config_keep = |p: &PrincipalModel| {
@@ -610,6 +610,11 @@ pub fn build_report(planned: &Planned, model: &TemplateModel, input: &ProposalIn
         not_analysable: model.not_analysable.clone(),
         unattributed_principals: planned.unattributed.clone(),
         evidence: input.options.evidence.clone(),
+        coverage: CoverageReport {
+            coverage: input.coverage.clone(),
+            gaps: input.coverage.gaps(),
+            notes: input.coverage_notes.clone(),
+        },
         diff: None,
     }
 }
@@ -685,15 +690,22 @@ fn role_report(
             rare: k.rare,
         })
         .collect();
-    let unobservable: Vec<String> = d
+    let unobservable: Vec<UnobservableAction> = d
         .kept
         .iter()
-        .filter(|(_, k)| {
-            k.reasons
-                .iter()
-                .any(|r| matches!(r, KeepReason::Unobservable { .. }))
+        .filter_map(|(a, k)| {
+            k.reasons.iter().find_map(|r| match r {
+                KeepReason::Unobservable { by, why } => Some(UnobservableAction {
+                    action: a.clone(),
+                    reason: if why.is_empty() {
+                        format!("the evidence source reports it only as {by}")
+                    } else {
+                        why.clone()
+                    },
+                }),
+                _ => None,
+            })
         })
-        .map(|(a, _)| a.clone())
         .collect();
     let kept_for_rare_use = d
         .kept
@@ -916,6 +928,9 @@ fn reason_text(r: &KeepReason) -> String {
                 super::model::KeepOrigin::Config => "keep file",
             }
         ),
-        KeepReason::Unobservable { by } => format!("not observable by the evidence source ({by})"),
+        KeepReason::Unobservable { by, why } if why.is_empty() => {
+            format!("not observable by the evidence source ({by})")
+        }
+        KeepReason::Unobservable { why, .. } => format!("not observable: {why}"),
     }
 }

@@ -67,6 +67,8 @@ fn input(template: &str, usage: Usage) -> ProposalInput {
             account_id: Some("123456789012".into()),
             ..RoleResolution::default()
         },
+        // These tests are about narrowing; coverage has its own tests below.
+        coverage: crate::coverage::Coverage::all_seen(),
         ..ProposalInput::default()
     }
 }

@@ -96,6 +96,22 @@ pub fn render_html(report: &Report) -> String {
         );
     }
 
+    if !report.coverage.gaps.is_empty() {
+        let _ = writeln!(
+            body,
+            "<section><h2>What this evidence cannot see, and how to see it</h2><p>Actions the evidence could not have recorded are kept, never removed, and listed as unobservable per role.</p><ul>"
+        );
+        for g in &report.coverage.gaps {
+            let _ = writeln!(
+                body,
+                "<li><strong>{}</strong>: {}. To see it: {}.</li>",
+                esc(&g.what),
+                esc(&g.consequence),
+                esc(&g.fix)
+            );
+        }
+        let _ = writeln!(body, "</ul></section>");
+    }
     if !report.not_analysable.is_empty() {
         let _ = writeln!(
             body,

@@ -68,6 +68,7 @@ pub fn render_markdown(report: &Report) -> String {
         );
     }
     out.push('\n');
+    coverage_section(&mut out, report);
 
     for (id, r) in &report.roles {
         role_section(&mut out, id, r);
@@ -222,6 +223,47 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         }
         out.push('\n');
     }
+}
+
+/// What this evidence cannot see, and how to see it: one line per gap, with the fix.
+fn coverage_section(out: &mut String, report: &Report) {
+    let c = &report.coverage;
+    let unobservable: usize = report
+        .roles
+        .values()
+        .map(|r| r.unobservable_actions.len())
+        .sum();
+    if c.gaps.is_empty() && unobservable == 0 {
+        return;
+    }
+    let _ = writeln!(out, "## What this evidence cannot see, and how to see it
+");
+    let _ = writeln!(
+        out,
+        "keycard removes an action only when the evidence would have recorded its use. \
+         {unobservable} granted {} the evidence cannot see {} kept and marked `unobservable` in \
+         report.json, with the reason.\n",
+        plural(unobservable, "action", "actions"),
+        if unobservable == 1 { "is" } else { "are" }
+    );
+    if let Some(p) = &c.coverage.period {
+        let _ = writeln!(
+            out,
+            "Records cover {} days from {} to {}.\n",
+            p.covered_days, p.first_day, p.last_day
+        );
+    }
+    for g in &c.gaps {
+        let _ = writeln!(
+            out,
+            "- **{}**: {}. To see it: {}.",
+            g.what, g.consequence, g.fix
+        );
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    out.push('\n');
 }
 
 fn status_sentence(r: &RoleReport) -> String {

@@ -17,7 +17,7 @@ pub use html::render_html;
 pub use markdown::render_markdown;
 
 /// Version of the report.json schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +49,8 @@ pub struct Report {
     /// Facts about the evidence files, when the caller knows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceStats>,
+    /// What the evidence could record, and what it could not (with how to fix it).
+    pub coverage: CoverageReport,
     /// The template diff, shown in report.html (it is its own artifact, so not in report.json).
     #[serde(skip)]
     pub diff: Option<String>,
@@ -107,6 +109,24 @@ impl RoleStatus {
     }
 }
 
+/// The evidence's coverage in the report: the model, the gaps in words, and notes on how it
+/// was read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageReport {
+    #[serde(flatten)]
+    pub coverage: crate::coverage::Coverage,
+    pub gaps: Vec<crate::coverage::CoverageGap>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A kept action the evidence could not have seen, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnobservableAction {
+    pub action: String,
+    pub reason: String,
+}
+
 /// The report for one principal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleReport {
@@ -125,7 +145,8 @@ pub struct RoleReport {
     pub removed_actions: Vec<String>,
     pub removed_services: Vec<String>,
     pub kept_actions: Vec<KeptActionReport>,
-    pub unobservable_actions: Vec<String>,
+    /// Granted actions whose use the evidence could not have seen: kept, never removed.
+    pub unobservable_actions: Vec<UnobservableAction>,
     pub denied_attempts: Vec<DeniedAttempt>,
     pub unmapped_events: Vec<UnmappedReport>,
     /// Used but not granted by the template (granted elsewhere, or by a resource policy).
@@ -246,6 +267,10 @@ pub struct EvidenceStats {
     pub events: u64,
     pub digests_skipped: u64,
     pub malformed: Vec<String>,
+    /// What the records showed about the trail (coverage is inferred from it); not written
+    /// to the report, which carries the resulting coverage instead.
+    #[serde(skip)]
+    pub observed: Option<crate::coverage::ObservedTrail>,
 }
 
 impl Report {

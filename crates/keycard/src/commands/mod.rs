@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod coverage_args;
 pub mod grants;
 pub mod propose;
 pub mod usage;

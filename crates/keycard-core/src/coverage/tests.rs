@@ -1,0 +1,102 @@
+use super::*;
+
+fn arn(s: &str) -> GrantedResource {
+    GrantedResource::Arn(s.to_string())
+}
+
+#[test]
+fn a_default_trail_sees_management_events_but_no_data_events() {
+    let c = Coverage::default();
+    for action in ["s3:GetObject", "dynamodb:GetItem", "lambda:InvokeFunction"] {
+        let why = c.why_unobservable(action, &[arn("*")]).unwrap();
+        assert!(why.contains("data event"), "{action}: {why}");
+    }
+    for action in [
+        "s3:CreateBucket",
+        "dynamodb:DescribeTable",
+        "ec2:RunInstances",
+        "iam:CreateRole",
+    ] {
+        assert_eq!(c.why_unobservable(action, &[arn("*")]), None, "{action}");
+    }
+}
+
+#[test]
+fn pass_role_is_never_observable() {
+    let c = Coverage::everything(Basis::Stated);
+    let why = c.why_unobservable("iam:PassRole", &[arn("*")]).unwrap();
+    assert!(why.contains("never records"), "{why}");
+}
+
+#[test]
+fn write_only_management_hides_reads() {
+    let mut c = Coverage::default();
+    c.management = ReadWrite {
+        read: false,
+        write: true,
+    };
+    assert!(
+        c.why_unobservable("ec2:DescribeInstances", &[arn("*")])
+            .is_some()
+    );
+    assert!(
+        c.why_unobservable("ec2:RunInstances", &[arn("*")])
+            .is_none()
+    );
+}
+
+#[test]
+fn excluded_kms_and_missing_global_events() {
+    let mut c = Coverage::default();
+    c.excluded_sources.insert("kms.amazonaws.com".into());
+    c.global_service_events = false;
+    assert!(c.why_unobservable("kms:Decrypt", &[arn("*")]).is_some());
+    assert!(c.why_unobservable("iam:GetRole", &[arn("*")]).is_some());
+    assert!(
+        c.why_unobservable("ec2:RunInstances", &[arn("*")])
+            .is_none()
+    );
+}
+
+#[test]
+fn single_region_hides_resources_elsewhere() {
+    let mut c = Coverage::default();
+    c.regions = Some(["eu-west-1".to_string()].into());
+    let here = arn("arn:aws:sqs:eu-west-1:123456789012:orders");
+    let there = arn("arn:aws:sqs:us-east-1:123456789012:orders");
+    assert!(c.why_unobservable("sqs:CreateQueue", &[here]).is_none());
+    assert!(c.why_unobservable("sqs:CreateQueue", &[there]).is_some());
+}
+
+#[test]
+fn stated_data_events() {
+    let c = Coverage::default().with_stated_data_events("s3").unwrap();
+    assert!(c.why_unobservable("s3:GetObject", &[arn("*")]).is_none());
+    assert!(
+        c.why_unobservable("dynamodb:GetItem", &[arn("*")])
+            .is_some()
+    );
+    let all = Coverage::default().with_stated_data_events("all").unwrap();
+    assert!(
+        all.why_unobservable("dynamodb:GetItem", &[arn("*")])
+            .is_none()
+    );
+    let none = Coverage::default().with_stated_data_events("none").unwrap();
+    assert!(none.why_unobservable("s3:GetObject", &[arn("*")]).is_some());
+    assert!(
+        Coverage::default()
+            .with_stated_data_events("bogus")
+            .is_err()
+    );
+}
+
+#[test]
+fn gaps_name_what_to_enable() {
+    let gaps = Coverage::default().gaps();
+    assert!(
+        gaps.iter()
+            .any(|g| g.what.contains("S3") && g.fix.contains("AWS::S3::Object")),
+        "{gaps:#?}"
+    );
+    assert!(Coverage::everything(Basis::Stated).gaps().is_empty());
+}
