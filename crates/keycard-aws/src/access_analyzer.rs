@@ -2,13 +2,17 @@
 //!
 //! Policy generation is a job: start it, poll it, read it. Its limits shape the whole state
 //! machine: one job running per account, 50 started per day (canceled ones count), 90 days of
-//! CloudTrail at most. The adapter only speaks the API; the pacing lives in the ASL.
+//! CloudTrail at most. The adapter only speaks the API; the pacing lives in the ASL (and, for
+//! the CLI, in [`start_generation_retrying`]). Requests always name the trail's regions
+//! ([`TrailRegions`]); a busy generation slot (`ConflictException`) is reported like the quota
+//! errors, which waiting fixes; job error codes are the API model's ([`JobErrorCode`]).
 //!
 //! A finished job is kept as the JSON of the GetGeneratedPolicy response in the API's own shape
 //! ([`GenerationJob::api_json`]), written to S3 and parsed by `keycard_core::access_analyzer`,
 //! so the core never sees SDK types and a stored result can be re-read by any later version.
 
 use std::future::Future;
+use std::time::Duration;
 
 use aws_sdk_accessanalyzer::types::{
     CloudTrailDetails, JobStatus as SdkJobStatus, PolicyGenerationDetails, PolicyType, Trail,
@@ -17,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorKind};
 
 const SERVICE: &str = "accessanalyzer";
 
@@ -27,10 +31,8 @@ pub struct GenerationRequest {
     /// The role whose activity is analysed.
     pub principal_arn: String,
     pub trail_arn: String,
-    /// Regions of the trail to read; empty with `all_regions` false means the trail's home
-    /// region only (AA's default).
-    pub regions: Vec<String>,
-    pub all_regions: bool,
+    /// Regions of the trail to read, always explicit (see [`TrailRegions`]).
+    pub regions: TrailRegions,
     /// The role Access Analyzer assumes to read the trail (and its bucket, KMS key).
     pub access_role_arn: String,
     pub start: DateTime<Utc>,
@@ -38,6 +40,114 @@ pub struct GenerationRequest {
     /// Idempotency token: the same token returns the same job instead of starting another,
     /// so a retried Lambda never spends a second generation of the daily quota.
     pub client_token: String,
+}
+
+/// Which regions of the trail Access Analyzer reads (`CloudTrailDetails.trails[].allRegions`
+/// and `.regions`). The API documents both fields but no default for a trail that sets
+/// neither, so every request says one or the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrailRegions {
+    /// `allRegions: true`.
+    All,
+    /// `allRegions: false` and these `regions` (a request with none is refused before it is
+    /// sent).
+    Only(Vec<String>),
+}
+
+/// Where CloudTrail records the global services' events (IAM, STS, CloudFront) of a
+/// partition. Only the commercial partition is documented: since 2021-11-22 "events created
+/// by Amazon CloudFront, AWS Identity and Access Management, and AWS STS are recorded in
+/// [...] us-east-1"
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-create-and-update-a-trail-by-using-the-aws-cli-update-trail.html>).
+pub fn global_events_region(partition: &str) -> Option<&'static str> {
+    match partition {
+        "aws" => Some("us-east-1"),
+        _ => None,
+    }
+}
+
+impl TrailRegions {
+    /// The regions to read: the deployment's choice when it made one (`*` → all, or a list),
+    /// otherwise the regions the analysed stacks live in plus the region where the partition's
+    /// global service events are recorded (a role's IAM and STS calls are logged there, not
+    /// in its stack's region). In a partition whose global-events region is not documented,
+    /// all regions: reading more can only keep more, never remove more. `None` when there is
+    /// nothing to go on (no setting, no stack region).
+    pub fn resolve(
+        all_regions: bool,
+        configured: &[String],
+        stack_regions: &[String],
+        partition: &str,
+    ) -> Option<TrailRegions> {
+        if all_regions {
+            return Some(TrailRegions::All);
+        }
+        if !configured.is_empty() {
+            return Some(TrailRegions::Only(dedup(configured.iter().cloned())));
+        }
+        if stack_regions.is_empty() {
+            return None;
+        }
+        let Some(global) = global_events_region(partition) else {
+            return Some(TrailRegions::All);
+        };
+        Some(TrailRegions::Only(dedup(
+            stack_regions
+                .iter()
+                .cloned()
+                .chain(std::iter::once(global.to_owned())),
+        )))
+    }
+}
+
+/// Keeps the first occurrence of each region, in order; drops empty names.
+fn dedup(regions: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in regions {
+        if !r.is_empty() && !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The pauses before each new StartPolicyGeneration attempt while the account's one
+/// generation slot is taken (`ConflictException`) or a generation quota is reached
+/// (`ServiceQuotaExceededException`): the state machine's Retry on `Keycard.QuotaExceeded`
+/// (IntervalSeconds 60, BackoffRate 2, MaxDelaySeconds 900, MaxAttempts 4; a test holds the
+/// two together), for callers without a state machine (the CLI).
+pub const START_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+    Duration::from_secs(240),
+    Duration::from_secs(480),
+];
+
+/// StartPolicyGeneration, tried again after each of `delays` while the account's generation
+/// slot is busy or its quota reached ([`ErrorKind::QuotaExceeded`], which is what the adapter
+/// reports for both); any other outcome returns at once. `sleep(delay)` waits (injected, so
+/// tests do not).
+pub async fn start_generation_retrying<G, S, F>(
+    analyzer: &G,
+    request: &GenerationRequest,
+    delays: &[Duration],
+    mut sleep: S,
+) -> Result<String, AwsError>
+where
+    G: PolicyGeneration,
+    S: FnMut(Duration) -> F,
+    F: Future<Output = ()>,
+{
+    let mut delays = delays.iter();
+    loop {
+        match analyzer.start_generation(request).await {
+            Err(e) if e.kind == ErrorKind::QuotaExceeded => match delays.next() {
+                Some(d) => sleep(*d).await,
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
 }
 
 /// Status of a policy generation job.
@@ -62,12 +172,83 @@ impl JobStatus {
     }
 }
 
-/// Why a job failed: `AUTHORIZATION_ERROR`, `RESOURCE_NOT_FOUND_ERROR`,
-/// `SERVICE_QUOTA_EXCEEDED_ERROR` or `SERVICE_ERROR`.
+/// Why a job failed, as GetGeneratedPolicy reports it (`jobDetails.jobError`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
+    /// The API's `JobErrorCode` (see [`JobErrorCode`]); kept as sent, so a code added to the
+    /// API later still reaches the report.
     pub code: String,
     pub message: String,
+}
+
+/// The API model's `JobErrorCode` enum (botocore `accessanalyzer/2019-11-01`), and what each
+/// means for a keycard run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobErrorCode {
+    AuthorizationError,
+    ResourceNotFoundError,
+    ServiceQuotaExceededError,
+    ServiceError,
+}
+
+impl JobErrorCode {
+    pub const ALL: [JobErrorCode; 4] = [
+        JobErrorCode::AuthorizationError,
+        JobErrorCode::ResourceNotFoundError,
+        JobErrorCode::ServiceQuotaExceededError,
+        JobErrorCode::ServiceError,
+    ];
+
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobErrorCode::AuthorizationError => "AUTHORIZATION_ERROR",
+            JobErrorCode::ResourceNotFoundError => "RESOURCE_NOT_FOUND_ERROR",
+            JobErrorCode::ServiceQuotaExceededError => "SERVICE_QUOTA_EXCEEDED_ERROR",
+            JobErrorCode::ServiceError => "SERVICE_ERROR",
+        }
+    }
+
+    /// `None` for a code the model does not list.
+    pub fn parse(code: &str) -> Option<JobErrorCode> {
+        JobErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// What to do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            JobErrorCode::AuthorizationError => {
+                "the access role cannot read the trail: check that Access Analyzer may assume it \
+                 and that it may read the trail's bucket (and KMS key)"
+            }
+            JobErrorCode::ResourceNotFoundError => {
+                "the trail or its bucket was not found: check the trail ARN and its regions"
+            }
+            JobErrorCode::ServiceQuotaExceededError => {
+                "a policy generation quota was exceeded (CloudTrail log files or data per \
+                 generation, generations per day): shorten the window, read fewer regions, or \
+                 run again later"
+            }
+            JobErrorCode::ServiceError => {
+                "Access Analyzer failed on its side: running again later may work"
+            }
+        }
+    }
+}
+
+impl JobError {
+    /// The code as the model lists it, `None` for one it does not.
+    pub fn kind(&self) -> Option<JobErrorCode> {
+        JobErrorCode::parse(&self.code)
+    }
+
+    /// `CODE: message (what to do)`, for a person.
+    pub fn describe(&self) -> String {
+        match self.kind() {
+            Some(k) => format!("{}: {} ({})", self.code, self.message, k.hint()),
+            None => format!("{}: {}", self.code, self.message),
+        }
+    }
 }
 
 /// A policy generation job as GetGeneratedPolicy reports it.
@@ -156,6 +337,18 @@ fn iso(t: &aws_sdk_accessanalyzer::primitives::DateTime) -> Value {
     }
 }
 
+/// StartPolicyGeneration's `ConflictException` means a generation is already running: the
+/// account's one concurrent generation (a documented quota of 1). Waiting frees it, exactly
+/// like the quota errors, so it is reported as one: the state machine retries
+/// `Keycard.QuotaExceeded` with a long backoff, the CLI with [`START_RETRY_DELAYS`]. The AWS
+/// code stays `ConflictException`.
+fn slot_taken(mut e: AwsError) -> AwsError {
+    if e.kind == ErrorKind::Conflict {
+        e.kind = ErrorKind::QuotaExceeded;
+    }
+    e
+}
+
 fn build_error(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError {
         service: SERVICE,
@@ -170,11 +363,22 @@ fn build_error(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
 impl PolicyGeneration for AccessAnalyzer {
     async fn start_generation(&self, request: &GenerationRequest) -> Result<String, AwsError> {
         const OP: &str = "StartPolicyGeneration";
-        let mut trail = Trail::builder()
-            .cloud_trail_arn(&request.trail_arn)
-            .all_regions(request.all_regions);
-        for r in &request.regions {
-            trail = trail.regions(r);
+        let mut trail = Trail::builder().cloud_trail_arn(&request.trail_arn);
+        match &request.regions {
+            TrailRegions::All => trail = trail.all_regions(true),
+            TrailRegions::Only(regions) if regions.is_empty() => {
+                return Err(build_error(
+                    OP,
+                    "no trail region to read: the API documents no default, so name the \
+                     regions or ask for all of them",
+                ));
+            }
+            TrailRegions::Only(regions) => {
+                trail = trail.all_regions(false);
+                for r in regions {
+                    trail = trail.regions(r);
+                }
+            }
         }
         let trail = trail.build().map_err(|e| build_error(OP, e))?;
         let details = CloudTrailDetails::builder()
@@ -196,7 +400,7 @@ impl PolicyGeneration for AccessAnalyzer {
             .client_token(&request.client_token)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+            .map_err(|e| slot_taken(AwsError::from_sdk(SERVICE, OP, e)))?;
         Ok(out.job_id)
     }
 
@@ -365,5 +569,78 @@ impl PolicyChecks for AccessAnalyzer {
                 .filter_map(|r| r.description)
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regions(r: &[&str]) -> Vec<String> {
+        r.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn trail_regions_are_always_explicit() {
+        // The deployment's choice wins.
+        assert_eq!(
+            TrailRegions::resolve(true, &[], &regions(&["eu-west-1"]), "aws"),
+            Some(TrailRegions::All)
+        );
+        assert_eq!(
+            TrailRegions::resolve(
+                false,
+                &regions(&["eu-west-1", "eu-west-1", "us-east-1"]),
+                &regions(&["eu-central-1"]),
+                "aws"
+            ),
+            Some(TrailRegions::Only(regions(&["eu-west-1", "us-east-1"])))
+        );
+        // Otherwise the stacks' regions, plus where IAM/STS/CloudFront events are recorded.
+        assert_eq!(
+            TrailRegions::resolve(false, &[], &regions(&["eu-west-1"]), "aws"),
+            Some(TrailRegions::Only(regions(&["eu-west-1", "us-east-1"])))
+        );
+        assert_eq!(
+            TrailRegions::resolve(false, &[], &regions(&["us-east-1"]), "aws"),
+            Some(TrailRegions::Only(regions(&["us-east-1"])))
+        );
+        // A partition whose global-events region is not documented: read everything.
+        assert_eq!(
+            TrailRegions::resolve(false, &[], &regions(&["cn-north-1"]), "aws-cn"),
+            Some(TrailRegions::All)
+        );
+        // Nothing to go on: no request at all rather than an undocumented default.
+        assert_eq!(TrailRegions::resolve(false, &[], &[], "aws"), None);
+    }
+
+    /// The codes are the API model's `JobErrorCode` enum, as the SDK generated from it.
+    #[test]
+    fn job_error_codes_are_the_models() {
+        let ours: Vec<&str> = JobErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        let mut sdk: Vec<&str> = aws_sdk_accessanalyzer::types::JobErrorCode::values().to_vec();
+        sdk.sort_unstable();
+        let mut sorted = ours.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, sdk);
+        for c in JobErrorCode::ALL {
+            assert_eq!(JobErrorCode::parse(c.as_str()), Some(c));
+        }
+        let e = JobError {
+            code: "AUTHORIZATION_ERROR".into(),
+            message: "Access denied to the trail bucket.".into(),
+        };
+        assert_eq!(e.kind(), Some(JobErrorCode::AuthorizationError));
+        assert!(e.describe().starts_with(
+            "AUTHORIZATION_ERROR: Access denied to the trail bucket. (the access role"
+        ));
+        let new = JobError {
+            code: "SOMETHING_NEW".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            (new.kind(), new.describe()),
+            (None, "SOMETHING_NEW: m".into())
+        );
     }
 }

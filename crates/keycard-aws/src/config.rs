@@ -15,9 +15,15 @@ pub struct Config {
     /// The CloudTrail trail Access Analyzer reads. `KEYCARD_TRAIL_ARN`.
     pub trail_arn: Option<String>,
     /// Regions of the trail to analyse. `KEYCARD_TRAIL_REGIONS`: a comma-separated list, or `*`
-    /// for all regions; empty means the trail's home region only.
+    /// for all regions; empty means the region of the stacks ([`Config::region`]) and the one
+    /// where global service events are recorded (see
+    /// `access_analyzer::TrailRegions::resolve`).
     pub trail_regions: Vec<String>,
     pub all_regions: bool,
+    /// The deployment's region, where the target stacks are read. `AWS_REGION` (set by
+    /// Lambda). Policy generation reads this region of the trail (plus the global-events one)
+    /// when `KEYCARD_TRAIL_REGIONS` is empty.
+    pub region: Option<String>,
     /// The role Access Analyzer assumes to read the trail. `KEYCARD_ACCESS_ROLE_ARN`.
     pub access_role_arn: Option<String>,
     /// Path-style S3 addressing. `KEYCARD_S3_FORCE_PATH_STYLE` (`true`/`false`); by default on
@@ -89,6 +95,7 @@ impl Config {
             trail_arn: get("KEYCARD_TRAIL_ARN"),
             trail_regions,
             all_regions,
+            region: get("AWS_REGION"),
             access_role_arn: get("KEYCARD_ACCESS_ROLE_ARN"),
             s3_force_path_style,
             ledger_retention_days,
@@ -173,9 +180,11 @@ mod tests {
                 "arn:aws:iam::123456789012:role/keycard-access-analyzer",
             ),
             ("KEYCARD_LEDGER_RETENTION_DAYS", "365"),
+            ("AWS_REGION", "eu-west-1"),
         ]))
         .unwrap();
         assert_eq!(c.trail_regions, vec!["us-east-1", "eu-west-1"]);
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.ledger_retention_days, Some(365));
         let (trail, role) = c.generation_settings().unwrap();
         assert!(trail.ends_with("trail/org-trail"));

@@ -4,8 +4,13 @@
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use aws_sdk_accessanalyzer::Client;
 use aws_smithy_mocks::mock;
+use keycard_aws::access_analyzer::{
+    GenerationRequest, START_RETRY_DELAYS, TrailRegions, start_generation_retrying,
+};
 use keycard_aws::chain::{self, JobState, RoleInput, keys};
 use keycard_aws::{ErrorKind, PolicyChecks, PolicyGeneration};
 use keycard_chain_tests::{
@@ -142,6 +147,14 @@ async fn start_maps_quota_and_throttling_to_their_names() {
             "error-throttling.json",
             chain::ACCESS_DENIED,
         ),
+        // A generation already running in the account: the state machine waits it out with
+        // the quota's backoff.
+        (
+            409,
+            "ConflictException",
+            "error-conflict.json",
+            chain::QUOTA_EXCEEDED,
+        ),
     ];
     for (status, error_type, file, want) in cases {
         let rule = mock!(Client::start_policy_generation)
@@ -152,6 +165,179 @@ async fn start_maps_quota_and_throttling_to_their_names() {
             .unwrap_err();
         assert_eq!(e.name(), want, "{error_type}: {e}");
     }
+}
+
+/// What the start step sends as the trail's regions for a deployment setting and a stack.
+async fn sent_regions(
+    extra: &[(&str, &str)],
+    stack: Option<&str>,
+) -> Result<(Vec<String>, Option<bool>), chain::StepError> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let record = std::sync::Arc::clone(&seen);
+    let rule = mock!(Client::start_policy_generation)
+        .match_requests(move |req| {
+            let trail = req
+                .cloud_trail_details()
+                .and_then(|d| d.trails().first())
+                .unwrap();
+            *record.lock().unwrap() = Some((trail.regions().to_vec(), trail.all_regions()));
+            true
+        })
+        .then_http_response(aa_ok("start-policy-generation.json"));
+    let aa = mock_analyzer(&[&rule]);
+    let mut vars = vec![
+        ("KEYCARD_TRAIL_ARN", TRAIL),
+        ("KEYCARD_ACCESS_ROLE_ARN", ACCESS_ROLE),
+    ];
+    vars.extend_from_slice(extra);
+    let mut input = start_input();
+    if let Some(stack) = stack {
+        input.role.stack = stack.to_owned();
+    }
+    keycard_start_generation::handle(&aa, &config("keycard-output", &vars), input).await?;
+    let sent = seen.lock().unwrap().clone().unwrap();
+    Ok(sent)
+}
+
+#[tokio::test]
+async fn start_always_names_the_trail_regions() {
+    // `*`: allRegions true, no list.
+    assert_eq!(
+        sent_regions(&[("KEYCARD_TRAIL_REGIONS", "*")], None)
+            .await
+            .unwrap(),
+        (vec![], Some(true))
+    );
+    // Nothing configured: the stack's region (the deployment's) and us-east-1, where IAM and
+    // STS events are recorded.
+    assert_eq!(
+        sent_regions(&[("AWS_REGION", "eu-west-1")], None)
+            .await
+            .unwrap(),
+        (
+            vec!["eu-west-1".to_owned(), "us-east-1".to_owned()],
+            Some(false)
+        )
+    );
+    // A stack named by ARN: its own region.
+    assert_eq!(
+        sent_regions(
+            &[("AWS_REGION", "eu-west-1")],
+            Some(
+                "arn:aws:cloudformation:ap-southeast-2:123456789012:stack/orders-service/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
+            )
+        )
+        .await
+        .unwrap(),
+        (
+            vec!["ap-southeast-2".to_owned(), "us-east-1".to_owned()],
+            Some(false)
+        )
+    );
+    // Nothing to go on: refused, never sent with an undocumented default.
+    let e = sent_regions(&[], None).await.unwrap_err();
+    assert_eq!(e.name(), chain::INVALID_INPUT, "{e}");
+}
+
+fn request() -> GenerationRequest {
+    GenerationRequest {
+        principal_arn:
+            "arn:aws:iam::123456789012:role/orders-service-OrdersWorkerRole-1QF8ZC7Y2T4MW".into(),
+        trail_arn: TRAIL.into(),
+        regions: TrailRegions::All,
+        access_role_arn: ACCESS_ROLE.into(),
+        start: "2026-07-03T06:00:04Z".parse().unwrap(),
+        end: "2026-10-01T06:00:04Z".parse().unwrap(),
+        client_token: "t".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_running_generation_is_waited_out_with_the_quota_backoff() {
+    // Given an account whose generation slot is taken at the first attempt
+    let start = mock!(Client::start_policy_generation)
+        .sequence()
+        .http_response(aa_err(409, "ConflictException", "error-conflict.json"))
+        .http_response(aa_ok("start-policy-generation.json"))
+        .build();
+    let aa = mock_analyzer(&[&start]);
+
+    // When the CLI's start (with the state machine's delays) runs
+    let mut slept = Vec::new();
+    let job = start_generation_retrying(&aa, &request(), &START_RETRY_DELAYS, |d| {
+        slept.push(d);
+        std::future::ready(())
+    })
+    .await
+    .unwrap();
+
+    // Then it waited once, the first delay, and got the job
+    assert_eq!(job, JOB);
+    assert_eq!(start.num_calls(), 2);
+    assert_eq!(slept, vec![Duration::from_secs(60)]);
+}
+
+#[tokio::test]
+async fn a_slot_that_stays_taken_is_an_error_after_every_delay() {
+    let start = mock!(Client::start_policy_generation)
+        .sequence()
+        .http_response(aa_err(409, "ConflictException", "error-conflict.json"))
+        .times(3)
+        .build();
+    let aa = mock_analyzer(&[&start]);
+    let delays = [Duration::from_secs(1), Duration::from_secs(2)];
+    let mut slept = Vec::new();
+    let e = start_generation_retrying(&aa, &request(), &delays, |d| {
+        slept.push(d);
+        std::future::ready(())
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(e.code.as_deref(), Some("ConflictException"));
+    assert_eq!(start.num_calls(), 3);
+    assert_eq!(slept, delays.to_vec());
+
+    // Errors waiting cannot fix are not retried.
+    let denied = mock!(Client::start_policy_generation).then_http_response(aa_err(
+        403,
+        "AccessDeniedException",
+        "error-throttling.json",
+    ));
+    let aa = mock_analyzer(&[&denied]);
+    let e = start_generation_retrying(&aa, &request(), &delays, |_| std::future::ready(()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied);
+    assert_eq!(denied.num_calls(), 1);
+}
+
+/// The CLI's delays are the state machine's Retry on `Keycard.QuotaExceeded` for
+/// StartGeneration, without the jitter: one backoff for the same condition.
+#[test]
+fn cli_start_delays_are_the_state_machines_quota_backoff() {
+    let asl: Value =
+        serde_json::from_str(&read_repo_file("statemachine/keycard.asl.json")).unwrap();
+    let start = &asl["States"]["AnalyseRoles"]["ItemProcessor"]["States"]["StartGeneration"];
+    let retrier = start["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(chain::QUOTA_EXCEEDED))
+        })
+        .expect("StartGeneration retries Keycard.QuotaExceeded");
+    let interval = retrier["IntervalSeconds"].as_f64().unwrap();
+    let rate = retrier["BackoffRate"].as_f64().unwrap();
+    let max = retrier["MaxDelaySeconds"].as_f64().unwrap_or(f64::INFINITY);
+    let attempts = retrier["MaxAttempts"].as_u64().unwrap();
+    let asl_delays: Vec<Duration> = (0..attempts)
+        .map(|n| Duration::from_secs_f64((interval * rate.powi(n as i32)).min(max)))
+        .collect();
+    assert_eq!(asl_delays, START_RETRY_DELAYS.to_vec());
 }
 
 #[tokio::test]

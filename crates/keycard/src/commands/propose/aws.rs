@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keycard_aws::access_analyzer::{GenerationRequest, JobStatus};
+use keycard_aws::access_analyzer::{
+    GenerationRequest, JobStatus, START_RETRY_DELAYS, TrailRegions, start_generation_retrying,
+};
 use keycard_aws::chain::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token, stack_key_name};
 use keycard_aws::cloudformation::TemplateStage;
 use keycard_aws::cloudtrail_s3::scan_objects;
 use keycard_aws::discovery::stack_roles;
-use keycard_aws::{AwsError, Clients, Config, ObjectStore, PolicyGeneration, Stacks};
+use keycard_aws::{AwsError, Clients, Config, ErrorKind, ObjectStore, PolicyGeneration, Stacks};
 use keycard_core::cloudtrail::{ScanOptions, Scanner};
 use keycard_core::proposal::RoleResolution;
 use keycard_core::report::EvidenceStats;
@@ -56,6 +58,8 @@ pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub struct GenerationSettings {
     pub trail_arn: String,
+    /// The trail's regions to read, always named (the API documents no default).
+    pub regions: TrailRegions,
     pub access_role_arn: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -66,6 +70,9 @@ pub struct GenerationSettings {
     /// Makes the client tokens of this run distinct from any other run's (AA returns the
     /// same job for the same token).
     pub run_id: String,
+    /// Pauses before trying StartPolicyGeneration again while the account's generation slot
+    /// is busy or its quota reached ([`START_RETRY_DELAYS`], the state machine's backoff).
+    pub start_retry: Vec<Duration>,
 }
 
 /// One role's outcome of policy generation.
@@ -82,7 +89,10 @@ pub struct RoleGeneration {
 /// that outlives `max_polls`), convert with `keycard_core::access_analyzer`. A role whose job
 /// fails keeps no evidence (it will be reported unmatched, never as unused); an error that is
 /// not about one role (credentials, throttling left after the SDK's retries) stops the run.
-/// `report(role, status, poll)` is told of every poll, for the progress line.
+/// A start refused because a generation is already running in the account or a quota is
+/// reached is tried again after each of `start_retry`; once that is exhausted, the remaining
+/// roles are not waited for again. `report(role, status, poll)` is told of every poll (and of
+/// each wait, as `WAITING`), for the progress line.
 pub async fn generate_usage<G: PolicyGeneration>(
     analyzer: &G,
     roles: &[RoleItem],
@@ -90,20 +100,33 @@ pub async fn generate_usage<G: PolicyGeneration>(
     mut report: impl FnMut(&RoleItem, &str, u32),
 ) -> Result<Vec<RoleGeneration>, AwsError> {
     let mut out = Vec::new();
+    let mut quota_exhausted = false;
     for role in roles {
         let request = GenerationRequest {
             principal_arn: role.role_arn.clone(),
             trail_arn: settings.trail_arn.clone(),
-            regions: Vec::new(),
-            all_regions: false,
+            regions: settings.regions.clone(),
             access_role_arn: settings.access_role_arn.clone(),
             start: settings.start,
             end: settings.end,
             client_token: client_token(&settings.run_id, &role.role_arn),
         };
-        let job_id = match analyzer.start_generation(&request).await {
+        let delays: &[Duration] = if quota_exhausted {
+            &[]
+        } else {
+            &settings.start_retry
+        };
+        let started = start_generation_retrying(analyzer, &request, delays, |d| {
+            report(role, "WAITING", 0);
+            // A blocking wait: the CLI's runtime has one thread and nothing else to do.
+            std::thread::sleep(d);
+            std::future::ready(())
+        })
+        .await;
+        let job_id = match started {
             Ok(id) => id,
             Err(e) if !e.is_transient() => {
+                quota_exhausted |= e.kind == ErrorKind::QuotaExceeded;
                 out.push(RoleGeneration {
                     role: role.clone(),
                     usage: None,
@@ -166,7 +189,7 @@ pub async fn generate_usage<G: PolicyGeneration>(
                             "policy generation {}{}",
                             job.status.as_str().to_ascii_lowercase(),
                             job.error
-                                .map(|e| format!(": {} {}", e.code, e.message))
+                                .map(|e| format!(": {}", e.describe()))
                                 .unwrap_or_default()
                         )),
                     };
@@ -313,14 +336,29 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
                     "Access Analyzer reads at most {MAX_WINDOW_DAYS} days of CloudTrail; --start {start} is further back"
                 );
             }
+            // The stack's region (and the global-events one) unless KEYCARD_TRAIL_REGIONS
+            // names the regions (`*`: all of them).
+            let partition = roles
+                .first()
+                .and_then(|r| arn_field(&r.role_arn, 1))
+                .unwrap_or_else(|| "aws".to_owned());
+            let regions = TrailRegions::resolve(
+                config.all_regions,
+                &config.trail_regions,
+                std::slice::from_ref(&region),
+                &partition,
+            )
+            .ok_or_else(|| anyhow!("no trail region to analyse"))?;
             let settings = GenerationSettings {
                 trail_arn: trail,
+                regions,
                 access_role_arn: access_role,
                 start,
                 end,
                 poll_interval: Duration::from_secs(args.aws.poll_seconds),
                 max_polls: args.aws.max_polls,
                 run_id: format!("keycard-cli/{name}/{}", Utc::now().timestamp_millis()),
+                start_retry: START_RETRY_DELAYS.to_vec(),
             };
             let mut line = StatusLine::new(ui);
             let total = roles.len();
@@ -475,6 +513,152 @@ fn scan_s3(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::Mutex;
+
+    use keycard_aws::access_analyzer::{GenerationJob, JobError};
+
+    /// Answers StartPolicyGeneration from a script, every job SUCCEEDED (or FAILED for the
+    /// role named in `fail`) with the repository's generated-policy fixture.
+    struct FakeAnalyzer {
+        starts: Mutex<Vec<Result<String, AwsError>>>,
+        requests: Mutex<Vec<GenerationRequest>>,
+        fail: Option<String>,
+    }
+
+    fn busy() -> AwsError {
+        AwsError {
+            service: "accessanalyzer",
+            operation: "StartPolicyGeneration",
+            kind: ErrorKind::QuotaExceeded,
+            code: Some("ConflictException".into()),
+            status: Some(409),
+            message: "A policy generation is already in progress for this account.".into(),
+        }
+    }
+
+    impl PolicyGeneration for FakeAnalyzer {
+        async fn start_generation(&self, request: &GenerationRequest) -> Result<String, AwsError> {
+            self.requests.lock().unwrap().push(request.clone());
+            self.starts.lock().unwrap().remove(0)
+        }
+
+        async fn generated_policy(&self, job_id: &str) -> Result<GenerationJob, AwsError> {
+            let text = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../tests/fixtures/access-analyzer/get-generated-policy.json"),
+            )
+            .unwrap();
+            let failed = self.fail.as_deref() == Some(job_id);
+            Ok(GenerationJob {
+                job_id: job_id.to_owned(),
+                status: if failed {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Succeeded
+                },
+                error: failed.then(|| JobError {
+                    code: "AUTHORIZATION_ERROR".into(),
+                    message: "Access denied.".into(),
+                }),
+                api_json: serde_json::from_str(&text).unwrap(),
+            })
+        }
+
+        async fn cancel_generation(&self, _job_id: &str) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    fn role(id: &str) -> RoleItem {
+        RoleItem {
+            stack: "orders".into(),
+            logical_id: id.into(),
+            role_name: format!("orders-{id}"),
+            role_arn: format!("arn:aws:iam::111122223333:role/orders-{id}"),
+        }
+    }
+
+    fn settings() -> GenerationSettings {
+        GenerationSettings {
+            trail_arn: "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t".into(),
+            regions: TrailRegions::Only(vec!["eu-west-1".into(), "us-east-1".into()]),
+            access_role_arn: "arn:aws:iam::111122223333:role/aa".into(),
+            start: "2025-03-01T00:00:00Z".parse().unwrap(),
+            end: "2025-05-30T00:00:00Z".parse().unwrap(),
+            poll_interval: Duration::ZERO,
+            max_polls: 3,
+            run_id: "test".into(),
+            start_retry: vec![Duration::ZERO; 2],
+        }
+    }
+
+    fn run(fake: &FakeAnalyzer, roles: &[RoleItem]) -> (Vec<RoleGeneration>, Vec<String>) {
+        let mut seen = Vec::new();
+        let out = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(generate_usage(fake, roles, &settings(), |r, status, _| {
+                seen.push(format!("{} {status}", r.logical_id))
+            }))
+            .unwrap();
+        (out, seen)
+    }
+
+    #[test]
+    fn a_running_generation_is_waited_for_and_regions_are_named() {
+        let fake = FakeAnalyzer {
+            starts: Mutex::new(vec![Err(busy()), Ok("job-a".into())]),
+            requests: Mutex::new(Vec::new()),
+            fail: None,
+        };
+        let (out, seen) = run(&fake, &[role("Api")]);
+        assert!(out[0].usage.is_some(), "{:?}", out[0].problem);
+        assert_eq!(seen[..2], ["Api WAITING", "Api STARTED"]);
+        let requests = fake.requests.lock().unwrap();
+        assert_eq!(requests.len(), 2, "started again after the wait");
+        assert_eq!(
+            requests[0].regions,
+            TrailRegions::Only(vec!["eu-west-1".into(), "us-east-1".into()])
+        );
+    }
+
+    #[test]
+    fn once_the_slot_stays_taken_later_roles_are_not_waited_for() {
+        let fake = FakeAnalyzer {
+            starts: Mutex::new(vec![Err(busy()), Err(busy()), Err(busy()), Err(busy())]),
+            requests: Mutex::new(Vec::new()),
+            fail: None,
+        };
+        let (out, _) = run(&fake, &[role("Api"), role("Worker")]);
+        assert_eq!(fake.requests.lock().unwrap().len(), 3 + 1);
+        for g in &out {
+            assert!(g.usage.is_none());
+            assert!(
+                g.problem
+                    .as_deref()
+                    .is_some_and(|p| p.contains("ConflictException")),
+                "{g:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_job_says_what_its_error_code_means() {
+        let fake = FakeAnalyzer {
+            starts: Mutex::new(vec![Ok("job-a".into())]),
+            requests: Mutex::new(Vec::new()),
+            fail: Some("job-a".into()),
+        };
+        let (out, _) = run(&fake, &[role("Api")]);
+        let problem = out[0].problem.as_deref().unwrap();
+        assert!(
+            problem.starts_with(
+                "policy generation failed: AUTHORIZATION_ERROR: Access denied. (the access role"
+            ),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn s3_urls() {
