@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use keycard_core::proposal::MAX_RETENTION_DAYS;
+
 /// Settings that are facts of the deployment (not of one run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -82,11 +84,11 @@ impl Config {
             Some(v) => v
                 .parse::<u32>()
                 .ok()
-                .filter(|d| *d > 0)
+                .filter(|d| (1..=MAX_RETENTION_DAYS).contains(d))
                 .ok_or(ConfigError::Invalid {
                     var: "KEYCARD_LEDGER_RETENTION_DAYS",
                     value: v,
-                    reason: "expected a positive number of days",
+                    reason: "expected a number of days from 1 to 3650",
                 })
                 .map(Some)?,
         };
@@ -243,5 +245,15 @@ mod tests {
             ])),
             Err(ConfigError::Invalid { .. })
         ));
+        // Beyond ten years (and far beyond: the diff step's date arithmetic) is refused here.
+        for v in ["3651", "100000000", "-1", "4294967296"] {
+            assert!(matches!(
+                Config::from_map(&vars(&[
+                    ("KEYCARD_BUCKET", "b"),
+                    ("KEYCARD_LEDGER_RETENTION_DAYS", v)
+                ])),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
     }
 }

@@ -255,6 +255,19 @@ impl Paint {
     }
 }
 
+/// Writes a command's results to stdout. A reader that went away (`keycard grants … | head`) is
+/// not an error worth a message or a panic (`print!` panics on it): the rest is dropped and
+/// the command ends with its usual exit code, as Unix tools do.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to stdout")),
+        Ok(()) => Ok(()),
+    }
+}
+
 /// Renders rows as an aligned text table with a header rule. Cells are measured in characters
 /// (not bytes) so ARNs and arrows line up; the last column is not padded.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {

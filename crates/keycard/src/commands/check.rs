@@ -158,15 +158,7 @@ fn emit(args: &Args, text: &str) -> anyhow::Result<()> {
             }
             std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
         }
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`keycard check … | head`) is not an error worth a message.
-            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other.context("cannot write to stdout"),
-            }
-        }
+        None => crate::ui::print_stdout(text),
     }
 }
 

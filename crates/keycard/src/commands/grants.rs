@@ -46,7 +46,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         }
         Format::Text => to_text(&grants, ui),
     };
-    print!("{out}");
+    crate::ui::print_stdout(&out)?;
     Ok(exit::OK)
 }
 

@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir_with_progress};
 use keycard_core::proposal::{
-    DEFAULT_RETENTION_DAYS, KeepConfig, Proposal, ProposalInput, ProposalOptions, RoleResolution,
-    propose,
+    DEFAULT_RETENTION_DAYS, KeepConfig, MAX_RETENTION_DAYS, Proposal, ProposalInput,
+    ProposalOptions, RoleResolution, propose,
 };
 use keycard_core::report::{EvidenceStats, Report, RoleStatus, render_html, render_markdown};
 use keycard_core::usage::{Usage, Window};
@@ -86,8 +86,9 @@ pub struct Args {
     /// Role ARN of a principal, overriding name matching (repeatable): LogicalId=ARN.
     #[arg(long = "role-arn", value_name = "LOGICAL_ID=ARN", value_parser = parse_role_arn)]
     pub role_arn: Vec<(String, String)>,
-    /// Ledger retention in days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    /// Ledger retention in days (1 to 3650).
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RETENTION_DAYS)))]
     pub retention_days: u32,
     /// Managed policies a role may have attached (raise up to 20 if your quota allows).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=20))]

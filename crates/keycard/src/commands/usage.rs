@@ -33,11 +33,24 @@ pub struct Args {
     /// Ignore events at or after this instant (RFC 3339).
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub end: Option<DateTime<Utc>>,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// Worker threads, 1 to 256 (default: one per core).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The most worker threads `--threads` accepts: more only adds contention (the scan is bound
+/// by cores and disk), and an unbounded count lets a typo start thousands of threads.
+const MAX_THREADS: usize = 256;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads from 1 to {MAX_THREADS}"
+        )),
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -90,10 +103,11 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     for m in &f.malformed {
         ui.warn(&format!("{}: {}", m.path, m.reason));
     }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json(&result)?)?),
-        Format::Text => print!("{}", text(&result, ui)),
-    }
+    let out = match args.format {
+        Format::Json => serde_json::to_string_pretty(&json(&result)?)? + "\n",
+        Format::Text => text(&result, ui),
+    };
+    crate::ui::print_stdout(&out)?;
     Ok(exit::OK)
 }
 
