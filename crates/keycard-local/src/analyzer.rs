@@ -20,7 +20,17 @@
 //! `in_progress_polls` polls and then `SUCCEEDED` with a policy generated from the trail's log
 //! files, read from the (moto) S3 bucket and scanned with `keycard_core::cloudtrail` for that
 //! principal and window; an unknown trail fails the job with `RESOURCE_NOT_FOUND_ERROR`;
-//! canceling a finished job is a `ValidationException`. The policy checks are keycard's own
+//! canceling a finished job is a `ValidationException`, and so is an unknown job id (the model
+//! lists no ResourceNotFoundException for those operations). Which error a second concurrent
+//! start gets is not documented (the quota page only says "Concurrent policy generations: 1";
+//! StartPolicyGeneration lists both ConflictException and ServiceQuotaExceededException):
+//! keycard waits out either, so the stand-in keeps the quota error.
+//!
+//! Every answer has the API model's shape: field names, required members (`resourceId` and
+//! `resourceType` of the resource errors, `reason` of ValidationException, `isComplete` and
+//! `cloudTrailProperties` of a finished job), enum values (job status, job error codes); the
+//! tests check them against `tests/fixtures/access-analyzer/service-2.extract.json`, an
+//! extract of botocore's model (`model_check`). The policy checks are keycard's own
 //! catalog: ValidatePolicy reports actions that do not exist (`INVALID_ACTION`), and
 //! CheckNoNewAccess compares the allowed actions (not resources or conditions).
 //!
@@ -140,15 +150,54 @@ fn reply(status: u16, body: &Value) -> Reply {
     )
 }
 
-/// A REST-JSON error as the service sends it: the code in `x-amzn-ErrorType`.
-fn error(status: u16, code: &str, message: &str) -> Reply {
-    let (s, mut h, b) = reply(status, &json!({ "message": message }));
+/// A REST-JSON error as the service sends it: the code in `x-amzn-ErrorType`, the body the
+/// error shape of the API model (required members included).
+fn error_body(status: u16, code: &str, body: &Value) -> Reply {
+    let (s, mut h, b) = reply(status, body);
     h.push(("x-amzn-ErrorType".into(), code.into()));
     (s, h, b)
 }
 
+/// An error whose shape has only `message` (AccessDeniedException, InternalServerException).
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    error_body(status, code, &json!({ "message": message }))
+}
+
+/// ConflictException, ServiceQuotaExceededException: `resourceId` and `resourceType` are
+/// required members of both.
+fn resource_error(status: u16, code: &str, message: &str, resource_id: &str) -> Reply {
+    error_body(
+        status,
+        code,
+        &json!({ "message": message, "resourceId": resource_id, "resourceType": "PolicyGeneration" }),
+    )
+}
+
+/// ValidationException with its required `reason` (`ValidationExceptionReason`).
+fn validation_because(reason: &str, message: &str) -> Reply {
+    error_body(
+        400,
+        "ValidationException",
+        &json!({ "message": message, "reason": reason }),
+    )
+}
+
 fn validation(message: &str) -> Reply {
-    error(400, "ValidationException", message)
+    validation_because("fieldValidationFailed", message)
+}
+
+/// An unknown job id. The model lists no ResourceNotFoundException for GetGeneratedPolicy or
+/// CancelPolicyGeneration, only ValidationException.
+fn no_such_job(id: &str) -> Reply {
+    error_body(
+        400,
+        "ValidationException",
+        &json!({
+            "message": format!("Job {id} not found"),
+            "reason": "fieldValidationFailed",
+            "fieldList": [{"name": "jobId", "message": "no policy generation job has this id"}],
+        }),
+    )
 }
 
 fn handle(state: &State, req: Message) -> Reply {
@@ -158,7 +207,12 @@ fn handle(state: &State, req: Message) -> Reply {
     } else {
         match serde_json::from_slice(&req.body) {
             Ok(v) => v,
-            Err(e) => return validation(&format!("request body is not JSON: {e}")),
+            Err(e) => {
+                return validation_because(
+                    "cannotParse",
+                    &format!("request body is not JSON: {e}"),
+                );
+            }
         }
     };
     match (req.method.as_str(), path.as_str()) {
@@ -171,9 +225,8 @@ fn handle(state: &State, req: Message) -> Reply {
         ("PUT", p) if p.starts_with("/policy/generation/") => {
             cancel_generation(state, &p["/policy/generation/".len()..])
         }
-        (m, p) => error(
-            404,
-            "ResourceNotFoundException",
+        (m, p) => validation_because(
+            "unknownOperation",
             &format!("the Access Analyzer stand-in does not implement {m} {p}"),
         ),
     }
@@ -278,22 +331,24 @@ fn start_generation(state: &State, body: &Value) -> Reply {
         && let Some(j) = jobs.iter().find(|j| j.token.as_deref() == Some(t))
     {
         if j.principal != principal {
-            return error(
+            return resource_error(
                 409,
                 "ConflictException",
                 "clientToken was used with a different request",
+                &j.id,
             );
         }
         return reply(200, &json!({ "jobId": j.id }));
     }
-    if jobs
+    if let Some(running) = jobs
         .iter()
-        .any(|j| j.account == account && j.status == "IN_PROGRESS")
+        .find(|j| j.account == account && j.status == "IN_PROGRESS")
     {
-        return error(
+        return resource_error(
             402,
             "ServiceQuotaExceededException",
             "You have reached the limit of concurrent policy generations for this account (1).",
+            &running.id,
         );
     }
     let id = job_id(&format!(
@@ -328,11 +383,7 @@ fn get_generated_policy(state: &State, id: &str) -> Reply {
             return error(500, "InternalServerException", "state lock poisoned");
         };
         let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
-            return error(
-                404,
-                "ResourceNotFoundException",
-                &format!("Job {id} not found"),
-            );
+            return no_such_job(id);
         };
         if job.status == "IN_PROGRESS" {
             job.polls += 1;
@@ -502,11 +553,7 @@ fn cancel_generation(state: &State, id: &str) -> Reply {
         return error(500, "InternalServerException", "state lock poisoned");
     };
     let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
-        return error(
-            404,
-            "ResourceNotFoundException",
-            &format!("Job {id} not found"),
-        );
+        return no_such_job(id);
     };
     if job.status != "IN_PROGRESS" {
         return validation(&format!(
@@ -639,7 +686,7 @@ fn check_no_new_access(state: &State, body: &Value) -> Reply {
         let reasons: Vec<Value> = added
             .iter()
             .take(20)
-            .map(|a| json!({"description": format!("New access in the statement: {a}"), "changeType": "ADDED"}))
+            .map(|a| json!({"description": format!("New access in the statement: {a}")}))
             .collect();
         reply(
             200,
@@ -653,14 +700,18 @@ fn check_no_new_access(state: &State, body: &Value) -> Reply {
 }
 
 #[cfg(test)]
+mod model_check;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    const ROLE: &str =
+    pub(super) const ROLE: &str =
         "arn:aws:iam::123456789012:role/orders-service-OrdersWorkerRole-1QF8ZC7Y2T4MW";
-    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events";
+    pub(super) const TRAIL: &str =
+        "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events";
 
-    fn state(trails: &[&str], deny: &[&str]) -> State {
+    pub(super) fn state(trails: &[&str], deny: &[&str]) -> State {
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::new()
                 .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -690,7 +741,7 @@ mod tests {
         }
     }
 
-    fn call(
+    pub(super) fn call(
         state: &State,
         method: &str,
         target: &str,
@@ -712,7 +763,7 @@ mod tests {
         (status, code, serde_json::from_slice(&body).unwrap())
     }
 
-    fn start_body(principal: &str, token: &str, trail: &str) -> Value {
+    pub(super) fn start_body(principal: &str, token: &str, trail: &str) -> Value {
         json!({
             "policyGenerationDetails": {"principalArn": principal},
             "cloudTrailDetails": {
@@ -779,10 +830,7 @@ mod tests {
         let (st, code, _) = call(&s, "PUT", &path, json!({}));
         assert_eq!((st, code.as_deref()), (400, Some("ValidationException")));
         let (st, code, _) = call(&s, "GET", "/policy/generation/nope", json!({}));
-        assert_eq!(
-            (st, code.as_deref()),
-            (404, Some("ResourceNotFoundException"))
-        );
+        assert_eq!((st, code.as_deref()), (400, Some("ValidationException")));
     }
 
     #[test]
@@ -826,8 +874,11 @@ mod tests {
             let (st, code, _) = call(&s, "PUT", "/policy/generation", body);
             assert_eq!((st, code.as_deref()), (400, Some("ValidationException")));
         }
-        let (st, _, _) = call(&s, "DELETE", "/analyzer", json!({}));
-        assert_eq!(st, 404);
+        let (st, _, body) = call(&s, "DELETE", "/analyzer", json!({}));
+        assert_eq!(
+            (st, body["reason"].as_str()),
+            (400, Some("unknownOperation"))
+        );
     }
 
     #[test]
