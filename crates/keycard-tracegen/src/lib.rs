@@ -14,6 +14,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod corpus;
 pub mod data_events;
 pub mod large;
 mod records;
@@ -28,8 +29,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use corpus::{ProfileCorpus, example_profiles, example_scenario, write_example_corpora};
 pub use data_events::DataEventTable;
 pub use large::{LargeOptions, large_scenario};
 pub use rng::Rng;
@@ -55,7 +57,7 @@ pub enum TracegenError {
 
 /// What one principal did with one call (the ground truth for tests), or the part of it the
 /// trail wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallTruth {
     /// Successful calls written.
     pub count: u64,
@@ -66,7 +68,7 @@ pub struct CallTruth {
 }
 
 /// What was written.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Well-formed log files (digests and malformed copies not included).
     pub log_files: u64,
@@ -88,6 +90,9 @@ pub struct Summary {
     pub unwritten_events: u64,
     /// Log files not written because they fall in a delivery gap.
     pub gap_log_files: u64,
+    /// The trail the files were written for.
+    pub trail: TrailSpec,
+    pub classification: Classification,
 }
 
 impl Summary {
@@ -174,7 +179,11 @@ pub fn generate(scenario: &Scenario, out: &Path) -> Result<Summary, TracegenErro
     events.sort_unstable();
 
     let mut writer = records::Writer::new(scenario, root.fork("records"))?;
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        trail: scenario.trail.clone(),
+        classification: scenario.classification,
+        ..Summary::default()
+    };
     let mut file_rng = root.fork("files");
     // (region, hour) → log files delivered in that hour, for the digests.
     let mut by_hour: BTreeMap<(u16, i64), Vec<records::Delivered>> = BTreeMap::new();
@@ -225,6 +234,10 @@ pub fn generate(scenario: &Scenario, out: &Path) -> Result<Summary, TracegenErro
         for ((region, hour), files) in &by_hour {
             let region_name = &scenario.regions[usize::from(*region)];
             let at = (hour + 1) * 3600 + digest_rng.range(0, 900);
+            if scenario.trail.file_in_gap(at, at) {
+                // Nothing is delivered in a gap, digests included.
+                continue;
+            }
             let rel = digest_key(scenario, region_name, at);
             let body = records::digest_body(
                 scenario,
