@@ -677,6 +677,8 @@ fn a_proposal_removes_the_worst_findings() {
             "orders-app",
             "--account-id",
             "123456789012",
+            "--trail-config",
+            "examples/orders-app/trail.json",
             "--out",
         ])
         .arg(dir.path())
@@ -696,7 +698,9 @@ fn a_proposal_removes_the_worst_findings() {
             "{gone} still in {after:?}"
         );
     }
-    assert!(after.len() < before.len(), "{before:?} → {after:?}");
+    // (The total may grow: AdministratorAccess is one finding, while the data-plane actions
+    // the example trail does not log stay kept per service, each with its own finding.)
+    assert!(!after.is_empty() || before.is_empty());
 }
 
 #[test]

@@ -30,7 +30,14 @@ const CASES: &[Case] = &[
     Case {
         name: "orders-app",
         template: "template.yaml",
-        args: &["--stack-name", "orders-app", "--account-id", "123456789012"],
+        args: &[
+            "--stack-name",
+            "orders-app",
+            "--account-id",
+            "123456789012",
+            "--trail-config",
+            "examples/orders-app/trail.json",
+        ],
         ledger: None,
     },
     Case {
@@ -43,6 +50,8 @@ const CASES: &[Case] = &[
             "210987654321",
             "--keep",
             "examples/ingest-pipeline/keep.json",
+            "--trail-config",
+            "examples/ingest-pipeline/trail.json",
         ],
         ledger: Some("examples/ingest-pipeline/ledger.json"),
     },

@@ -144,6 +144,7 @@ impl DataScope {
         };
         match resource {
             GrantedResource::Unknown => false,
+            GrantedResource::TemplateResource { recorded, .. } => *recorded,
             GrantedResource::Arn(arn) => {
                 // The literal part before any wildcard must lie inside a recorded prefix.
                 let literal = arn.split(['*', '?']).next().unwrap_or_default();
@@ -226,6 +227,10 @@ pub const GLOBAL_SERVICES: &[(&str, &str)] = &[
 pub enum GrantedResource {
     /// An ARN or ARN pattern (`*` included).
     Arn(String),
+    /// A resource of the template itself (`!Ref OrdersTable`, `!Sub ${Bucket.Arn}/*`): its
+    /// physical name is not known here, but whether the evidence records data events on that
+    /// resource is (the scopes are matched to the template's resources beforehand).
+    TemplateResource { logical_id: String, recorded: bool },
     /// An expression the template does not resolve (a `!GetAtt`, an import): its scope is
     /// unknown, so it is never taken as covered by a partial selector.
     Unknown,
@@ -349,10 +354,18 @@ impl Coverage {
             Err(e) => return Some(format!("coverage tables unreadable ({e})")),
         };
         if let Some(row) = tables.not_recorded(action) {
-            return Some(format!(
-                "CloudTrail never records it: {} ({})",
-                row.reason, row.source
-            ));
+            // keycard's own CloudTrail engine derives iam:PassRole from the recorded calls that
+            // pass a role (CreateFunction, RunInstances, CreateStack…: the exceptions table,
+            // each row tested), so on trail evidence it is as observable as those write
+            // management events. Access Analyzer derives nothing: there it stays unobservable.
+            let derived =
+                action.eq_ignore_ascii_case("iam:PassRole") && self.basis != Basis::AccessAnalyzer;
+            if !derived {
+                return Some(format!(
+                    "CloudTrail never records it: {} ({})",
+                    row.reason, row.source
+                ));
+            }
         }
         let read_only = is_read_only(action);
         let data_types = tables.data_types_of(action);
@@ -424,6 +437,16 @@ impl Coverage {
         self.region_gap(resources)
     }
 
+    /// Every ARN prefix some data type is recorded for (to match them to template resources).
+    pub fn recorded_scopes(&self) -> BTreeSet<&str> {
+        self.data
+            .values()
+            .filter_map(|d| d.arn_prefixes.as_ref())
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Resources in a region the evidence does not record.
     fn region_gap(&self, resources: &[GrantedResource]) -> Option<String> {
         let regions = self.regions.as_ref()?;
@@ -431,7 +454,7 @@ impl Coverage {
             .iter()
             .filter_map(|r| match r {
                 GrantedResource::Arn(a) => a.split(':').nth(3),
-                GrantedResource::Unknown => None,
+                _ => None,
             })
             .filter(|region| {
                 !region.is_empty() && !region.contains('*') && !regions.contains(*region)
@@ -624,6 +647,9 @@ fn describe_resources(resources: &[GrantedResource]) -> String {
         .iter()
         .map(|r| match r {
             GrantedResource::Arn(a) => a.clone(),
+            GrantedResource::TemplateResource { logical_id, .. } => {
+                format!("{logical_id} (no data events on it in the evidence)")
+            }
             GrantedResource::Unknown => "a resource the template does not resolve".into(),
         })
         .collect();

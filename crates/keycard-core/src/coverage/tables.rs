@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use crate::catalog::AccessLevel;
+
 const DATA_EVENTS: &str = include_str!("../../../../data/cloudtrail-data-events.json");
 const NOT_RECORDED: &str = include_str!("../../../../data/cloudtrail-not-recorded.json");
 
@@ -128,8 +130,22 @@ impl CoverageTables {
                     .unwrap_or_default()
                     .to_ascii_lowercase();
                 let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_'], "");
+                // CloudTrail's definition: management events are control-plane operations
+                // (creating, deleting, configuring, tagging resources), data events the
+                // operations performed on or within a resource
+                // (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html).
+                // So configuring verbs and permission/tagging/list levels stay management.
+                let control_plane = |name: &str| {
+                    let n = name.split_once(':').map(|(_, n)| n).unwrap_or(name);
+                    ["Create", "Delete", "Update", "Tag", "Untag", "Describe"]
+                        .iter()
+                        .any(|v| n.starts_with(v))
+                };
                 for a in catalog.actions_of(prefix) {
-                    if a.resource_types().iter().any(|r| norm(r.name()) == wanted) {
+                    if matches!(a.access_level(), AccessLevel::Read | AccessLevel::Write)
+                        && !control_plane(a.name())
+                        && a.resource_types().iter().any(|r| norm(r.name()) == wanted)
+                    {
                         actions.insert(a.name().to_ascii_lowercase());
                     }
                 }

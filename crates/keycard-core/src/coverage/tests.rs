@@ -22,10 +22,23 @@ fn a_default_trail_sees_management_events_but_no_data_events() {
 }
 
 #[test]
-fn pass_role_is_never_observable() {
+fn pass_role_is_derived_from_trails_but_not_from_access_analyzer() {
     let c = Coverage::everything(Basis::Stated);
-    let why = c.why_unobservable("iam:PassRole", &[arn("*")]).unwrap();
+    assert_eq!(c.why_unobservable("iam:PassRole", &[arn("*")]), None);
+    let aa = Coverage::access_analyzer();
+    let why = aa.why_unobservable("iam:PassRole", &[arn("*")]).unwrap();
     assert!(why.contains("never records"), "{why}");
+    // A trail without write management events cannot show the calls it is derived from.
+    let mut read_only = Coverage::default();
+    read_only.management = ReadWrite {
+        read: true,
+        write: false,
+    };
+    assert!(
+        read_only
+            .why_unobservable("iam:PassRole", &[arn("*")])
+            .is_some()
+    );
 }
 
 #[test]

@@ -75,7 +75,10 @@ impl ProposedStatement {
         let mut m = Map::new();
         m.insert("Sid".into(), Value::String(self.sid.clone()));
         m.insert("Effect".into(), Value::String("Allow".into()));
-        let actions: Vec<Value> = self.actions.iter().cloned().map(Value::String).collect();
+        let actions: Vec<Value> = compact_actions(&self.actions)
+            .into_iter()
+            .map(Value::String)
+            .collect();
         m.insert(
             "Action".into(),
             if actions.len() == 1 {
@@ -125,6 +128,71 @@ impl ProposedStatement {
             serde_json::to_string(&self.condition).unwrap_or_default()
         )
     }
+}
+
+/// Statements with fewer actions than this are written action by action.
+const COMPACT_FROM: usize = 6;
+
+/// A long action list written with exact wildcards: `svc:*` when the list holds every action
+/// the catalog has for the service, `svc:Get*` when it holds every catalog action starting with
+/// `Get`, the action itself otherwise. Exact means a pattern's expansion over the catalog is a
+/// subset of the list, so the written statement grants precisely the planned actions (the
+/// invariant check works on the planned set). Keeping the data-plane actions a trail cannot
+/// see, for an AdministratorAccess role, is thousands of actions: without this they never fit
+/// IAM's size quotas and the role keeps AdministratorAccess.
+pub fn compact_actions(actions: &BTreeSet<String>) -> Vec<String> {
+    if actions.len() < COMPACT_FROM {
+        return actions.iter().cloned().collect();
+    }
+    let catalog = crate::catalog::Catalog::embedded();
+    let mut by_service: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for a in actions {
+        let svc = a.split_once(':').map(|(p, _)| p).unwrap_or("");
+        by_service.entry(svc).or_default().push(a);
+    }
+    let lower: BTreeSet<String> = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
+    let mut out = Vec::new();
+    for (svc, listed) in by_service {
+        let all: Vec<String> = catalog
+            .actions_of(svc)
+            .map(|a| a.name().to_ascii_lowercase())
+            .collect();
+        if !all.is_empty() && all.iter().all(|a| lower.contains(a)) {
+            out.push(format!("{svc}:*"));
+            continue;
+        }
+        let mut verbs: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for a in listed {
+            let name = a.split_once(':').map(|(_, n)| n).unwrap_or(a);
+            verbs.entry(leading_word(name)).or_default().push(a);
+        }
+        for (verb, group) in verbs {
+            let prefix = format!("{svc}:{}", verb.to_ascii_lowercase());
+            let exact = group.len() >= 3
+                && all
+                    .iter()
+                    .filter(|a| a.starts_with(&prefix))
+                    .all(|a| lower.contains(a));
+            if exact {
+                out.push(format!("{svc}:{verb}*"));
+            } else {
+                out.extend(group.into_iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+/// `GetObjectAcl` → `Get`: the verb IAM action names start with.
+fn leading_word(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The new statements of one principal, by where they go.
@@ -433,6 +501,40 @@ fn sid_base(service: &str) -> String {
 }
 
 #[cfg(test)]
+mod compact_tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn compaction_is_exact_over_the_catalog() {
+        let catalog = Catalog::embedded();
+        // Every s3 Get* action plus two others, and every sqs action.
+        let mut set: BTreeSet<String> = catalog
+            .actions_of("s3")
+            .filter(|a| a.name().starts_with("s3:Get"))
+            .map(|a| a.name().to_string())
+            .collect();
+        set.insert("s3:PutObject".into());
+        set.insert("s3:DeleteObject".into());
+        set.extend(catalog.actions_of("sqs").map(|a| a.name().to_string()));
+        let written = compact_actions(&set);
+        assert!(written.contains(&"s3:Get*".to_string()), "{written:?}");
+        assert!(written.contains(&"sqs:*".to_string()));
+        assert!(written.contains(&"s3:PutObject".to_string()));
+        // Expanding what is written gives back exactly the set.
+        let expanded: BTreeSet<String> = catalog
+            .all_actions()
+            .map(|a| a.name().to_string())
+            .filter(|a| written.iter().any(|p| crate::policy::action_matches(p, a)))
+            .collect();
+        assert_eq!(expanded, set);
+        // Short lists stay as they are.
+        let short: BTreeSet<String> = ["s3:GetObject".to_string()].into();
+        assert_eq!(compact_actions(&short), vec!["s3:GetObject".to_string()]);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::proposal::decide::{Evidence, decide};
@@ -504,6 +606,7 @@ mod tests {
             window_end: t,
             window_days: 90,
             coverage: &crate::coverage::Coverage::all_seen(),
+            recorded_resources: None,
             names: None,
         };
         let d = decide(&grants, &ev, &[]);

@@ -36,6 +36,8 @@ pub struct Evidence<'a> {
     /// Resolves granted resources (`!Sub` with pseudo parameters, parameters) so coverage can
     /// tell whether they lie inside a partial data event selector.
     pub names: Option<&'a NameContext>,
+    /// Logical ids of template resources the evidence records data events on.
+    pub recorded_resources: Option<&'a BTreeSet<String>>,
 }
 
 /// Why an action stays in the proposal.
@@ -259,7 +261,7 @@ pub fn decide(
     }
 
     // What the evidence could not have seen: kept, with the reason, unless it was seen anyway.
-    let granted_resources = granted_resources(grants, evidence.names);
+    let granted_resources = granted_resources(grants, evidence.names, evidence.recorded_resources);
     for action in &granted {
         if d.used.contains_key(action) {
             continue;
@@ -411,6 +413,7 @@ pub fn decide(
 fn granted_resources<'g>(
     grants: &'g PrincipalGrants,
     names: Option<&NameContext>,
+    recorded: Option<&BTreeSet<String>>,
 ) -> BTreeMap<&'g str, Vec<GrantedResource>> {
     let mut out: BTreeMap<&str, Vec<GrantedResource>> = BTreeMap::new();
     for (_, st) in grants.allow_statements() {
@@ -425,7 +428,16 @@ fn granted_resources<'g>(
                         (None, Some(ctx)) => resolve_name(v, ctx),
                         (None, None) => None,
                     };
-                    resolved.map_or(GrantedResource::Unknown, GrantedResource::Arn)
+                    match resolved {
+                        Some(arn) => GrantedResource::Arn(arn),
+                        None => match single_reference(v) {
+                            Some(id) => GrantedResource::TemplateResource {
+                                recorded: recorded.is_some_and(|r| r.contains(&id)),
+                                logical_id: id,
+                            },
+                            None => GrantedResource::Unknown,
+                        },
+                    }
                 })
                 .collect()
         };
@@ -442,6 +454,76 @@ fn granted_resources<'g>(
         }
     }
     out
+}
+
+/// The one template resource an expression refers to (`Ref X`, `Fn::GetAtt [X, …]`, `${X}` or
+/// `${X.Arn}` in a `Fn::Sub`, pseudo parameters aside); `None` for none or several.
+fn single_reference(v: &serde_json::Value) -> Option<String> {
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    collect_refs(v, &mut ids);
+    if ids.len() == 1 {
+        ids.into_iter().next()
+    } else {
+        None
+    }
+}
+
+fn collect_refs(v: &serde_json::Value, ids: &mut BTreeSet<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                match (k.as_str(), inner) {
+                    ("Ref", Value::String(id)) if !id.starts_with("AWS::") => {
+                        ids.insert(id.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(a)) => {
+                        if let Some(id) = a.first().and_then(Value::as_str) {
+                            ids.insert(id.to_string());
+                        }
+                    }
+                    ("Fn::GetAtt", Value::String(s)) => {
+                        if let Some((id, _)) = s.split_once('.') {
+                            ids.insert(id.to_string());
+                        }
+                    }
+                    ("Fn::Sub", Value::String(text)) => sub_refs(text, None, ids),
+                    ("Fn::Sub", Value::Array(a)) => {
+                        if let Some(text) = a.first().and_then(Value::as_str) {
+                            sub_refs(text, a.get(1).and_then(Value::as_object), ids);
+                        }
+                        if let Some(vars) = a.get(1) {
+                            collect_refs(vars, ids);
+                        }
+                    }
+                    _ => collect_refs(inner, ids),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, ids)),
+        _ => {}
+    }
+}
+
+fn sub_refs(
+    text: &str,
+    vars: Option<&serde_json::Map<String, serde_json::Value>>,
+    ids: &mut BTreeSet<String>,
+) {
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        let id = name.split('.').next().unwrap_or(name);
+        if !name.starts_with('!')
+            && !id.starts_with("AWS::")
+            && !vars.is_some_and(|v| v.contains_key(name))
+        {
+            ids.insert(id.to_string());
+        }
+        rest = &after[end + 1..];
+    }
 }
 
 /// Whether an unobservable entry (service prefix, action, or action pattern) covers `action`.
@@ -543,6 +625,7 @@ mod tests {
             window_days: 180,
             coverage: &crate::coverage::Coverage::all_seen(),
             names: None,
+            recorded_resources: None,
         };
         // When deciding
         let d = decide(&grants(), &ev, &[]);
@@ -591,6 +674,7 @@ mod tests {
             window_days: 90,
             coverage,
             names: None,
+            recorded_resources: None,
         };
         // When the evidence is a default trail (no data events)
         let d = decide(&grants(), &ev(&default_trail), &[]);
@@ -608,7 +692,9 @@ mod tests {
         let d = decide(&grants(), &ev(&full), &[]);
         assert_eq!(
             d.removed,
-            ["dynamodb:GetItem", "s3:PutObject"].map(String::from).into()
+            ["dynamodb:GetItem", "s3:PutObject"]
+                .map(String::from)
+                .into()
         );
     }
 
@@ -624,6 +710,7 @@ mod tests {
             window_days: 90,
             coverage: &crate::coverage::Coverage::all_seen(),
             names: None,
+            recorded_resources: None,
         };
         let d = decide(&grants(), &ev, &[]);
         let reasons = &d.kept["iam:PassRole"].reasons;
@@ -636,13 +723,13 @@ mod tests {
         );
         assert_eq!(reasons.len(), 1);
         assert!(d.risks[0].kept);
-        // Under a real trail's coverage, PassRole is kept even without an unobservable entry:
-        // CloudTrail never records it.
+        // Under Access Analyzer's coverage, PassRole is kept even without an unobservable
+        // entry: CloudTrail never records it, and Access Analyzer does not derive it.
         let plain = usage(&[("s3:GetObject", 1, 100)]);
-        let real = crate::coverage::Coverage::everything(crate::coverage::Basis::Stated);
+        let aa = crate::coverage::Coverage::access_analyzer();
         let ev = Evidence {
             current: Some(&plain),
-            coverage: &real,
+            coverage: &aa,
             ..ev
         };
         let d = decide(&grants(), &ev, &[]);
@@ -665,6 +752,7 @@ mod tests {
             window_days: 90,
             coverage: &crate::coverage::Coverage::all_seen(),
             names: None,
+            recorded_resources: None,
         };
         let keep = vec![KeepEntry {
             actions: vec!["ec2:RunInstances".into()],
@@ -687,6 +775,7 @@ mod tests {
             window_days: 200,
             coverage: &crate::coverage::Coverage::all_seen(),
             names: None,
+            recorded_resources: None,
         };
         let d = decide(&grants(), &ev, &[]);
         assert!(d.kept["s3:GetObject"].rare);

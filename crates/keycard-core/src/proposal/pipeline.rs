@@ -18,9 +18,9 @@ use super::size::{
 };
 use super::{ProposalError, ProposalInput, source_name};
 use crate::report::{
-    CoverageReport, DeniedAttempt, Flag, KeptActionReport, NotAnalysable, PolicySize, ReplacedPolicy, Report,
-    ReportWindow, RoleCounts, RoleReport, RoleStatus, SCHEMA_VERSION, Summary, UnmappedReport,
-    UnobservableAction, WildcardReport,
+    CoverageReport, DeniedAttempt, Flag, KeptActionReport, NotAnalysable, PolicySize,
+    ReplacedPolicy, Report, ReportWindow, RoleCounts, RoleReport, RoleStatus, SCHEMA_VERSION,
+    Summary, UnmappedReport, UnobservableAction, WildcardReport,
 };
 use crate::usage::{PrincipalUsage, Usage, Window, merge_windows};
 
@@ -147,6 +147,25 @@ pub fn plan_principals(
         .collect();
     let resolutions = resolve_principals(&refs, &evidence_arns, &ctx, &r.role_arns);
     let index = ResourceIndex::new(&model.resources, &ctx);
+    // Template resources the evidence records data events on (a bucket's objects, a table).
+    let recorded_resources: BTreeSet<String> = input
+        .coverage
+        .recorded_scopes()
+        .into_iter()
+        .filter_map(|p| {
+            let arn = p.trim_end_matches('/');
+            let expr = index.expression_for(arn)?;
+            let text = expr.to_string();
+            model
+                .resources
+                .iter()
+                .map(|r| r.logical_id.as_str())
+                .find(|id| {
+                    text.contains(&format!("\"{id}\"")) || text.contains(&format!("${{{id}"))
+                })
+                .map(str::to_string)
+        })
+        .collect();
     let supports_resources = |action: &str| supports_resource_scoping(action);
     let build_ctx = BuildContext {
         index: &index,
@@ -162,6 +181,7 @@ pub fn plan_principals(
             window_days,
             coverage: &input.coverage,
             names: Some(&ctx),
+            recorded_resources: Some(&recorded_resources),
         }
     };
     let config_keep = |p: &PrincipalModel| {
