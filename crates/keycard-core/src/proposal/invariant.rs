@@ -286,6 +286,7 @@ mod tests {
                 window_end: end,
                 window_days: 180,
                 coverage: &crate::coverage::Coverage::all_seen(),
+                recorded_resources: None,
                 names: None,
             };
             let d = decide(&grants, &ev, &[]);
