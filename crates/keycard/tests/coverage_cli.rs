@@ -193,3 +193,42 @@ fn a_stated_trail_with_data_events_keeps_proposals_tight() {
     assert!(strings(&api["removed_actions"]).contains(&"s3:DeleteBucket".to_string()));
     assert_eq!(report["coverage"]["basis"]["kind"], "trail_config");
 }
+
+#[test]
+fn usage_shows_what_the_files_cover() {
+    // Given a default trail's view of the example (management events only)
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("default-trail");
+    management_only_copy(&repo_root().join("examples/orders-app/cloudtrail"), &copy);
+    // When asking what the roles did
+    let output = Command::cargo_bin("keycard")
+        .unwrap()
+        .args(["usage", "--format", "json", "--cloudtrail"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Then the coverage says there are no data events, and what to enable
+    let coverage = &json["coverage"];
+    assert_eq!(coverage["basis"]["kind"], "inferred_from_files");
+    assert_eq!(coverage["data"], serde_json::json!({}));
+    assert!(
+        coverage["gaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["fix"].as_str().unwrap().contains("AWS::S3::Object")),
+        "{coverage:#}"
+    );
+    // And the text form prints one line per gap
+    let text = Command::cargo_bin("keycard")
+        .unwrap()
+        .args(["usage", "--cloudtrail"])
+        .arg(&copy)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("coverage gap: no S3 data events"), "{text}");
+}
