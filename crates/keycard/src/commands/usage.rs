@@ -3,7 +3,8 @@
 //! The JSON form is a contract other tools and checks rely on: one object with `principals`
 //! (ARN → `actions`, `denied`, `unmapped`, plus `unobservable`, `windows`, `sources`) and
 //! `files` (read, digests skipped, malformed files with reasons, and the other counters of
-//! [`FileStats`]).
+//! [`FileStats`], with `coverage`: the raw facts the records show about the trail) and
+//! `coverage` (what the trail records, as inferred or stated, with `gaps` and `notes`).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,6 +15,10 @@ use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::identity::PrincipalKey;
 use keycard_core::cloudtrail::{FileStats, ScanOptions, ScanResult, scan_dir_with_progress};
 
+use keycard_core::coverage::Coverage;
+use keycard_core::usage::Window;
+
+use super::coverage_args::EvidenceKind;
 use crate::exit;
 use crate::ui::{Format, Ui, table};
 
@@ -38,6 +43,9 @@ pub struct Args {
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// What the trail records (coverage): inferred from the files unless stated.
+    #[command(flatten)]
+    pub coverage: super::coverage_args::CoverageArgs,
 }
 
 /// The most worker threads `--threads` accepts: more only adds contention (the scan is bound
@@ -103,23 +111,40 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     for m in &f.malformed {
         ui.warn(&format!("{}: {}", m.path, m.reason));
     }
+    let window = match (args.start.or(f.earliest), args.end.or(f.latest)) {
+        (Some(start), Some(end)) if start <= end => Some(Window { start, end }),
+        _ => None,
+    };
+    let (coverage, notes) =
+        args.coverage
+            .resolve(EvidenceKind::Files, Some(&f.coverage), window)?;
     let out = match args.format {
-        Format::Json => serde_json::to_string_pretty(&json(&result)?)? + "\n",
-        Format::Text => text(&result, ui),
+        Format::Json => serde_json::to_string_pretty(&json(&result, &coverage, &notes)?)? + "\n",
+        Format::Text => text(&result, &coverage, ui),
     };
     crate::ui::print_stdout(&out)?;
     Ok(exit::OK)
 }
 
 /// The documented JSON shape (see the module docs).
-fn json(result: &ScanResult) -> anyhow::Result<serde_json::Value> {
+fn json(
+    result: &ScanResult,
+    coverage: &Coverage,
+    notes: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let mut cov = serde_json::to_value(coverage)?;
+    if let Some(m) = cov.as_object_mut() {
+        m.insert("gaps".into(), serde_json::to_value(coverage.gaps())?);
+        m.insert("notes".into(), serde_json::to_value(notes)?);
+    }
     Ok(serde_json::json!({
         "principals": serde_json::to_value(&result.usage.principals)?,
         "files": serde_json::to_value::<&FileStats>(&result.files)?,
+        "coverage": cov,
     }))
 }
 
-fn text(result: &ScanResult, ui: &Ui) -> String {
+fn text(result: &ScanResult, coverage: &Coverage, ui: &Ui) -> String {
     let paint = ui.paint();
     let mut out = String::new();
     if result.usage.principals.is_empty() {
@@ -177,6 +202,15 @@ fn text(result: &ScanResult, ui: &Ui) -> String {
             ));
         }
         out.push('\n');
+    }
+    if let Some(p) = &coverage.period {
+        out.push_str(&format!(
+            "records on {} days from {} to {}\n",
+            p.covered_days, p.first_day, p.last_day
+        ));
+    }
+    for g in coverage.gaps() {
+        out.push_str(&format!("{} {g}\n", paint.yellow("coverage gap:")));
     }
     let f = &result.files;
     out.push_str(&format!(
