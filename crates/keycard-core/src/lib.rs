@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod check;
 pub mod coverage;
 pub mod cloudtrail;
+pub mod ledger;
 pub mod policy;
 pub mod proposal;
 pub mod report;

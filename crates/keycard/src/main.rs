@@ -3,7 +3,9 @@
 //! Each subcommand lives in `commands/`; this file only parses arguments, sets up the terminal
 //! and turns the outcome into a documented exit code.
 
+mod atomic_write;
 mod commands;
+mod paths;
 mod ui;
 
 use std::process::ExitCode;

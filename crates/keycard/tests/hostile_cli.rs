@@ -189,3 +189,320 @@ fn threads_are_capped() {
         .success()
         .stdout(predicate::str::contains("1 to 256"));
 }
+
+// ---- No input ever destroys another file ----
+
+const ACCOUNT: &str = "123456789012";
+const WORKER: &str = "arn:aws:iam::123456789012:role/orders-app-worker";
+
+/// A temporary `app/` holding a copy of the orders-app template and a small usage file.
+struct App {
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    fn new() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::copy(
+            repo().join("examples/orders-app/template.yaml"),
+            dir.path().join("app/template.yaml"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("usage.json"),
+            usage_json("sqs:ReceiveMessage", "2026-10-01T00:00:00Z"),
+        )
+        .unwrap();
+        App { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `propose` on the copy with the usage file as evidence (no scan: fast).
+    fn propose(&self, extra: &[&str]) -> Command {
+        let mut cmd = keycard();
+        cmd.current_dir(self.dir.path()).args([
+            "propose",
+            "--template",
+            "app/template.yaml",
+            "--usage",
+            "usage.json",
+            "--stack-name",
+            "orders-app",
+            "--account-id",
+            ACCOUNT,
+        ]);
+        cmd.args(extra);
+        cmd
+    }
+}
+
+fn usage_json(action: &str, last_seen: &str) -> String {
+    serde_json::json!({"principals": {WORKER: {"actions": {action: {
+        "first_seen": "2026-01-01T00:00:00Z", "last_seen": last_seen, "count": 3}}}}})
+    .to_string()
+}
+
+fn ledger_json(stack: &str, account: &str, usage: &str) -> String {
+    let usage: serde_json::Value = serde_json::from_str(usage).unwrap();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format": "keycard-ledger", "version": 1, "stack": stack, "account": account,
+        "usage": usage
+    }))
+    .unwrap()
+}
+
+fn stderr_of(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn out_on_the_templates_folder_is_refused() {
+    let app = App::new();
+    let before = std::fs::read(app.path("app/template.yaml")).unwrap();
+    let (code, err) = stderr_of(&mut app.propose(&["--out", "app"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("app/template.yaml") && err.contains("--template") && err.contains("--out"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(app.path("app/template.yaml")).unwrap(),
+        before
+    );
+    // The same through another spelling of the path.
+    let (code, _) = stderr_of(&mut app.propose(&["--out", "./app/../app"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        std::fs::read(app.path("app/template.yaml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn check_output_on_its_template_is_refused() {
+    let app = App::new();
+    let t = app.path("app/template.yaml");
+    let before = std::fs::read(&t).unwrap();
+    let (code, err) = stderr_of(
+        keycard()
+            .arg("check")
+            .arg("-o")
+            .arg(&t)
+            .arg(&t)
+            .args(["--fail-on", "never"]),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--output") && err.contains("template"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&t).unwrap(), before);
+    // A hard link is the same file too.
+    std::fs::hard_link(&t, app.path("link.yaml")).unwrap();
+    let (code, _) = stderr_of(
+        keycard()
+            .arg("check")
+            .arg("-o")
+            .arg(app.path("link.yaml"))
+            .arg(&t),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(std::fs::read(&t).unwrap(), before);
+}
+
+#[test]
+fn ledger_on_an_input_or_an_artifact_is_refused() {
+    let app = App::new();
+    std::fs::write(app.path("keep.json"), r#"{"keep": []}"#).unwrap();
+    for (ledger, extra, names) in [
+        ("keep.json", vec!["--keep", "keep.json"], "--keep"),
+        ("app/template.yaml", vec![], "--template"),
+        ("usage.json", vec![], "--usage"),
+        ("out/report.json", vec![], "--out"),
+    ] {
+        let mut args = vec!["--out", "out", "--ledger", ledger];
+        args.extend(extra);
+        let (code, err) = stderr_of(&mut app.propose(&args));
+        assert_eq!(code, 2, "{ledger}: {err}");
+        assert!(err.contains("--ledger") && err.contains(names), "{err}");
+    }
+    assert!(!app.path("out").exists());
+}
+
+#[test]
+fn output_inside_the_cloudtrail_folder_is_refused() {
+    let app = App::new();
+    std::fs::create_dir(app.path("logs")).unwrap();
+    let (code, err) = stderr_of(&mut app.propose(&["--cloudtrail", "logs", "--out", "logs/out"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("inside --cloudtrail"), "{err}");
+    assert!(!app.path("logs/out").exists());
+}
+
+#[test]
+fn non_ledger_json_is_refused_and_left_byte_identical() {
+    let app = App::new();
+    // An earlier run's report, the keep file, a template in JSON: none is a ledger.
+    app.propose(&["--out", "out"]).assert().success();
+    std::fs::write(app.path("keep.json"), "{\"keep\": []}\n").unwrap();
+    std::fs::write(app.path("template.json"), "{\"Resources\": {}}\n").unwrap();
+    std::fs::write(app.path("empty.json"), "{}").unwrap();
+    for file in [
+        "out/report.json",
+        "keep.json",
+        "template.json",
+        "empty.json",
+    ] {
+        let before = std::fs::read(app.path(file)).unwrap();
+        let (code, err) = stderr_of(&mut app.propose(&["--out", "out2", "--ledger", file]));
+        assert_eq!(code, 2, "{file}: {err}");
+        assert!(err.contains("is not a keycard ledger"), "{err}");
+        assert_eq!(std::fs::read(app.path(file)).unwrap(), before, "{file}");
+        assert!(!app.path("out2").exists());
+    }
+}
+
+#[test]
+fn foreign_and_forged_ledgers_are_refused() {
+    let app = App::new();
+    let usage = usage_json("s3:DeleteObject", "2026-08-01T00:00:00Z");
+    // Another stack's ledger, another account's ledger.
+    for (stack, account) in [("billing", ACCOUNT), ("orders-app", "210987654321")] {
+        let text = ledger_json(stack, account, &usage);
+        std::fs::write(app.path("ledger.json"), &text).unwrap();
+        let (code, err) = stderr_of(&mut app.propose(&["--out", "out", "--ledger", "ledger.json"]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("is the ledger of stack"), "{err}");
+        assert!(err.contains("--force-ledger"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(app.path("ledger.json")).unwrap(),
+            text
+        );
+    }
+    // Forced: used, and rewritten as this stack's ledger.
+    app.propose(&["--out", "out", "--ledger", "ledger.json", "--force-ledger"])
+        .assert()
+        .success();
+    let ledger: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.path("ledger.json")).unwrap()).unwrap();
+    assert_eq!(ledger["stack"], "orders-app");
+    assert_eq!(ledger["account"], ACCOUNT);
+    assert!(ledger["usage"]["principals"][WORKER]["actions"]["s3:DeleteObject"].is_object());
+
+    // Forged entries: a date in 2099, one before CloudTrail, an action that is not IAM's.
+    for (action, last, expect) in [
+        ("s3:DeleteObject", "2099-01-01T00:00:00Z", "in the future"),
+        ("s3:DeleteObject", "2010-01-01T00:00:00Z", "before 2013"),
+        (
+            "s3:DeleteEverything",
+            "2026-08-01T00:00:00Z",
+            "not an IAM action",
+        ),
+    ] {
+        let text = ledger_json("orders-app", ACCOUNT, &usage_json(action, last));
+        std::fs::write(app.path("ledger.json"), &text).unwrap();
+        for force in [false, true] {
+            let mut args = vec!["--out", "out", "--ledger", "ledger.json"];
+            if force {
+                args.push("--force-ledger");
+            }
+            let (code, err) = stderr_of(&mut app.propose(&args));
+            assert_eq!(code, 2, "{err}");
+            assert!(err.contains(expect), "{err}");
+            // Located: file:line and the entry's path.
+            assert!(err.contains("ledger.json:"), "{err}");
+            assert!(err.contains(&format!("[\"{action}\"]")), "{err}");
+            assert_eq!(
+                std::fs::read_to_string(app.path("ledger.json")).unwrap(),
+                text
+            );
+        }
+    }
+}
+
+#[test]
+fn a_headerless_ledger_needs_force_and_is_then_converted() {
+    let app = App::new();
+    let old = usage_json("s3:DeleteObject", "2026-08-01T00:00:00Z");
+    std::fs::write(app.path("ledger.json"), &old).unwrap();
+    let (code, err) = stderr_of(&mut app.propose(&["--out", "out", "--ledger", "ledger.json"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("without a ledger header"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(app.path("ledger.json")).unwrap(),
+        old
+    );
+    app.propose(&["--out", "out", "--ledger", "ledger.json", "--force-ledger"])
+        .assert()
+        .success();
+    let ledger: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.path("ledger.json")).unwrap()).unwrap();
+    assert_eq!(ledger["format"], "keycard-ledger");
+    assert_eq!(ledger["stack"], "orders-app");
+}
+
+#[test]
+fn implausible_usage_files_are_refused() {
+    let app = App::new();
+    std::fs::write(
+        app.path("usage.json"),
+        usage_json("sqs:ReceiveMessage", "9999-12-31T00:00:00Z"),
+    )
+    .unwrap();
+    let (code, err) = stderr_of(&mut app.propose(&["--out", "out"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("usage.json:") && err.contains("in the future"),
+        "{err}"
+    );
+    assert!(!app.path("out").exists());
+}
+
+#[test]
+fn an_earlier_runs_artifacts_are_replaced_as_a_set() {
+    let app = App::new();
+    // Given an --out holding an earlier run's artifacts, one of them from a JSON template
+    std::fs::create_dir(app.path("out")).unwrap();
+    std::fs::write(app.path("out/template.json"), "{}").unwrap();
+    std::fs::write(app.path("out/report.json"), "old").unwrap();
+    // When a YAML template is proposed into it
+    app.propose(&["--out", "out"]).assert().success();
+    // Then the folder holds exactly this run's artifacts, and no staging folder is left
+    let mut names: Vec<String> = std::fs::read_dir(app.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "report.html",
+            "report.json",
+            "report.md",
+            "template.diff",
+            "template.yaml"
+        ]
+    );
+    let mut top: Vec<String> = std::fs::read_dir(app.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["app", "out", "usage.json"]);
+    // A folder with other files keeps them.
+    std::fs::write(app.path("out/notes.txt"), "mine").unwrap();
+    app.propose(&["--out", "out"]).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(app.path("out/notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(app.path("out/report.json").exists());
+}

@@ -305,7 +305,11 @@ fn ingest_pipeline_uses_ledger_keep_file_and_shared_policy() {
     let ledger: Value =
         serde_json::from_str(&std::fs::read_to_string(out.with_extension("ledger.json")).unwrap())
             .unwrap();
-    let transform_ledger = &ledger["principals"]["arn:aws:iam::210987654321:role/ingest-pipeline-TransformRole-H7G6F5D4S3A2"]
+    assert_eq!(ledger["format"], "keycard-ledger");
+    assert_eq!(ledger["version"], 1);
+    assert_eq!(ledger["stack"], "ingest-pipeline");
+    assert_eq!(ledger["account"], "210987654321");
+    let transform_ledger = &ledger["usage"]["principals"]["arn:aws:iam::210987654321:role/ingest-pipeline-TransformRole-H7G6F5D4S3A2"]
         ["actions"];
     assert!(transform_ledger.get("glue:StartCrawler").is_some());
     assert!(transform_ledger.get("glue:DeleteTable").is_none());

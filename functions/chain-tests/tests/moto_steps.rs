@@ -505,7 +505,11 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
     assert!(md.contains("RESOURCE_NOT_FOUND_ERROR"));
     let report: Value = serde_json::from_str(&get(format!("{prefix}report.json")).await).unwrap();
     assert_eq!(report["roles"]["OrdersWorkerRole"]["status"], "proposed");
-    let ledger: Usage = serde_json::from_str(&get(keys::ledger(&stack)).await).unwrap();
+    let ledger: keycard_core::ledger::Ledger =
+        serde_json::from_str(&get(keys::ledger(&stack)).await).unwrap();
+    assert_eq!(ledger.format, "keycard-ledger");
+    assert_eq!(ledger.stack.as_deref(), Some(stack.as_str()));
+    let ledger = ledger.usage;
     assert!(ledger.principals.contains_key(&worker));
     assert!(
         !ledger.principals.contains_key(&api),
@@ -541,40 +545,56 @@ async fn diff_refuses_a_corrupt_ledger() {
     let (clients, config, sdk) = moto_clients(&endpoint).await;
     let stack = unique("orders-service");
     create_stack(&sdk, &stack, &fixture("stacks/orders-service.yaml")).await;
-    clients
-        .s3
-        .put_object(
-            &config.bucket,
-            &keys::ledger(&stack),
-            b"{\"principals\": [".to_vec(),
-            "application/json",
+    // Not JSON, another stack's ledger (a copied object), and JSON that is not a ledger.
+    let bodies = [
+        b"{\"principals\": [".to_vec(),
+        keycard_core::ledger::Ledger::new(
+            keycard_core::ledger::LedgerIdentity {
+                stack: Some("billing".into()),
+                account: Some("123456789012".into()),
+            },
+            Usage::default(),
+        )
+        .to_json()
+        .into_bytes(),
+        b"{\"roles\": {}, \"summary\": {}}".to_vec(),
+    ];
+    for body in bodies {
+        clients
+            .s3
+            .put_object(
+                &config.bucket,
+                &keys::ledger(&stack),
+                body,
+                "application/json",
+            )
+            .await
+            .unwrap();
+        let checks = mock_analyzer(&[]);
+        let deps = Deps {
+            store: &clients.s3,
+            stacks: &clients.stacks,
+            roles: &clients.roles,
+            checks: &checks,
+        };
+        let exec = unique("run");
+        let e = keycard_diff::handle(
+            &deps,
+            &config,
+            DiffInput {
+                run: run(&exec),
+                stack: StackItem {
+                    stack: stack.clone(),
+                    drift_detection_id: None,
+                },
+                role_outcomes: Vec::new(),
+                usage_key: None,
+            },
         )
         .await
-        .unwrap();
-    let checks = mock_analyzer(&[]);
-    let deps = Deps {
-        store: &clients.s3,
-        stacks: &clients.stacks,
-        roles: &clients.roles,
-        checks: &checks,
-    };
-    let exec = unique("run");
-    let e = keycard_diff::handle(
-        &deps,
-        &config,
-        DiffInput {
-            run: run(&exec),
-            stack: StackItem {
-                stack,
-                drift_detection_id: None,
-            },
-            role_outcomes: Vec::new(),
-            usage_key: None,
-        },
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.name(), chain::INVALID_EVIDENCE, "{e}");
+        .unwrap_err();
+        assert_eq!(e.name(), chain::INVALID_EVIDENCE, "{e}");
+    }
 }
 
 #[tokio::test]

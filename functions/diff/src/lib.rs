@@ -33,6 +33,7 @@ use keycard_aws::cloudformation::{ResourceDrift, TemplateStage};
 use keycard_aws::iam::LivePolicies;
 use keycard_aws::{AwsError, Config, ObjectStore, PolicyChecks, Roles, Stacks};
 use keycard_core::catalog::Catalog;
+use keycard_core::ledger::{Ledger, LedgerIdentity, ReadOptions};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, ProposalError, ProposalInput, ProposalOptions,
     RoleResolution,
@@ -72,7 +73,8 @@ pub struct Staged {
     pub template: String,
     pub diff: String,
     pub report: Report,
-    pub ledger: Usage,
+    /// The stack's next ledger, header included (`keycard_core::ledger`).
+    pub ledger: Ledger,
     pub deployment: Deployment,
 }
 
@@ -302,13 +304,29 @@ where
         evidence.push(ev);
     }
 
-    // The ledger: a corrupt one must stop the stack, not silently forget rare events.
+    // The ledger: a corrupt one must stop the stack, not silently forget rare events. Only
+    // this stack's ledger of this account is read; a headerless one (written before ledger
+    // version 1, at this stack's own key) is adopted.
     let ledger_key = keys::ledger(&name);
+    let identity = LedgerIdentity {
+        stack: Some(name.clone()),
+        account: arn_field(&run.execution_id, 4),
+    };
     let ledger: Option<Usage> = match deps.store.get_object(&config.bucket, &ledger_key).await? {
         None => None,
-        Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-            StepError::Evidence(format!("ledger s3://{}/{ledger_key}: {e}", config.bucket))
-        })?),
+        Some(bytes) => {
+            let location = format!("ledger s3://{}/{ledger_key}", config.bucket);
+            let opts = ReadOptions {
+                expected: identity.clone(),
+                now: run.started_at,
+                accept_foreign: false,
+                adopt_headerless: true,
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let read = keycard_core::ledger::read(&location, &text, &opts)
+                .map_err(|e| StepError::Evidence(e.to_string()))?;
+            Some(read.usage)
+        }
     };
 
     // Drift, started by discovery.
@@ -368,6 +386,13 @@ where
         },
     };
     let proposal = keycard_core::proposal::propose(&proposal_input).map_err(proposal_error)?;
+    // Never stage a ledger the next run would refuse (an implausible time in the evidence).
+    keycard_core::ledger::check_usage(&proposal.ledger, run.started_at).map_err(|p| {
+        StepError::Evidence(
+            p.into_error(&format!("evidence of stack {name}"), "", "principals")
+                .to_string(),
+        )
+    })?;
 
     // Live IAM and Access Analyzer's checks, per role, in logical-id order.
     evidence.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
@@ -413,7 +438,7 @@ where
             drift,
             problems,
         },
-        ledger: proposal.ledger,
+        ledger: Ledger::new(identity, proposal.ledger),
         report: proposal.report,
     };
     let staged_key = keys::staged(&run.execution_name, &name);

@@ -4,8 +4,9 @@
 //! bytes to the same keys. Under `proposals/<stack>/<execution>/`: the proposed template, its
 //! unified diff, report.json / report.md / report.html from the core's report model, and
 //! deployment.json (evidence per role, drift, live IAM, Access Analyzer's checks), which
-//! report.md also summarises. The ledger goes to `ledger/<stack>.json`, overwritten each run
-//! (the bucket is versioned, so earlier ledgers stay recoverable).
+//! report.md also summarises. The ledger goes to `ledger/<stack>.json` with its header (format,
+//! version, stack, account: `keycard_core::ledger`), overwritten each run (the bucket is
+//! versioned, so earlier ledgers stay recoverable).
 
 use std::fmt::Write as _;
 
@@ -86,7 +87,7 @@ pub async fn handle<S: ObjectStore>(
         .put_object(
             &config.bucket,
             &ledger_key,
-            to_json_bytes(&staged.ledger)?,
+            staged.ledger.to_json().into_bytes(),
             "application/json",
         )
         .await?;

@@ -10,7 +10,9 @@ use clap::ValueEnum;
 use keycard_core::catalog::Catalog;
 use keycard_core::check::{self, FileReport, Finding, RULES, Severity, render};
 
+use crate::atomic_write::write_file;
 use crate::exit;
+use crate::paths::{Named, refuse_overwrite};
 use crate::ui::{Ui, table};
 
 /// Output formats of `check`.
@@ -77,6 +79,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+    if let Some(output) = &args.output {
+        let inputs: Vec<Named> = args
+            .templates
+            .iter()
+            .filter(|t| t.as_os_str() != "-")
+            .map(|t| Named::new("template", t))
+            .collect();
+        refuse_overwrite(&[Named::new("--output", output)], &inputs, &[])?;
+    }
     if args.list_rules {
         let text = match args.format {
             CheckFormat::Text => list_rules_text(ui),
@@ -156,7 +167,8 @@ fn emit(args: &Args, text: &str) -> anyhow::Result<()> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+            write_file(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))
         }
         None => crate::ui::print_stdout(text),
     }

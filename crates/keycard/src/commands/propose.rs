@@ -11,17 +11,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir_with_progress};
+use keycard_core::ledger::LedgerIdentity;
 use keycard_core::proposal::{
-    DEFAULT_RETENTION_DAYS, KeepConfig, MAX_RETENTION_DAYS, Proposal, ProposalInput,
-    ProposalOptions, RoleResolution, propose,
+    DEFAULT_RETENTION_DAYS, KeepConfig, MAX_RETENTION_DAYS, ProposalInput, ProposalOptions,
+    RoleResolution, propose,
 };
-use keycard_core::report::{EvidenceStats, Report, RoleStatus, render_html, render_markdown};
+use keycard_core::report::{EvidenceStats, Report, RoleStatus};
 use keycard_core::usage::{Usage, Window};
 use serde_json::json;
 
 use crate::ui::{Format, Ui, table};
 
 mod aws;
+mod outputs;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -60,10 +62,16 @@ pub struct Args {
     /// --cloudtrail.
     #[arg(long, value_name = "FILE")]
     pub usage: Option<PathBuf>,
-    /// Usage ledger: read if it exists, then updated in place with this run's usage, so that
-    /// actions seen within the retention period are kept even when this window missed them.
+    /// Usage ledger: read if it exists, then replaced with this run's ledger, so that actions
+    /// seen within the retention period are kept even when this window missed them. Only a
+    /// keycard ledger of this stack and account is read (anything else is refused, never
+    /// overwritten).
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+    /// Use a --ledger of another stack or account, or a headerless one written by an earlier
+    /// keycard; it is rewritten as this stack's ledger.
+    #[arg(long, requires = "ledger")]
+    pub force_ledger: bool,
     /// Keep file (YAML or JSON): keep: [{principal: WorkerRole, actions: [s3:DeleteObject],
     /// reason: ...}]; principal is a logical id, role name, role ARN or "*".
     #[arg(long, value_name = "FILE")]
@@ -210,6 +218,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     {
         bail!("--start {s} is not before --end {e}");
     }
+    outputs::refuse_overwrites(&args)?;
     let gathered = match (&args.aws.stack, &args.template) {
         (Some(stack), _) => {
             let evidence = if args.aws.access_analyzer {
@@ -249,13 +258,15 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     resolution.role_arns.extend(args.role_arn.iter().cloned());
 
     // Further evidence.
+    let now = Utc::now();
     if let Some(path) = &args.usage {
-        usage.merge(&read_usage(path)?);
+        usage.merge(&outputs::read_usage(path, now)?);
     }
-    let ledger = match &args.ledger {
-        Some(path) if path.exists() => Some(read_usage(path)?),
-        _ => None,
+    let identity = LedgerIdentity {
+        stack: resolution.stack_name.clone(),
+        account: resolution.account_id.clone(),
     };
+    let ledger = outputs::read_ledger(&args, &identity, now)?;
     let keep = match &args.keep {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -280,17 +291,18 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
                 (None, Some(start), Some(end)) => Some(Window { start, end }),
                 _ => None,
             },
-            now: Some(Utc::now()),
+            now: Some(now),
             evidence,
             ..ProposalOptions::default()
         },
     };
     let proposal = propose(&input)?;
-    let written = write_artifacts(&args.out, &proposal)?;
+    if args.ledger.is_some() {
+        outputs::check_next_ledger(&proposal, now)?;
+    }
+    let written = outputs::write_artifacts(&args.out, &proposal)?;
     if let Some(path) = &args.ledger {
-        let text = serde_json::to_string_pretty(&proposal.ledger)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write ledger {}", path.display()))?;
+        outputs::write_ledger(path, &identity, &proposal.ledger)?;
         ui.debug(&format!("ledger updated: {}", path.display()));
     }
 
@@ -387,34 +399,6 @@ fn read_keep(path: &Path, text: &str) -> anyhow::Result<KeepConfig> {
         .cloned()
         .unwrap_or(serde_json::Value::Array(Vec::new()));
     Ok(KeepConfig::from_value(&name, json!({ "keep": keep }))?)
-}
-
-fn read_usage(path: &Path) -> anyhow::Result<Usage> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a usage file (ledger JSON)", path.display()))
-}
-
-/// Writes the artifacts; returns their file names in writing order.
-fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    let files: [(&str, String); 5] = [
-        (p.format.file_name(), p.template.clone()),
-        ("template.diff", p.diff.clone()),
-        ("report.json", p.report.to_json()),
-        ("report.md", render_markdown(&p.report)),
-        ("report.html", render_html(&p.report)),
-    ];
-    let mut names = Vec::new();
-    for (name, content) in files {
-        let path = out.join(name);
-        std::fs::write(&path, content)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        names.push(name.to_string());
-    }
-    Ok(names)
 }
 
 /// Distinct flag kinds of a role, escalation flags counted.
