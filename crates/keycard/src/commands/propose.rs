@@ -20,6 +20,7 @@ use keycard_core::report::{EvidenceStats, Report, RoleStatus};
 use keycard_core::usage::{Usage, Window};
 use serde_json::json;
 
+use super::coverage_args::EvidenceKind;
 use crate::ui::{Format, Ui, table};
 
 mod aws;
@@ -107,6 +108,9 @@ pub struct Args {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// What the trail records (coverage).
+    #[command(flatten)]
+    pub coverage: super::coverage_args::CoverageArgs,
 }
 
 /// `propose --stack` options.
@@ -276,7 +280,21 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         None => KeepConfig::default(),
     };
 
+    let evidence_kind = if args.aws.access_analyzer {
+        EvidenceKind::AccessAnalyzer
+    } else if evidence.as_ref().is_some_and(|e| e.observed.is_some()) {
+        EvidenceKind::Files
+    } else {
+        EvidenceKind::UsageOnly
+    };
+    let (coverage, coverage_notes) = args.coverage.resolve(
+        evidence_kind,
+        evidence.as_ref().and_then(|e| e.observed.as_ref()),
+        window.or(usage_window(&usage)),
+    )?;
     let input = ProposalInput {
+        coverage,
+        coverage_notes,
         template_name,
         template_text,
         usage,
@@ -379,7 +397,16 @@ fn evidence_stats(f: &FileStats, ui: &Ui) -> EvidenceStats {
             .iter()
             .map(|m| format!("{}: {}", m.path, m.reason))
             .collect(),
+        observed: Some(f.coverage.clone()),
     }
+}
+
+/// The span of the usage's windows (the evidence window when no option fixes it).
+fn usage_window(usage: &Usage) -> Option<Window> {
+    let ws = usage.principals.values().flat_map(|p| p.windows.iter());
+    let start = ws.clone().map(|w| w.start).min()?;
+    let end = ws.map(|w| w.end).max()?;
+    Some(Window { start, end })
 }
 
 /// Reads a keep file written in JSON or YAML. YAML goes through the template engine's loader
@@ -470,6 +497,25 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
                 .as_ref()
                 .map(|e| format!(", {} events in {} files", e.events, e.files))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(p) = &report.coverage.coverage.period {
+        println!(
+            "Covered: {} of the window's days have records.",
+            p.covered_days
+        );
+    }
+    let unobservable: usize = report
+        .roles
+        .values()
+        .map(|r| r.unobservable_actions.len())
+        .sum();
+    for g in &report.coverage.gaps {
+        println!("{} {g}.", paint.yellow("Coverage gap:"));
+    }
+    if unobservable > 0 {
+        println!(
+            "{unobservable} granted actions the evidence cannot see are kept (report.json: unobservable_actions, coverage)."
         );
     }
     println!(
