@@ -232,3 +232,61 @@ fn usage_shows_what_the_files_cover() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("coverage gap: no S3 data events"), "{text}");
 }
+
+/// Every trail profile keycard-tracegen knows (management only, write-only, data events on one
+/// bucket, single region without global events, KMS excluded, a month-long delivery gap), on
+/// both examples: no action a role used (the proposal on the full trail says which) is removed
+/// by the proposal made from what that trail delivered.
+#[test]
+fn no_trail_profile_makes_a_proposal_remove_a_used_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpora = keycard_tracegen::write_example_corpora(dir.path()).unwrap();
+    let args_of = |example: &str, account: &str| -> Vec<String> {
+        vec![
+            "--stack-name".into(),
+            example.into(),
+            "--account-id".into(),
+            account.into(),
+        ]
+    };
+    let template_of = |example: &str| match example {
+        "orders-app" => "examples/orders-app/template.yaml",
+        _ => "examples/ingest-pipeline/template.json",
+    };
+    let mut checked = 0;
+    for full in corpora.iter().filter(|c| c.variant == "all") {
+        let args = args_of(&full.example, &full.account);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let truth = propose(
+            template_of(&full.example),
+            &full.cloudtrail,
+            &args,
+            &dir.path().join(format!("{}-truth", full.example)),
+        );
+        for c in corpora
+            .iter()
+            .filter(|c| c.example == full.example && c.variant != "all")
+        {
+            let report = propose(
+                template_of(&c.example),
+                &c.cloudtrail,
+                &args,
+                &dir.path().join(format!("{}-{}", c.example, c.variant)),
+            );
+            for (id, role) in report["roles"].as_object().unwrap() {
+                let used = strings(&truth["roles"][id]["used_actions"]);
+                let removed = strings(&role["removed_actions"]);
+                for action in &used {
+                    assert!(
+                        !removed.contains(action),
+                        "{} under {}: {id} used {action} (full trail) but the proposal removes it",
+                        c.example,
+                        c.variant
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} profile corpora checked");
+}

@@ -182,6 +182,11 @@ pub struct Period {
 /// A gap shorter than this is a quiet day, not a delivery gap worth reporting.
 pub const MIN_GAP_DAYS: i64 = 3;
 
+/// A week or more without a single record in any region is a delivery gap, not a quiet week:
+/// an action used only then would not show, so no unseen action is removed while the window
+/// holds one (choose a window without it with --start/--end, or fix the delivery).
+pub const BLIND_GAP_DAYS: i64 = 7;
+
 /// What the evidence records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -366,6 +371,16 @@ impl Coverage {
                     row.reason, row.source
                 ));
             }
+        }
+        if let Some(g) = self.period.as_ref().and_then(|p| {
+            p.gaps
+                .iter()
+                .find(|g| g.regions.is_empty() && g.days >= BLIND_GAP_DAYS)
+        }) {
+            return Some(format!(
+                "the evidence has no records at all from {} to {} ({} days): a use in that time would not show",
+                g.first_day, g.last_day, g.days
+            ));
         }
         let read_only = is_read_only(action);
         let data_types = tables.data_types_of(action);

@@ -113,3 +113,25 @@ fn gaps_name_what_to_enable() {
     );
     assert!(Coverage::everything(Basis::Stated).gaps().is_empty());
 }
+
+#[test]
+fn a_week_without_records_keeps_every_unseen_action() {
+    let mut c = Coverage::everything(Basis::Stated);
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
+    c.period = Some(Period {
+        first_day: day(1),
+        last_day: day(31),
+        covered_days: 20,
+        gaps: vec![Gap {
+            first_day: day(10),
+            last_day: day(20),
+            days: 11,
+            regions: Vec::new(),
+        }],
+    });
+    let why = c.why_unobservable("ec2:RunInstances", &[arn("*")]).unwrap();
+    assert!(why.contains("11 days"), "{why}");
+    // A short gap is a quiet spell: reported, but no reason to keep.
+    c.period.as_mut().unwrap().gaps[0].days = 4;
+    assert_eq!(c.why_unobservable("ec2:RunInstances", &[arn("*")]), None);
+}
