@@ -219,6 +219,12 @@ pub struct DiffInput {
     /// the evidence for every role of the stack and `role_outcomes` is empty.
     #[serde(default)]
     pub usage_key: Option<String>,
+    /// The trail's configuration as the state machine's AWS SDK tasks read it:
+    /// `{trail, describeTrails, eventSelectors, trailStatus}` (the DescribeTrails,
+    /// GetEventSelectors and GetTrailStatus responses), or the caught `{Error, Cause}` when
+    /// one of them failed. Absent: not read (an older definition, or a local run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail_config: Option<Value>,
 }
 
 /// Output of the diff step.

@@ -84,6 +84,11 @@ pub struct TrailLocation {
     /// Regions to read; empty: every region.
     #[serde(default)]
     pub regions: Vec<String>,
+    /// The ARN of the trail that delivers here, whose configuration (event selectors, regions,
+    /// logging status) the state machine reads to know what the logs can show. Absent: the
+    /// stack's `TrailArn` parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail_arn: Option<String>,
 }
 
 impl TrailLocation {
@@ -123,6 +128,23 @@ impl TrailLocation {
             if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
                 return bad(format!(
                     "trail.accounts: {a:?} is not a 12-digit account id"
+                ));
+            }
+        }
+        if let Some(arn) = &self.trail_arn {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let ok = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[1].starts_with("aws")
+                && parts[2] == "cloudtrail"
+                && parts[4].len() == 12
+                && parts[4].chars().all(|c| c.is_ascii_digit())
+                && parts[5]
+                    .strip_prefix("trail/")
+                    .is_some_and(|n| !n.is_empty());
+            if !ok {
+                return bad(format!(
+                    "trail.trailArn {arn:?} is not a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)"
                 ));
             }
         }
@@ -1043,6 +1065,7 @@ mod tests {
             organization_id: None,
             accounts: vec!["123456789012".into()],
             regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            trail_arn: None,
         }
     }
 
@@ -1210,6 +1233,18 @@ mod tests {
         let mut t = trail();
         t.regions = vec!["US East".into()];
         assert!(t.validate().is_err());
+        for bad in [
+            "management-events",
+            "arn:aws:s3:::bucket",
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/",
+        ] {
+            let mut t = trail();
+            t.trail_arn = Some(bad.into());
+            assert!(t.validate().is_err(), "{bad}");
+        }
+        let mut t = trail();
+        t.trail_arn = Some("arn:aws-cn:cloudtrail:cn-north-1:123456789012:trail/org-trail".into());
+        assert!(t.validate().is_ok());
         assert!(trail().validate().is_ok());
     }
 

@@ -65,6 +65,8 @@ fn substituted() -> String {
     for p in placeholders(&asl_text()) {
         let value = if p.ends_with("FunctionArn") {
             format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}")
+        } else if p == "TrailArn" {
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
         } else {
             "keycard-output-123456789012".to_owned()
         };
@@ -167,6 +169,7 @@ fn plan_output() -> PlanOutput {
                 organization_id: Some("o-a1b2c3d4e5".into()),
                 accounts: vec![],
                 regions: vec![],
+                trail_arn: None,
             },
             window_days: Some(400),
             principals: None,
@@ -416,17 +419,28 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
         serde_json::from_value(build(&asl["States"]["Reduce"]["Parameters"], &state)).unwrap();
     assert_eq!(reduce_in.settings.execution_name, "q4");
     state["reduce"] = json!({"usageKey": "runs/q4/cloudtrail/usage.json"});
+    assert_eq!(asl["States"]["Reduce"]["Next"], "TrailToRead");
+    // No trailArn in the input: the stack's TrailArn parameter is read.
+    assert_eq!(trail_to_read(&asl, &state), json!({"trail": "${TrailArn}"}));
+    let trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/organization-trail";
+    let mut named = state.clone();
+    named["settings"]["trail"]["trailArn"] = json!(trail);
+    assert_eq!(trail_to_read(&asl, &named), json!({"trail": trail}));
+    // What the three SDK tasks leave (Step Functions' casing), or what their Catch leaves.
+    state["trailConfig"] = json!({"trail": trail,
+        "describeTrails": {"TrailList": []}, "eventSelectors": {"EventSelectors": []},
+        "trailStatus": {"IsLogging": true}});
     let stacks = &asl["States"]["AnalyseStacks"];
     // One Map item, as ItemSelector builds it.
     let mut item = build(
-        &json!({"run.$": "$.run", "usageKey.$": "$.reduce.usageKey"}),
+        &json!({"run.$": "$.run", "usageKey.$": "$.reduce.usageKey", "trailConfig.$": "$.trailConfig"}),
         &state,
     );
     item["stack"] = state["stacks"][0].clone();
     let selector = stacks["ItemSelector"].as_object().unwrap();
     assert_eq!(
         selector.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from(["run.$", "stack.$", "usageKey.$"])
+        BTreeSet::from(["run.$", "stack.$", "usageKey.$", "trailConfig.$"])
     );
     let diff: keycard_aws::chain::DiffInput = serde_json::from_value(build(
         &stacks["ItemProcessor"]["States"]["Diff"]["Parameters"],
@@ -438,8 +452,72 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
         Some("runs/q4/cloudtrail/usage.json")
     );
     assert!(diff.role_outcomes.is_empty());
+    assert_eq!(diff.trail_config.as_ref(), Some(&state["trailConfig"]));
     state["stackOutcomes"] = json!([]);
     let summary: keycard_aws::chain::SummaryInput =
         serde_json::from_value(build(&asl["States"]["Summarize"]["Parameters"], &state)).unwrap();
     assert_eq!(summary.run.execution_name, "q4");
+}
+
+/// `$.trailConfig` after `TrailToRead` and its Pass states, for a state after `Reduce`.
+fn trail_to_read(asl: &Value, state: &Value) -> Value {
+    let choice = &asl["States"]["TrailToRead"];
+    assert_eq!(choice["Type"], "Choice");
+    let rule = &choice["Choices"][0];
+    assert_eq!(rule["Variable"], "$.settings.trail.trailArn");
+    assert_eq!(rule["IsPresent"], true);
+    let next = if resolve(state, "$.settings.trail.trailArn").is_some() {
+        rule["Next"].as_str().unwrap()
+    } else {
+        choice["Default"].as_str().unwrap()
+    };
+    let pass = &asl["States"][next];
+    assert_eq!(pass["Type"], "Pass");
+    assert_eq!(pass["ResultPath"], "$.trailConfig");
+    assert_eq!(pass["Next"], "ReadTrail");
+    match pass.get("Parameters") {
+        Some(params) => build(params, state),
+        None => pass["Result"].clone(),
+    }
+}
+
+/// The same three AWS SDK tasks as Access Analyzer mode read the trail's configuration, and
+/// none of them can fail the run; the role may call them on the stack's trail only.
+#[test]
+fn trail_configuration_tasks_never_fail_the_run() {
+    let asl = asl();
+    let mut next = "ReadTrail";
+    for api in ["describeTrails", "getEventSelectors", "getTrailStatus"] {
+        let s = &asl["States"][next];
+        assert_eq!(
+            s["Resource"],
+            format!("arn:aws:states:::aws-sdk:cloudtrail:{api}")
+        );
+        assert!(s.get("Retry").is_none(), "{next}");
+        assert_eq!(
+            s["Catch"],
+            json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.trailConfig.error", "Next": "AnalyseStacks"}]),
+            "{next}"
+        );
+        next = s["Next"].as_str().unwrap();
+    }
+    assert_eq!(next, "AnalyseStacks");
+    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let cloudtrail_sm = template
+        .split("\n  CloudTrailStateMachine:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nOutputs:").next())
+        .unwrap();
+    for needle in [
+        "- cloudtrail:GetEventSelectors",
+        "- cloudtrail:GetTrailStatus",
+        "Resource: !Ref TrailArn",
+        "Action: cloudtrail:DescribeTrails",
+        "TrailArn: !Ref TrailArn",
+    ] {
+        assert!(
+            cloudtrail_sm.contains(needle),
+            "CloudTrailStateMachine: {needle}"
+        );
+    }
 }

@@ -338,6 +338,7 @@ async fn merged_usage_equals_a_single_process_scan() {
         organization_id: None,
         accounts: vec![account.into()],
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        trail_arn: None,
     };
     // Window: 2025-03-03T06:00 .. 2025-03-07T06:00 — days before and after it are in the bucket.
     let plan = cloudtrail_s3::plan(
@@ -511,6 +512,7 @@ async fn organization_trail_of_two_accounts() {
         organization_id: Some(org.into()),
         accounts: vec![],
         regions: vec![],
+        trail_arn: None,
     };
     let plan = cloudtrail_s3::plan(
         &s.store,
@@ -583,6 +585,7 @@ async fn broken_and_vanished_objects_are_failures() {
         organization_id: None,
         accounts: vec![account.into()],
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        trail_arn: None,
     };
     // The whole generated range, so every broken copy is inside the window.
     let plan = cloudtrail_s3::plan(
@@ -682,6 +685,7 @@ async fn plan_rejects_bad_requests() {
         organization_id: None,
         accounts: vec!["123456789012".into()],
         regions: vec!["us-east-1".into()],
+        trail_arn: None,
     };
     let ok = cloudtrail_s3::plan(
         &store,

@@ -78,7 +78,8 @@ pub fn function_binaries(
         let Some(end) = after.find('}') else { break };
         let key = &after[..end];
         rest = &after[end..];
-        if out.contains_key(key) {
+        if out.contains_key(key) || !key.ends_with("FunctionArn") {
+            // Not a function: a parameter such as `TrailArn` ([`substitute`]'s `parameters`).
             continue;
         }
         let logical = key
@@ -106,14 +107,22 @@ pub fn function_binaries(
     Ok(out)
 }
 
-/// Replaces every `${Key}` with its function ARN.
-pub fn substitute(asl: &str, binaries: &BTreeMap<String, String>) -> String {
+/// Replaces every `${Key}` with its function ARN, and every other `${Parameter}` with its
+/// value from `parameters` (template.yaml's `TrailArn: !Ref TrailArn`).
+pub fn substitute(
+    asl: &str,
+    binaries: &BTreeMap<String, String>,
+    parameters: &BTreeMap<&str, String>,
+) -> String {
     let mut out = asl.to_owned();
     for (key, binary) in binaries {
         out = out.replace(
             &format!("${{{key}}}"),
             &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{binary}"),
         );
+    }
+    for (key, value) in parameters {
+        out = out.replace(&format!("${{{key}}}"), value);
     }
     out
 }
@@ -364,16 +373,48 @@ impl LocalChain {
 
     /// A Step Functions call (awsJson1_0) straight to moto.
     pub fn states(&self, operation: &str, body: &Value) -> Result<Value, LocalError> {
+        self.json_call(
+            "states",
+            "1.0",
+            &format!("AWSStepFunctions.{operation}"),
+            operation,
+            body,
+        )
+    }
+
+    /// A CloudTrail call (awsJson1_1) straight to moto: no SDK crate for the few calls that
+    /// set up the trail.
+    pub fn cloudtrail(&self, operation: &str, body: &Value) -> Result<Value, LocalError> {
+        self.json_call(
+            "cloudtrail",
+            "1.1",
+            &format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{operation}"),
+            operation,
+            body,
+        )
+    }
+
+    fn json_call(
+        &self,
+        service: &str,
+        json_version: &str,
+        target: &str,
+        operation: &str,
+        body: &Value,
+    ) -> Result<Value, LocalError> {
         let resp = http::request(
             self.moto,
             "POST",
             "/",
             &[
-                ("Content-Type".into(), "application/x-amz-json-1.0".into()),
-                ("X-Amz-Target".into(), format!("AWSStepFunctions.{operation}")),
+                (
+                    "Content-Type".into(),
+                    format!("application/x-amz-json-{json_version}"),
+                ),
+                ("X-Amz-Target".into(), target.to_owned()),
                 (
                     "Authorization".into(),
-                    format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/states/aws4_request, SignedHeaders=host, Signature=0"),
+                    format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"),
                 ),
             ],
             body.to_string().as_bytes(),
@@ -465,6 +506,7 @@ impl LocalChain {
         self.access_role_arn = roles.1;
 
         self.write_trail()?;
+        self.create_trail()?;
 
         let deny = self
             .roles
@@ -556,6 +598,25 @@ impl LocalChain {
         })
     }
 
+    /// The trail itself, in moto's CloudTrail: the state machine's AWS SDK tasks read its
+    /// configuration (DescribeTrails, GetEventSelectors, GetTrailStatus) through the router,
+    /// as they would in AWS. A default trail: every region, management events read and write,
+    /// no data events.
+    fn create_trail(&self) -> Result<(), LocalError> {
+        self.cloudtrail(
+            "CreateTrail",
+            &json!({"Name": TRAIL_NAME, "S3BucketName": self.trail_bucket,
+                "IsMultiRegionTrail": true, "IncludeGlobalServiceEvents": true}),
+        )?;
+        self.cloudtrail(
+            "PutEventSelectors",
+            &json!({"TrailName": TRAIL_NAME, "EventSelectors": [{"ReadWriteType": "All",
+                "IncludeManagementEvents": true, "DataResources": []}]}),
+        )?;
+        self.cloudtrail("StartLogging", &json!({"Name": TRAIL_NAME}))?;
+        Ok(())
+    }
+
     fn start_lambda_watch(&mut self) -> Result<(), LocalError> {
         let root = self.options.root.clone();
         let analyzer = self
@@ -615,7 +676,8 @@ impl LocalChain {
         let asl =
             std::fs::read_to_string(root.join("statemachine/keycard.asl.json")).map_err(setup)?;
         let template = std::fs::read_to_string(root.join("template.yaml")).map_err(setup)?;
-        let definition = substitute(&asl, &function_binaries(&template, &asl)?);
+        let parameters = BTreeMap::from([("TrailArn", self.trail_arn.clone())]);
+        let definition = substitute(&asl, &function_binaries(&template, &asl)?, &parameters);
         if definition.contains("${") {
             return Err(setup("the ASL still has an unsubstituted ${…}"));
         }
@@ -809,8 +871,11 @@ mod tests {
             b.get("PollGenerationFunctionArn").map(String::as_str),
             Some("keycard-poll-generation")
         );
-        let def = substitute(&asl, &b);
+        assert!(!b.contains_key("TrailArn"), "a parameter, not a function");
+        let trail = format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}");
+        let def = substitute(&asl, &b, &BTreeMap::from([("TrailArn", trail.clone())]));
         assert!(!def.contains("${"));
+        assert!(def.contains(&format!("\"trail\": \"{trail}\"")));
         assert!(def.contains("arn:aws:lambda:us-east-1:123456789012:function:keycard-summarize"));
     }
 

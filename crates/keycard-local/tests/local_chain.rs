@@ -135,6 +135,15 @@ fn the_chain_runs_end_to_end_and_writes_proposals() {
 
     // The broken role: caught by the Map's Catch, reported, the others carried on.
     assert_eq!(run.entered("RoleErrored"), 1);
+    // The trail's configuration, read once by the AWS SDK tasks from moto's CloudTrail.
+    for state in [
+        "TrailToRead",
+        "ReadTrail",
+        "ReadEventSelectors",
+        "ReadTrailStatus",
+    ] {
+        assert_eq!(run.entered(state), 1, "{state}\n{}", logs());
+    }
     assert_eq!(
         analyzer
             .stats
@@ -184,6 +193,13 @@ fn the_chain_runs_end_to_end_and_writes_proposals() {
                 .unwrap(),
         )
         .unwrap();
+        // The diff read that configuration: the trail records what Access Analyzer needs.
+        let notes = report["coverage"]["notes"].to_string();
+        assert!(
+            notes.contains("narrowed by its configuration"),
+            "{stack}: {notes}"
+        );
+        assert_eq!(report["coverage"]["basis"]["kind"], "access_analyzer");
         // The over-broad grants are narrowed from the evidence the stand-in generated.
         let removed = match stack {
             "orders-service" => "-                Action: sqs:*",

@@ -60,6 +60,13 @@ fn states(asl: &Value) -> BTreeMap<String, Value> {
     out
 }
 
+/// A Step Functions AWS SDK integration task (`arn:aws:states:::aws-sdk:…`).
+fn is_sdk_task(s: &Value) -> bool {
+    s["Resource"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("arn:aws:states:::aws-sdk:"))
+}
+
 fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().unwrap()
 }
@@ -92,7 +99,8 @@ fn every_error_name_matched_is_emitted_by_the_handlers_and_only_transient_ones_a
     ];
     let mut tasks = 0;
     for (name, s) in states(&asl()) {
-        if s["Type"] != "Task" {
+        // The AWS SDK tasks that read the trail's configuration have their own test.
+        if s["Type"] != "Task" || is_sdk_task(&s) {
             continue;
         }
         tasks += 1;
@@ -155,6 +163,98 @@ fn one_bad_role_or_stack_never_sinks_the_run() {
                 "{map}/{name}: a Fail state fails the whole Map"
             );
         }
+    }
+}
+
+/// The trail's configuration is read once per run by three AWS SDK tasks (no Lambda, no SDK
+/// crate), whose failures never fail the run, and the state machine's role may make exactly
+/// those calls, as narrowly as IAM allows.
+#[test]
+fn trail_configuration_is_read_by_sdk_tasks_that_never_fail_the_run() {
+    let a = asl();
+    let top = a["States"].as_object().unwrap();
+    assert_eq!(top["AnalyseRoles"]["Next"], "TrailToRead");
+    let first = &top["TrailToRead"];
+    assert_eq!(first["Type"], "Pass");
+    assert_eq!(first["Result"], json!({"trail": "${TrailArn}"}));
+    assert_eq!(first["ResultPath"], "$.trailConfig");
+    let expected = [
+        (
+            "ReadTrail",
+            "describeTrails",
+            "$.trailConfig.describeTrails",
+        ),
+        (
+            "ReadEventSelectors",
+            "getEventSelectors",
+            "$.trailConfig.eventSelectors",
+        ),
+        (
+            "ReadTrailStatus",
+            "getTrailStatus",
+            "$.trailConfig.trailStatus",
+        ),
+    ];
+    let mut next = first["Next"].as_str().unwrap();
+    for (name, api, result_path) in expected {
+        assert_eq!(next, name);
+        let s = &top[name];
+        assert_eq!(
+            s["Resource"],
+            format!("arn:aws:states:::aws-sdk:cloudtrail:{api}")
+        );
+        assert_eq!(s["ResultPath"], result_path, "{name}");
+        // Every parameter names the trail of TrailToRead (PascalCase, as the SDK integration
+        // takes them).
+        let params = s["Parameters"].as_object().unwrap();
+        assert_eq!(params.len(), 1, "{name}");
+        let (key, path) = params.iter().next().unwrap();
+        assert!(key.ends_with(".$"), "{name}: {key}");
+        assert!(
+            path.as_str().unwrap().contains("$.trailConfig.trail"),
+            "{name}"
+        );
+        assert!(
+            s.get("Retry").is_none(),
+            "{name}: a failure is noted, not retried"
+        );
+        let catch = s["Catch"].as_array().unwrap();
+        assert_eq!(catch.len(), 1, "{name}");
+        assert_eq!(catch[0]["ErrorEquals"], json!(["States.ALL"]), "{name}");
+        assert_eq!(catch[0]["ResultPath"], "$.trailConfig.error", "{name}");
+        assert_eq!(catch[0]["Next"], "AnalyseStacks", "{name}");
+        next = s["Next"].as_str().unwrap();
+    }
+    assert_eq!(next, "AnalyseStacks");
+    let sdk_tasks = states(&a).values().filter(|s| is_sdk_task(s)).count();
+    assert_eq!(sdk_tasks, 3);
+
+    // The role: the three calls, GetEventSelectors and GetTrailStatus on the trail only;
+    // DescribeTrails has no resource type in the Service Authorization Reference, so only *.
+    let t = template();
+    let statements = t
+        .pointer("/Resources/KeycardStateMachine/Properties/Policies/0/Statement")
+        .and_then(Value::as_array)
+        .unwrap();
+    let catalog = Catalog::embedded();
+    for (action, resource) in [
+        ("cloudtrail:DescribeTrails", json!("*")),
+        ("cloudtrail:GetEventSelectors", json!({"Ref": "TrailArn"})),
+        ("cloudtrail:GetTrailStatus", json!({"Ref": "TrailArn"})),
+    ] {
+        let granted: Vec<&Value> = statements
+            .iter()
+            .filter(|st| {
+                st["Action"] == json!(action)
+                    || st["Action"]
+                        .as_array()
+                        .is_some_and(|a| a.contains(&json!(action)))
+            })
+            .collect();
+        assert_eq!(granted.len(), 1, "{action}");
+        assert_eq!(granted[0]["Resource"], resource, "{action}");
+        let has_resource_types = !catalog.action(action).unwrap().resource_types().is_empty();
+        assert_eq!(has_resource_types, resource != json!("*"), "{action}");
     }
 }
 
@@ -319,7 +419,7 @@ fn payload_paths_exist_in_the_handlers_types_and_outcomes_parse() {
     let after = json!({
         "run": sample_run(), "roles": [role_item], "stacks": [diff_input.stack],
         "skipped": [], "roleOutcomes": diff_input.role_outcomes,
-        "stackOutcomes": [],
+        "stackOutcomes": [], "trailConfig": diff_input.trail_config,
     });
     let item_ctx = |item: Value| {
         let mut c = context.clone();
@@ -338,7 +438,11 @@ fn payload_paths_exist_in_the_handlers_types_and_outcomes_parse() {
         &item_ctx(serde_json::to_value(&diff_input.stack).unwrap()),
     );
     let diff_in = evaluate(&all["Diff"]["Parameters"], &stack_sel, &context);
-    let _: DiffInput = serde_json::from_value(diff_in).unwrap();
+    let diff_in: DiffInput = serde_json::from_value(diff_in).unwrap();
+    assert_eq!(
+        diff_in.trail_config, diff_input.trail_config,
+        "the trail configuration reaches the diff"
+    );
     let mut with_diff = stack_sel.clone();
     with_diff["diff"] = json!({"stack": "orders-service", "stagedKey": "runs/e/staged/orders-service.json", "principals": 2, "proposed": 1});
     let _: WriteInput = serde_json::from_value(evaluate(
@@ -485,6 +589,10 @@ fn functions_run_rust_on_arm64_with_sane_timeouts_and_unique_binaries() {
         .as_object()
         .unwrap();
     for (k, v) in subs {
+        if k == "TrailArn" {
+            assert_eq!(v, &json!({"Ref": "TrailArn"}), "the trail parameter");
+            continue;
+        }
         let target = v["Fn::GetAtt"][0].as_str().unwrap_or_default();
         assert_eq!(
             resources(&t)[target]["Type"],

@@ -387,6 +387,7 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
         },
         role_outcomes: outcomes,
         usage_key: None,
+        trail_config: None,
     };
     let diff = keycard_diff::handle(&deps, &config, input).await.unwrap();
 
@@ -589,6 +590,7 @@ async fn diff_refuses_a_corrupt_ledger() {
                 },
                 role_outcomes: Vec::new(),
                 usage_key: None,
+                trail_config: None,
             },
         )
         .await
@@ -621,6 +623,7 @@ async fn diff_of_a_deleted_stack_is_not_found() {
             },
             role_outcomes: Vec::new(),
             usage_key: None,
+            trail_config: None,
         },
     )
     .await
@@ -692,6 +695,7 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
             },
             role_outcomes: Vec::new(),
             usage_key: Some(usage_key),
+            trail_config: None,
         },
     )
     .await
@@ -746,6 +750,7 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
             },
             role_outcomes: Vec::new(),
             usage_key: Some(format!("runs/{exec}/cloudtrail/missing.json")),
+            trail_config: None,
         },
     )
     .await

@@ -46,6 +46,8 @@ use keycard_core::usage::{Usage, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod trail_coverage;
+
 /// The IAM resource types whose drift matters to keycard.
 const IAM_TYPES: &[&str] = &[
     "AWS::IAM::Role",
@@ -352,6 +354,14 @@ where
             observed.insert(ev.logical_id.clone(), ev.role_arn.clone());
         }
     }
+    // The trail's own configuration, when the state machine read it, says more than the
+    // records or Access Analyzer's defaults.
+    let coverage = trail_coverage::with_trail_config(
+        input.trail_config.as_ref(),
+        coverage,
+        cloudtrail_mode,
+        &mut coverage_notes,
+    );
     let proposal_input = ProposalInput {
         coverage,
         coverage_notes,

@@ -48,7 +48,13 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
 
     for doc in docs {
         let mut recognised = false;
-        if let Some(list) = doc.get("trailList").and_then(Value::as_array) {
+        // `trailList` as the API and the AWS CLI write it; `TrailList` as a Step Functions
+        // AWS SDK integration returns it (response members in PascalCase).
+        if let Some(list) = doc
+            .get("trailList")
+            .or_else(|| doc.get("TrailList"))
+            .and_then(Value::as_array)
+        {
             recognised = true;
             for t in list {
                 saw_trail = true;
@@ -315,7 +321,8 @@ fn advanced_selector(
     let mut unmodelled: Vec<String> = Vec::new();
     for f in fields {
         let field = f.get("Field").and_then(Value::as_str).unwrap_or_default();
-        let equals = strings(f.get("Equals"));
+        // `EqualsValue`: the name Step Functions' AWS SDK integrations give `Equals`.
+        let equals = strings(f.get("Equals").or_else(|| f.get("EqualsValue")));
         let starts = strings(f.get("StartsWith"));
         let not_equals = strings(f.get("NotEquals"));
         let other_ops = ["EndsWith", "NotStartsWith", "NotEndsWith"]
@@ -483,6 +490,35 @@ mod tests {
         assert!(!c.global_service_events);
         assert_eq!(c.management, ReadWrite::BOTH);
         assert!(c.data.is_empty());
+    }
+
+    /// The same configuration as a Step Functions AWS SDK integration returns it: response
+    /// members in PascalCase (`TrailList`), and `Equals` named `EqualsValue`.
+    #[test]
+    fn step_functions_sdk_integration_shapes() {
+        let trails = json!({"TrailList": [{
+            "Name": "management-events", "HomeRegion": "eu-west-1",
+            "IsMultiRegionTrail": false, "IncludeGlobalServiceEvents": true,
+            "TrailARN": "arn:aws:cloudtrail:eu-west-1:123456789012:trail/management-events"
+        }]});
+        let selectors = json!({
+            "TrailARN": "arn:aws:cloudtrail:eu-west-1:123456789012:trail/management-events",
+            "AdvancedEventSelectors": [{"Name": "writes", "FieldSelectors": [
+                {"Field": "eventCategory", "EqualsValue": ["Management"]},
+                {"Field": "readOnly", "EqualsValue": ["false"]}
+            ]}]
+        });
+        let c = coverage_from_documents(&[trails, selectors])
+            .unwrap()
+            .coverage;
+        assert_eq!(c.regions, Some(["eu-west-1".to_string()].into()));
+        assert_eq!(
+            c.management,
+            ReadWrite {
+                read: false,
+                write: true
+            }
+        );
     }
 
     #[test]
