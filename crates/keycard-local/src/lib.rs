@@ -127,6 +127,42 @@ pub fn substitute(
     out
 }
 
+/// The definition as moto 5.2's interpreter can run it. Two gaps of its AWS SDK tasks, both
+/// in the trail configuration states, and nowhere else:
+/// * it hands `Parameters` to botocore as written, while Step Functions takes PascalCase names
+///   even where the API's are camelCase: DescribeTrails' `TrailNameList` becomes
+///   botocore's `trailNameList`;
+/// * it keeps GetTrailStatus' timestamps as Python datetimes in the state, which its own
+///   DescribeExecution (and the Lambda payload) cannot serialize: only `IsLogging` is kept.
+pub fn for_moto(definition: &str) -> Result<String, LocalError> {
+    fn walk(states: &mut Value) {
+        let Some(states) = states.as_object_mut() else {
+            return;
+        };
+        for state in states.values_mut() {
+            match state.get("Resource").and_then(Value::as_str) {
+                Some("arn:aws:states:::aws-sdk:cloudtrail:describeTrails") => {
+                    if let Some(params) = state.get_mut("Parameters").and_then(Value::as_object_mut)
+                        && let Some(v) = params.remove("TrailNameList.$")
+                    {
+                        params.insert("trailNameList.$".into(), v);
+                    }
+                }
+                Some("arn:aws:states:::aws-sdk:cloudtrail:getTrailStatus") => {
+                    state["ResultSelector"] = json!({"IsLogging.$": "$.IsLogging"});
+                }
+                _ => {}
+            }
+            if let Some(inner) = state.pointer_mut("/ItemProcessor/States") {
+                walk(inner);
+            }
+        }
+    }
+    let mut v: Value = serde_json::from_str(definition).map_err(setup)?;
+    walk(&mut v["States"]);
+    serde_json::to_string_pretty(&v).map_err(setup)
+}
+
 /// A target stack to create.
 #[derive(Debug, Clone)]
 pub struct StackSpec {
@@ -677,7 +713,11 @@ impl LocalChain {
             std::fs::read_to_string(root.join("statemachine/keycard.asl.json")).map_err(setup)?;
         let template = std::fs::read_to_string(root.join("template.yaml")).map_err(setup)?;
         let parameters = BTreeMap::from([("TrailArn", self.trail_arn.clone())]);
-        let definition = substitute(&asl, &function_binaries(&template, &asl)?, &parameters);
+        let definition = for_moto(&substitute(
+            &asl,
+            &function_binaries(&template, &asl)?,
+            &parameters,
+        ))?;
         if definition.contains("${") {
             return Err(setup("the ASL still has an unsubstituted ${…}"));
         }
@@ -877,6 +917,29 @@ mod tests {
         assert!(!def.contains("${"));
         assert!(def.contains(&format!("\"trail\": \"{trail}\"")));
         assert!(def.contains("arn:aws:lambda:us-east-1:123456789012:function:keycard-summarize"));
+    }
+
+    #[test]
+    fn the_definition_is_adapted_to_moto_only_where_it_must() {
+        let root = repo_root();
+        let asl = std::fs::read_to_string(root.join("statemachine/keycard.asl.json")).unwrap();
+        let original: Value = serde_json::from_str(&asl).unwrap();
+        let mut adapted: Value = serde_json::from_str(&for_moto(&asl).unwrap()).unwrap();
+        let states = &mut adapted["States"];
+        assert_eq!(
+            states["ReadTrail"]["Parameters"],
+            json!({"trailNameList.$": "States.Array($.trailConfig.trail)"})
+        );
+        assert_eq!(
+            states["ReadTrailStatus"]["ResultSelector"],
+            json!({"IsLogging.$": "$.IsLogging"})
+        );
+        states["ReadTrail"]["Parameters"] = original["States"]["ReadTrail"]["Parameters"].clone();
+        states["ReadTrailStatus"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ResultSelector");
+        assert_eq!(adapted, original, "nothing else changes");
     }
 
     #[test]
