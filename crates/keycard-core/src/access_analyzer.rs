@@ -318,10 +318,21 @@ mod tests {
         assert!(!pu.unobservable.contains("iam:PassRole"));
         assert!(!pu.unobservable.contains("s3:GetObject"));
         let aa = crate::coverage::Coverage::access_analyzer();
-        for never in ["iam:PassRole", "s3:GetObject", "s3:PutObject", "lambda:InvokeFunction"] {
+        for never in [
+            "iam:PassRole",
+            "s3:GetObject",
+            "s3:PutObject",
+            "lambda:InvokeFunction",
+        ] {
             assert!(aa.why_unobservable(never, &[]).is_some(), "{never}");
         }
-        assert!(aa.why_unobservable("s3:CreateBucket", &[crate::coverage::GrantedResource::Arn("*".into())]).is_none());
+        assert!(
+            aa.why_unobservable(
+                "s3:CreateBucket",
+                &[crate::coverage::GrantedResource::Arn("*".into())]
+            )
+            .is_none()
+        );
         assert!(!pu.unobservable.contains("*:*"), "complete result");
         assert_eq!(pu.unmapped.len(), 1);
         assert_eq!(pu.unmapped[0].event_name, "DescribeNothing");

@@ -7,8 +7,8 @@
 pub mod access_analyzer;
 pub mod catalog;
 pub mod check;
-pub mod coverage;
 pub mod cloudtrail;
+pub mod coverage;
 pub mod ledger;
 pub mod policy;
 pub mod proposal;

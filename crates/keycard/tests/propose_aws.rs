@@ -340,6 +340,9 @@ fn stack_with_cloudtrail_in_s3() {
         ])
         .arg("--cloudtrail")
         .arg(format!("s3://{bucket}/AWSLogs/{ACCOUNT}/"))
+        // The generated trail logs every data event (the generator's default profile); its
+        // owner states that, so data-plane actions granted on * can be narrowed.
+        .args(["--data-events", "all"])
         .arg("--out")
         .arg(out.path())
         .output()

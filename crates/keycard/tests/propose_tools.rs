@@ -185,6 +185,8 @@ Resources:
         .arg(&template)
         .arg("--usage")
         .arg(&usage_file)
+        // The usage stands for a trail that logs everything (this test is about splitting).
+        .args(["--data-events", "all"])
         .arg("--out")
         .arg(&out)
         .output()

@@ -33,6 +33,8 @@ use keycard_aws::cloudformation::{ResourceDrift, TemplateStage};
 use keycard_aws::iam::LivePolicies;
 use keycard_aws::{AwsError, Config, ObjectStore, PolicyChecks, Roles, Stacks};
 use keycard_core::catalog::Catalog;
+use keycard_core::cloudtrail::FileStats;
+use keycard_core::coverage::Coverage;
 use keycard_core::ledger::{Ledger, LedgerIdentity, ReadOptions};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, ProposalError, ProposalInput, ProposalOptions,
@@ -40,8 +42,6 @@ use keycard_core::proposal::{
 };
 use keycard_core::report::{Report, RoleReport, RoleStatus};
 use keycard_core::template::Template;
-use keycard_core::cloudtrail::FileStats;
-use keycard_core::coverage::Coverage;
 use keycard_core::usage::{Usage, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -418,7 +418,7 @@ impl Coverage {
                 .collect();
             return Some(if partial.is_empty() {
                 format!(
-                    "a data event ({}), and {} shows no such data events",
+                    "a data event ({}), and no such data events are recorded according to {}",
                     types.join(", "),
                     self.basis.describe()
                 )

@@ -29,10 +29,12 @@ fn pass_role_is_derived_from_trails_but_not_from_access_analyzer() {
     let why = aa.why_unobservable("iam:PassRole", &[arn("*")]).unwrap();
     assert!(why.contains("never records"), "{why}");
     // A trail without write management events cannot show the calls it is derived from.
-    let mut read_only = Coverage::default();
-    read_only.management = ReadWrite {
-        read: true,
-        write: false,
+    let read_only = Coverage {
+        management: ReadWrite {
+            read: true,
+            write: false,
+        },
+        ..Coverage::default()
     };
     assert!(
         read_only
@@ -43,10 +45,12 @@ fn pass_role_is_derived_from_trails_but_not_from_access_analyzer() {
 
 #[test]
 fn write_only_management_hides_reads() {
-    let mut c = Coverage::default();
-    c.management = ReadWrite {
-        read: false,
-        write: true,
+    let c = Coverage {
+        management: ReadWrite {
+            read: false,
+            write: true,
+        },
+        ..Coverage::default()
     };
     assert!(
         c.why_unobservable("ec2:DescribeInstances", &[arn("*")])
@@ -60,9 +64,11 @@ fn write_only_management_hides_reads() {
 
 #[test]
 fn excluded_kms_and_missing_global_events() {
-    let mut c = Coverage::default();
-    c.excluded_sources.insert("kms.amazonaws.com".into());
-    c.global_service_events = false;
+    let c = Coverage {
+        excluded_sources: ["kms.amazonaws.com".to_string()].into(),
+        global_service_events: false,
+        ..Coverage::default()
+    };
     assert!(c.why_unobservable("kms:Decrypt", &[arn("*")]).is_some());
     assert!(c.why_unobservable("iam:GetRole", &[arn("*")]).is_some());
     assert!(
@@ -73,8 +79,10 @@ fn excluded_kms_and_missing_global_events() {
 
 #[test]
 fn single_region_hides_resources_elsewhere() {
-    let mut c = Coverage::default();
-    c.regions = Some(["eu-west-1".to_string()].into());
+    let c = Coverage {
+        regions: Some(["eu-west-1".to_string()].into()),
+        ..Coverage::default()
+    };
     let here = arn("arn:aws:sqs:eu-west-1:123456789012:orders");
     let there = arn("arn:aws:sqs:us-east-1:123456789012:orders");
     assert!(c.why_unobservable("sqs:CreateQueue", &[here]).is_none());

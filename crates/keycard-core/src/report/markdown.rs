@@ -236,8 +236,11 @@ fn coverage_section(out: &mut String, report: &Report) {
     if c.gaps.is_empty() && unobservable == 0 {
         return;
     }
-    let _ = writeln!(out, "## What this evidence cannot see, and how to see it
-");
+    let _ = writeln!(
+        out,
+        "## What this evidence cannot see, and how to see it
+"
+    );
     let _ = writeln!(
         out,
         "keycard removes an action only when the evidence would have recorded its use. \
