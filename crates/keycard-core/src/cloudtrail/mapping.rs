@@ -230,6 +230,17 @@ impl Exceptions {
         )
     }
 
+    /// Whether some row of the table names this event (its source with the event's name, the
+    /// name without version suffix, or `*`). When none does, the event maps to
+    /// `prefix:eventName` whatever its parameters, so a scan resolves it once.
+    pub fn names_event(&self, source: &str, name: &str) -> bool {
+        self.event_index.get(source).is_some_and(|by_event| {
+            by_event.contains_key(strip_version_suffix(name))
+                || by_event.contains_key(name)
+                || by_event.contains_key("*")
+        })
+    }
+
     pub fn map(&self, ev: EventRef<'_, '_>) -> Mapping {
         self.map_with_row(ev).0
     }

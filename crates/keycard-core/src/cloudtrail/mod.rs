@@ -18,9 +18,9 @@ pub mod mapping;
 pub mod record;
 pub mod resources;
 
-use std::collections::hash_map::DefaultHasher;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -35,7 +35,7 @@ use crate::coverage::observed::RecordFacts;
 use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, Usage, Window};
 
 use identity::{Attribution, PrincipalKey};
-use mapping::{EventRef, Exceptions, Mapping};
+use mapping::{EventRef, Exceptions, Mapping, ResourceRule};
 use record::Record;
 
 /// Why a scan could not start. Problems with individual files are not errors: they are
@@ -160,10 +160,63 @@ pub struct ScanResult {
 }
 
 /// The eventIDs already counted, sharded so parallel workers rarely wait for each other, and
-/// bucketed by the event's day so old days can be dropped.
+/// bucketed by the event's day so old days can be dropped. Each ID is kept as a 64-bit hash
+/// ([`id_hash`]), which the sets use as it is.
 #[derive(Debug)]
 struct Dedup {
-    shards: Vec<Mutex<HashMap<i64, HashSet<u64>>>>,
+    shards: Vec<Mutex<HashMap<i64, IdSet>>>,
+}
+
+type IdSet = HashSet<u64, BuildHasherDefault<PreHashed>>;
+
+/// A hasher for keys that already are good 64-bit hashes: hashing them again (SipHash, the
+/// default) cost more than the rest of deduplication.
+#[derive(Debug, Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A 64-bit hash of an eventID (a UUID in practice, any string accepted): 16 bytes per
+/// multiply-fold round, every byte and the length mixed in. Deterministic, so the same ID
+/// always lands on the same hash across workers and runs.
+fn id_hash(id: &str) -> u64 {
+    const K0: u64 = 0xA076_1D64_78BD_642F;
+    const K1: u64 = 0xE703_7ED1_A0B4_28DB;
+    const K2: u64 = 0x8EBC_6AF0_9C88_C6E3;
+    fn fold(a: u64, b: u64) -> u64 {
+        let r = u128::from(a).wrapping_mul(u128::from(b));
+        (r as u64) ^ ((r >> 64) as u64)
+    }
+    let bytes = id.as_bytes();
+    let mut h = K2 ^ (bytes.len() as u64).wrapping_mul(K0);
+    let mut chunks = bytes.chunks_exact(16);
+    for c in &mut chunks {
+        let (a, b) = c.split_at(8);
+        let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+        let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+        h = fold(a ^ K0, b ^ h ^ K1);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut tail = [0u8; 16];
+        tail[..rest.len()].copy_from_slice(rest);
+        let a = u64::from_le_bytes(tail[..8].try_into().unwrap_or_default());
+        let b = u64::from_le_bytes(tail[8..].try_into().unwrap_or_default());
+        h = fold(a ^ K0, b ^ h ^ K1);
+    }
+    fold(h ^ K2, h.rotate_left(29) ^ K0)
 }
 
 impl Dedup {
@@ -179,10 +232,8 @@ impl Dedup {
 
     /// Whether this (day, id) is new; records it.
     fn first_time(&self, day: i64, id: &str) -> bool {
-        let mut h = DefaultHasher::new();
-        id.hash(&mut h);
-        let hash = h.finish();
-        let shard = &self.shards[(hash as usize) % Self::SHARDS];
+        let hash = id_hash(id);
+        let shard = &self.shards[(hash >> 59) as usize % Self::SHARDS];
         let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(day).or_default().insert(hash)
     }
@@ -219,6 +270,23 @@ impl Prepared {
     }
 }
 
+/// How an event that no exceptions row names resolves; it depends on nothing but its
+/// eventSource and eventName, so it is worked out once per scan and worker.
+#[derive(Debug, Clone)]
+enum Mechanical {
+    /// The canonical catalog action.
+    Action(&'static str),
+    NoPermission,
+    /// Why it has no action (the reason [`add_unmapped`] records).
+    Unmapped(String),
+}
+
+/// The actions of one record: the one mechanical action, or the exceptions table's plan.
+enum Planned {
+    One(&'static str),
+    Table(Vec<mapping::Planned>),
+}
+
 /// One worker's running totals and scratch space.
 #[derive(Debug)]
 struct Accumulator {
@@ -232,6 +300,8 @@ struct Accumulator {
     principal_cache: HashMap<String, Option<String>>,
     /// proposed action → canonical action (None: not in the catalog).
     action_cache: HashMap<String, Option<&'static str>>,
+    /// eventSource → eventName → resolved mapping, for events no exceptions row names.
+    event_cache: HashMap<String, HashMap<String, Mechanical>>,
     resources: Vec<String>,
 }
 
@@ -244,6 +314,7 @@ impl Accumulator {
             buf: Vec::new(),
             principal_cache: HashMap::new(),
             action_cache: HashMap::new(),
+            event_cache: HashMap::new(),
             resources: Vec::new(),
         }
     }
@@ -379,20 +450,19 @@ impl Accumulator {
                 return;
             }
         };
-        let reported = match &prep.wanted {
-            None => arn.to_string(),
+        let reported: Cow<'_, str> = match &prep.wanted {
+            None => arn,
             Some(wanted) => {
-                let hit = match self.principal_cache.get(arn.as_ref()) {
-                    Some(hit) => hit.clone(),
-                    None => {
-                        let hit =
-                            PrincipalKey::from_arn(&arn).and_then(|k| wanted.get(&k).cloned());
-                        self.principal_cache.insert(arn.to_string(), hit.clone());
-                        hit
-                    }
-                };
-                match hit {
-                    Some(r) => r,
+                if !self.principal_cache.contains_key(arn.as_ref()) {
+                    let hit = PrincipalKey::from_arn(&arn).and_then(|k| wanted.get(&k).cloned());
+                    self.principal_cache.insert(arn.to_string(), hit);
+                }
+                match self
+                    .principal_cache
+                    .get(arn.as_ref())
+                    .and_then(Option::as_deref)
+                {
+                    Some(r) => Cow::Borrowed(r),
                     None => {
                         self.stats.other_principals += 1;
                         return;
@@ -400,33 +470,75 @@ impl Accumulator {
                 }
             }
         };
-        if !exact && prep.wanted.is_none() {
-            self.inexact.insert(reported.clone());
+        if !exact && prep.wanted.is_none() && !self.inexact.contains(reported.as_ref()) {
+            self.inexact.insert(reported.to_string());
         }
 
         let source = rec.event_source.get().unwrap_or_default();
         let name = rec.event_name.get().unwrap_or_default();
-        let params = rec.request_parameters.get();
-        let mapping = Exceptions::embedded().map(EventRef {
-            source,
-            name,
-            params,
-        });
-        let denied = rec.error_code.non_empty().is_some();
-        let principal = match self.usage.principals.get_mut(&reported) {
-            Some(p) => p,
-            None => self.usage.principals.entry(reported).or_default(),
+        let params = rec.params();
+        // Events no exceptions row names map to `prefix:eventName` whatever their parameters:
+        // resolve each (source, name) once. The others go through the table every time.
+        let mechanical = match self.event_cache.get(source).and_then(|m| m.get(name)) {
+            Some(hit) => Some(hit.clone()),
+            None if !Exceptions::embedded().names_event(source, name) => {
+                let resolved = match Exceptions::embedded().map(EventRef {
+                    source,
+                    name,
+                    params,
+                }) {
+                    Mapping::Actions(planned) => match planned.as_slice() {
+                        [p] => match Catalog::embedded().action(&p.action) {
+                            Some(a) => Mechanical::Action(a.name()),
+                            None => Mechanical::Unmapped(format!(
+                                "{} is not in the IAM action catalog",
+                                p.action
+                            )),
+                        },
+                        _ => Mechanical::Unmapped(
+                            "no exceptions row, yet not one action".to_string(),
+                        ),
+                    },
+                    Mapping::NoPermission => Mechanical::NoPermission,
+                    Mapping::Unmapped(reason) => Mechanical::Unmapped(reason),
+                };
+                self.event_cache
+                    .entry(source.to_string())
+                    .or_default()
+                    .insert(name.to_string(), resolved.clone());
+                Some(resolved)
+            }
+            None => None,
         };
-        let planned = match mapping {
-            Mapping::NoPermission => {
+        let mapping = match &mechanical {
+            Some(_) => None,
+            None => Some(Exceptions::embedded().map(EventRef {
+                source,
+                name,
+                params,
+            })),
+        };
+        let denied = rec.error_code.non_empty().is_some();
+        let principal = match self.usage.principals.get_mut(reported.as_ref()) {
+            Some(p) => p,
+            None => self
+                .usage
+                .principals
+                .entry(reported.into_owned())
+                .or_default(),
+        };
+        let planned = match (mechanical, mapping) {
+            (Some(Mechanical::NoPermission), _) | (None, Some(Mapping::NoPermission)) => {
                 self.stats.no_permission_needed += 1;
                 return;
             }
-            Mapping::Unmapped(reason) => {
+            (Some(Mechanical::Unmapped(reason)), _) | (None, Some(Mapping::Unmapped(reason))) => {
                 add_unmapped(principal, source, name, reason);
                 return;
             }
-            Mapping::Actions(planned) => planned,
+            (Some(Mechanical::Action(action)), _) => Planned::One(action),
+            (None, Some(Mapping::Actions(planned))) => Planned::Table(planned),
+            (None, None) => return,
         };
         let region = rec.aws_region.get().unwrap_or_default();
         let account = rec
@@ -443,51 +555,49 @@ impl Accumulator {
             region,
             account,
         };
-        for p in planned {
-            let canonical = match self.action_cache.get(&p.action) {
-                Some(c) => *c,
-                None => {
-                    let c = Catalog::embedded().action(&p.action).map(|a| a.name());
-                    self.action_cache.insert(p.action.clone(), c);
-                    c
-                }
-            };
-            let Some(action) = canonical else {
-                add_unmapped(
-                    principal,
-                    source,
-                    name,
-                    format!("{} is not in the IAM action catalog", p.action),
-                );
-                continue;
-            };
-            self.resources.clear();
-            resources::resources_for(
-                action,
-                &p.resource,
-                p.fixed.as_deref(),
-                params,
-                &rec.resources.0,
-                ctx,
+        let call = Call {
+            at,
+            denied,
+            params,
+            listed: &rec.resources.0,
+            ctx,
+        };
+        match planned {
+            Planned::One(action) => count_action(
+                principal,
                 &mut self.resources,
-            );
-            let map = if denied {
-                &mut principal.denied
-            } else {
-                &mut principal.actions
-            };
-            let usage = match map.get_mut(action) {
-                Some(u) => {
-                    u.record(at);
-                    u
-                }
-                None => map
-                    .entry(action.to_string())
-                    .or_insert(ActionUsage::seen_once(at)),
-            };
-            for r in self.resources.drain(..) {
-                if !usage.resources.contains(&r) {
-                    usage.resources.insert(r);
+                &call,
+                action,
+                &ResourceRule::Default,
+                None,
+            ),
+            Planned::Table(planned) => {
+                for p in planned {
+                    let canonical = match self.action_cache.get(&p.action) {
+                        Some(c) => *c,
+                        None => {
+                            let c = Catalog::embedded().action(&p.action).map(|a| a.name());
+                            self.action_cache.insert(p.action.clone(), c);
+                            c
+                        }
+                    };
+                    let Some(action) = canonical else {
+                        add_unmapped(
+                            principal,
+                            source,
+                            name,
+                            format!("{} is not in the IAM action catalog", p.action),
+                        );
+                        continue;
+                    };
+                    count_action(
+                        principal,
+                        &mut self.resources,
+                        &call,
+                        action,
+                        &p.resource,
+                        p.fixed.as_deref(),
+                    );
                 }
             }
         }
@@ -524,6 +634,55 @@ impl Accumulator {
     }
 }
 
+/// What one counted call contributes besides its action.
+struct Call<'r, 'p> {
+    at: DateTime<Utc>,
+    denied: bool,
+    params: Option<&'r record::RequestParameters<'p>>,
+    listed: &'r [record::Obj<record::ResourceRef<'p>>],
+    ctx: resources::Context<'r>,
+}
+
+/// Counts one call of `action` for `principal`, with the resources the record makes certain.
+fn count_action(
+    principal: &mut PrincipalUsage,
+    scratch: &mut Vec<String>,
+    call: &Call<'_, '_>,
+    action: &'static str,
+    rule: &ResourceRule,
+    fixed: Option<&str>,
+) {
+    scratch.clear();
+    resources::resources_for(
+        action,
+        rule,
+        fixed,
+        call.params,
+        call.listed,
+        call.ctx,
+        scratch,
+    );
+    let map = if call.denied {
+        &mut principal.denied
+    } else {
+        &mut principal.actions
+    };
+    let usage = match map.get_mut(action) {
+        Some(u) => {
+            u.record(call.at);
+            u
+        }
+        None => map
+            .entry(action.to_string())
+            .or_insert(ActionUsage::seen_once(call.at)),
+    };
+    for r in scratch.drain(..) {
+        if !usage.resources.contains(&r) {
+            usage.resources.insert(r);
+        }
+    }
+}
+
 fn add_unmapped(p: &mut PrincipalUsage, source: &str, name: &str, reason: String) {
     match p
         .unmapped
@@ -555,7 +714,7 @@ pub enum Resolved {
 pub fn resolve_record(rec: &Record<'_>) -> (Resolved, Option<usize>) {
     let source = rec.event_source.get().unwrap_or_default();
     let name = rec.event_name.get().unwrap_or_default();
-    let params = rec.request_parameters.get();
+    let params = rec.params();
     let (mapping, row) = Exceptions::embedded().map_with_row(EventRef {
         source,
         name,

@@ -228,14 +228,23 @@ pub struct Record<'a> {
     pub event_category: Str<'a>,
     #[serde(borrow)]
     pub recipient_account_id: Str<'a>,
+    /// Boxed: the parameters are most of a record's size, and a record is moved several times
+    /// on its way from the parser to the accumulator.
     #[serde(borrow)]
-    pub request_parameters: Obj<RequestParameters<'a>>,
+    pub request_parameters: Obj<Box<RequestParameters<'a>>>,
     #[serde(borrow)]
     pub resources: List<Obj<ResourceRef<'a>>>,
     /// `readOnly`: whether the call only reads (what a trail's ReadWriteType filters on).
     pub read_only: Flag,
     /// `managementEvent`: false for data events (older records have no `eventCategory`).
     pub management_event: Flag,
+}
+
+impl<'a> Record<'a> {
+    /// `requestParameters`, when it is an object.
+    pub fn params(&self) -> Option<&RequestParameters<'a>> {
+        self.request_parameters.get().map(|b| &**b)
+    }
 }
 
 /// A boolean field that tolerates other JSON (a string "true"/"false" is read, anything else

@@ -126,8 +126,8 @@ fn from_params(
         "s3" => {
             if let Some(bucket) = p.bucket_name.non_empty().filter(|b| valid_bucket(b)) {
                 push(Some(match p.key.non_empty() {
-                    Some(key) => format!("arn:{partition}:s3:::{bucket}/{key}"),
-                    None => format!("arn:{partition}:s3:::{bucket}"),
+                    Some(key) => cat(&["arn:", partition, ":s3:::", bucket, "/", key]),
+                    None => cat(&["arn:", partition, ":s3:::", bucket]),
                 }));
             }
         }
@@ -168,11 +168,24 @@ fn from_params(
                 .non_empty()
                 .filter(|_| known(account, region))
             {
+                let group_arn = [
+                    "arn:",
+                    partition,
+                    ":logs:",
+                    region,
+                    ":",
+                    account,
+                    ":log-group:",
+                    group,
+                ];
                 push(Some(match p.log_stream_name.non_empty() {
-                    Some(stream) => format!(
-                        "arn:{partition}:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
-                    ),
-                    None => format!("arn:{partition}:logs:{region}:{account}:log-group:{group}"),
+                    Some(stream) => {
+                        let mut arn = cat(&group_arn);
+                        arn.push_str(":log-stream:");
+                        arn.push_str(stream);
+                        arn
+                    }
+                    None => cat(&group_arn),
                 }));
             }
         }
@@ -230,6 +243,15 @@ fn from_params(
     }
 }
 
+/// The parts joined, allocated once (ARNs are built for most records; `format!` cost more).
+fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 fn known(account: &str, region: &str) -> bool {
     !account.is_empty() && !region.is_empty()
 }
@@ -279,10 +301,16 @@ fn dynamodb_table(t: &str, ctx: Context<'_>) -> Option<String> {
         return Some(t.to_string());
     }
     known(ctx.account, ctx.region).then(|| {
-        format!(
-            "arn:{}:dynamodb:{}:{}:table/{t}",
-            ctx.partition, ctx.region, ctx.account
-        )
+        cat(&[
+            "arn:",
+            ctx.partition,
+            ":dynamodb:",
+            ctx.region,
+            ":",
+            ctx.account,
+            ":table/",
+            t,
+        ])
     })
 }
 
@@ -295,10 +323,16 @@ fn lambda_function(f: &str, ctx: Context<'_>) -> Option<String> {
         return None;
     }
     known(ctx.account, ctx.region).then(|| {
-        format!(
-            "arn:{}:lambda:{}:{}:function:{f}",
-            ctx.partition, ctx.region, ctx.account
-        )
+        cat(&[
+            "arn:",
+            ctx.partition,
+            ":lambda:",
+            ctx.region,
+            ":",
+            ctx.account,
+            ":function:",
+            f,
+        ])
     })
 }
 
@@ -321,7 +355,9 @@ fn sqs_queue(url: &str, partition: &str) -> Option<String> {
     if account.len() != 12 || !account.bytes().all(|c| c.is_ascii_digit()) || name.is_empty() {
         return None;
     }
-    Some(format!("arn:{partition}:sqs:{region}:{account}:{name}"))
+    Some(cat(&[
+        "arn:", partition, ":sqs:", region, ":", account, ":", name,
+    ]))
 }
 
 /// A key ARN, or a key id (UUID or multi-Region `mrk-…`). Aliases are not the key IAM checks.

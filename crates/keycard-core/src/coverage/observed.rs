@@ -95,8 +95,8 @@ impl ObservedTrail {
             (Some(_), _) => return,
             (None, Some(m)) => !m,
             (None, None) => tables.is_some_and(|t| {
-                !t.data_types_of_event(facts.event_source, facts.event_name)
-                    .is_empty()
+                t.first_data_type_of_event(facts.event_source, facts.event_name)
+                    .is_some()
             }),
         };
         if !is_data {
@@ -131,12 +131,13 @@ impl ObservedTrail {
         if !typed {
             // No typed resource: attribute it to the documented type of the call, with no
             // resource scope (so it proves the type is logged for nothing in particular).
-            if let Some(dt) = tables
-                .data_types_of_event(facts.event_source, facts.event_name)
-                .first()
+            if let Some(dt) = tables.first_data_type_of_event(facts.event_source, facts.event_name)
             {
-                let rt = dt.resource_type.clone();
-                let seen = self.data.entry(rt).or_default();
+                let rt = dt.resource_type.as_str();
+                let seen = match self.data.get_mut(rt) {
+                    Some(s) => s,
+                    None => self.data.entry(rt.to_string()).or_default(),
+                };
                 match facts.read_only {
                     Some(true) => seen.read += 1,
                     _ => seen.write += 1,

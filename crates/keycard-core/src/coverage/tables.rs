@@ -75,8 +75,9 @@ pub struct CoverageTables {
     pub not_recorded: Vec<NotRecorded>,
     /// lower-cased IAM action → indexes into `data_types`.
     by_action: BTreeMap<String, Vec<usize>>,
-    /// (eventSource, eventName) → indexes into `data_types`.
-    by_event: BTreeMap<(String, String), Vec<usize>>,
+    /// eventSource → eventName → indexes into `data_types` (nested so that a lookup by
+    /// borrowed names allocates nothing: it runs for every data event of a scan).
+    by_event: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
     /// lower-cased IAM action → index into `not_recorded`.
     not_recorded_index: BTreeMap<String, usize>,
 }
@@ -111,7 +112,7 @@ impl CoverageTables {
                 message: e.to_string(),
             })?;
         let mut by_action: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut by_event: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut by_event: BTreeMap<String, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
         let catalog = crate::catalog::Catalog::embedded();
         for (i, t) in data.resource_types.iter().enumerate() {
             let mut actions: BTreeSet<String> = t
@@ -155,7 +156,9 @@ impl CoverageTables {
             }
             for e in &t.event_names {
                 by_event
-                    .entry((t.event_source.clone(), e.clone()))
+                    .entry(t.event_source.clone())
+                    .or_default()
+                    .entry(e.clone())
                     .or_default()
                     .push(i);
             }
@@ -185,10 +188,24 @@ impl CoverageTables {
 
     /// The data resource types an event belongs to, by its source and name.
     pub fn data_types_of_event(&self, source: &str, name: &str) -> Vec<&DataEventType> {
+        self.event_rows(source, name)
+            .iter()
+            .map(|&i| &self.data_types[i])
+            .collect()
+    }
+
+    /// The first of [`Self::data_types_of_event`], without allocating.
+    pub fn first_data_type_of_event(&self, source: &str, name: &str) -> Option<&DataEventType> {
+        self.event_rows(source, name)
+            .first()
+            .map(|&i| &self.data_types[i])
+    }
+
+    fn event_rows(&self, source: &str, name: &str) -> &[usize] {
         self.by_event
-            .get(&(source.to_string(), name.to_string()))
-            .map(|ix| ix.iter().map(|&i| &self.data_types[i]).collect())
-            .unwrap_or_default()
+            .get(source)
+            .and_then(|by_name| by_name.get(name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether `resource_type` is a data resource type of the table.
