@@ -85,31 +85,29 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
                 }
             }
         }
-        if let Some(sels) = doc.get("EventSelectors").and_then(Value::as_array) {
+        type SelectorReader = fn(
+            usize,
+            &Value,
+            &mut ReadWrite,
+            &mut Option<BTreeSet<String>>,
+            &mut BTreeMap<String, DataScope>,
+            &mut Vec<String>,
+        ) -> Result<(), TrailConfigError>;
+        let readers: [(&str, SelectorReader); 2] = [
+            ("EventSelectors", basic_selector),
+            ("AdvancedEventSelectors", advanced_selector),
+        ];
+        for (key, read) in readers {
+            let Some(sels) = doc.get(key).and_then(Value::as_array) else {
+                continue;
+            };
             recognised = true;
             saw_selectors = true;
             if let Some(arn) = doc.get("TrailARN").and_then(Value::as_str) {
                 trails.push(arn.to_string());
             }
             for (i, s) in sels.iter().enumerate() {
-                basic_selector(
-                    i,
-                    s,
-                    &mut management,
-                    &mut excluded_everywhere,
-                    &mut data,
-                    &mut notes,
-                )?;
-            }
-        }
-        if let Some(sels) = doc.get("AdvancedEventSelectors").and_then(Value::as_array) {
-            recognised = true;
-            saw_selectors = true;
-            if let Some(arn) = doc.get("TrailARN").and_then(Value::as_str) {
-                trails.push(arn.to_string());
-            }
-            for (i, s) in sels.iter().enumerate() {
-                advanced_selector(
+                read(
                     i,
                     s,
                     &mut management,

@@ -246,17 +246,7 @@ pub fn decide(
     // Unobservable services or actions: kept and marked, never dropped.
     for action in &granted {
         if let Some(by) = unobservable.iter().find(|u| unobservable_covers(u, action)) {
-            let kept = d.kept.entry(action.clone()).or_insert_with(|| KeptAction {
-                reasons: Vec::new(),
-                last_seen: None,
-                first_seen: None,
-                count: 0,
-                rare: false,
-            });
-            kept.reasons.push(KeepReason::Unobservable {
-                by: by.clone(),
-                why: String::new(),
-            });
+            keep_unobservable(&mut d.kept, action, by.clone(), String::new());
         }
     }
 
@@ -271,17 +261,7 @@ pub fn decide(
             .map(Vec::as_slice)
             .unwrap_or(&[GrantedResource::Unknown]);
         if let Some(why) = evidence.coverage.why_unobservable(action, resources) {
-            let kept = d.kept.entry(action.clone()).or_insert_with(|| KeptAction {
-                reasons: Vec::new(),
-                last_seen: None,
-                first_seen: None,
-                count: 0,
-                rare: false,
-            });
-            kept.reasons.push(KeepReason::Unobservable {
-                by: "coverage".into(),
-                why,
-            });
+            keep_unobservable(&mut d.kept, action, "coverage".into(), why);
         }
     }
     for kept in d.kept.values_mut() {
@@ -406,6 +386,26 @@ pub fn decide(
         }
     }
     d
+}
+
+/// Marks `action` kept because the evidence cannot see it (an unobservable action is not rare:
+/// it is kept for what the evidence is, not for how seldom it is used).
+fn keep_unobservable(
+    kept: &mut BTreeMap<String, KeptAction>,
+    action: &str,
+    by: String,
+    why: String,
+) {
+    kept.entry(action.to_string())
+        .or_insert_with(|| KeptAction {
+            reasons: Vec::new(),
+            last_seen: None,
+            first_seen: None,
+            count: 0,
+            rare: false,
+        })
+        .reasons
+        .push(KeepReason::Unobservable { by, why });
 }
 
 /// The resources each granted action is allowed on, as coverage sees them: resolved ARNs or
