@@ -241,8 +241,12 @@ impl Coverage {
                 c.excluded_sources.insert((*s).to_string());
             }
         }
+        // STS has regional endpoints too, whose events every trail records in their region:
+        // seeing sts.amazonaws.com proves nothing about global service events. IAM, CloudFront
+        // and Route 53 events only exist as global service events.
         c.global_service_events = GLOBAL_SERVICES
             .iter()
+            .filter(|(prefix, _)| *prefix != "sts")
             .any(|(_, s)| o.sources.contains_key(*s));
         for (t, d) in &o.data {
             if d.scopes.is_empty() {
@@ -374,7 +378,19 @@ mod tests {
             c.excluded_sources.contains("kms.amazonaws.com"),
             "no KMS events seen"
         );
-        assert!(!c.global_service_events, "no IAM/STS events seen");
+        assert!(!c.global_service_events, "no IAM events seen");
+        // Regional STS events prove nothing about global service events.
+        o.record(
+            facts(
+                "Management",
+                true,
+                "sts.amazonaws.com",
+                "AssumeRole",
+                20_000,
+            ),
+            std::iter::empty(),
+        );
+        assert!(!Coverage::infer(&o, None, None).global_service_events);
         assert!(c.why_unobservable("s3:GetObject", &[]).is_some());
         assert!(c.why_unobservable("dynamodb:DescribeTable", &[]).is_none());
     }
