@@ -101,6 +101,11 @@ pub struct FileStats {
     pub other_principals: u64,
     /// Records without a readable eventTime.
     pub without_time: u64,
+    /// Records whose eventTime is before CloudTrail could have written it (2013) or more than
+    /// a day in the future: malformed or forged, never evidence (one such record would stretch
+    /// the evidence window over millennia and the ledger's `last_seen` with it).
+    #[serde(default)]
+    pub implausible_time: u64,
     /// Calls that need no permission (`sts:GetCallerIdentity`).
     pub no_permission_needed: u64,
     /// Earliest and latest eventTime read within the window (any caller).
@@ -131,6 +136,7 @@ impl FileStats {
         }
         self.other_principals += o.other_principals;
         self.without_time += o.without_time;
+        self.implausible_time += o.implausible_time;
         self.no_permission_needed += o.no_permission_needed;
         self.earliest = min_opt(self.earliest, o.earliest);
         self.latest = max_opt(self.latest, o.latest);
@@ -253,7 +259,12 @@ struct Prepared {
     wanted: Option<HashMap<PrincipalKey, String>>,
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
+    /// Event times outside `[2013-01-01, now + 1 day]` are not evidence.
+    plausible: (DateTime<Utc>, DateTime<Utc>),
 }
+
+/// CloudTrail launched in November 2013: no genuine record is older.
+const EARLIEST_PLAUSIBLE: i64 = 1_356_998_400; // 2013-01-01T00:00:00Z
 
 impl Prepared {
     fn new(opts: &ScanOptions) -> Prepared {
@@ -262,10 +273,13 @@ impl Prepared {
                 .filter_map(|arn| PrincipalKey::from_arn(arn).map(|k| (k, arn.clone())))
                 .collect()
         });
+        let earliest = DateTime::<Utc>::from_timestamp(EARLIEST_PLAUSIBLE, 0).unwrap_or_default();
+        let latest = Utc::now() + chrono::Duration::days(1);
         Prepared {
             wanted,
             start: opts.start,
             end: opts.end,
+            plausible: (earliest, latest),
         }
     }
 }
@@ -395,6 +409,10 @@ impl Accumulator {
             self.stats.without_time += 1;
             return;
         };
+        if at < prep.plausible.0 || at > prep.plausible.1 {
+            self.stats.implausible_time += 1;
+            return;
+        }
         if let Some(id) = rec.event_id.non_empty()
             && !dedup.first_time(at.timestamp().div_euclid(86_400), id)
         {

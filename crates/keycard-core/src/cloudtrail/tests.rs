@@ -348,6 +348,31 @@ fn odd_files_are_reported_not_fatal() {
 }
 
 #[test]
+fn implausible_event_times_are_not_evidence() {
+    // Given two forged records (year 1 and year 9999) beside a genuine one
+    let rec = |time: &str, id: &str| {
+        format!(
+            r#"{{"eventTime":"{time}","eventID":"{id}","eventSource":"sqs.amazonaws.com","eventName":"CreateQueue","awsRegion":"eu-west-1","recipientAccountId":"111122223333","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app-Role/s","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::111122223333:role/app-Role","accountId":"111122223333"}}}}}}}}"#
+        )
+    };
+    let body = format!(
+        r#"{{"Records":[{},{},{}]}}"#,
+        rec("0001-01-01T00:00:00Z", "a"),
+        rec("9999-12-31T23:59:59Z", "b"),
+        rec("2026-06-01T10:00:00Z", "c")
+    );
+    let mut s = Scanner::new(&ScanOptions::default());
+    s.scan_reader("x.json", body.as_bytes());
+    let r = s.finish();
+    // Then they are counted as implausible, and the window is the genuine record's alone
+    assert_eq!(r.files.implausible_time, 2);
+    assert_eq!(r.files.earliest, Some(t("2026-06-01T10:00:00Z")));
+    assert_eq!(r.files.latest, Some(t("2026-06-01T10:00:00Z")));
+    let p = &r.usage.principals["arn:aws:iam::111122223333:role/app-Role"];
+    assert_eq!(p.actions["sqs:CreateQueue"].count, 1);
+}
+
+#[test]
 fn delivery_times_and_event_times() {
     assert_eq!(
         delivery_time("111122223333_CloudTrail_us-east-1_20250601T1035Z_Qk3v9XbZ1m2N4p5R.json.gz"),

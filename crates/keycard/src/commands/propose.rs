@@ -388,15 +388,24 @@ fn evidence_stats(f: &FileStats, ui: &Ui) -> EvidenceStats {
     for m in &f.malformed {
         ui.warn(&format!("skipped {}: {}", m.path, m.reason));
     }
+    let mut malformed: Vec<String> = f
+        .malformed
+        .iter()
+        .map(|m| format!("{}: {}", m.path, m.reason))
+        .collect();
+    if f.implausible_time > 0 {
+        let line = format!(
+            "{} records with an eventTime before 2013 or more than a day in the future: ignored, not evidence",
+            f.implausible_time
+        );
+        ui.warn(&line);
+        malformed.push(line);
+    }
     EvidenceStats {
         files: f.read,
         events: f.events,
         digests_skipped: f.digests_skipped,
-        malformed: f
-            .malformed
-            .iter()
-            .map(|m| format!("{}: {}", m.path, m.reason))
-            .collect(),
+        malformed,
         observed: Some(f.coverage.clone()),
     }
 }
