@@ -128,6 +128,50 @@ fn usage_piped_to_head_ends_quietly() {
     }
 }
 
+/// `keycard propose … | true`: the reader is gone long before the summary is written (the
+/// proposal takes a while), so every write meets a closed pipe.
+#[test]
+fn propose_into_a_closed_pipe_ends_quietly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#""$0" "$@" 2>"$KC_STDERR" | true; exit "${PIPESTATUS[0]}""#;
+        let stderr_file = dir.path().join("stderr");
+        let out = std::process::Command::new("bash")
+            .current_dir(&root)
+            .arg("-c")
+            .arg(script)
+            .arg(bin())
+            .args([
+                "propose",
+                "--template",
+                "examples/orders-app/template.yaml",
+                "--cloudtrail",
+                "examples/orders-app/cloudtrail",
+                "--stack-name",
+                "orders-app",
+                "--account-id",
+                "123456789012",
+                "--format",
+                format,
+                "--out",
+            ])
+            .arg(dir.path().join("out"))
+            .env("KC_STDERR", &stderr_file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "propose --format {format} | true: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(dir.path().join("out/report.json").is_file());
+    }
+}
+
 #[test]
 fn retention_days_out_of_range_is_a_clean_usage_error() {
     let out = tempfile::tempdir().unwrap();

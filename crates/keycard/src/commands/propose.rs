@@ -332,9 +332,11 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
                 &written,
                 args.ledger.as_deref(),
             );
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            crate::ui::print_stdout(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
         }
-        Format::Text => print_summary(&proposal.report, &args.out, &written, ui),
+        Format::Text => {
+            crate::ui::print_stdout(&summary_text(&proposal.report, &args.out, &written, ui))?
+        }
     }
     for (id, r) in &proposal.report.roles {
         if r.status == RoleStatus::Unmatched {
@@ -452,7 +454,11 @@ fn flag_kinds(r: &keycard_core::report::RoleReport) -> Vec<String> {
     kinds
 }
 
-fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
+/// The text summary. Built whole and written with `print_stdout`, so `propose | head` ends
+/// quietly instead of panicking on the closed pipe.
+fn summary_text(report: &Report, out: &Path, written: &[String], ui: &Ui) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     let paint = ui.paint();
     let mut rows = Vec::new();
     for (id, r) in &report.roles {
@@ -480,7 +486,8 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
             },
         ]);
     }
-    print!(
+    let _ = write!(
+        text,
         "{}",
         table(
             &[
@@ -494,9 +501,10 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
         )
     );
     let s = &report.summary;
-    println!();
+    text.push('\n');
     if let Some(w) = &report.window {
-        println!(
+        let _ = writeln!(
+            text,
             "Evidence: {} → {} ({} days){}.",
             w.start.format("%Y-%m-%d"),
             w.end.format("%Y-%m-%d"),
@@ -509,7 +517,8 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
         );
     }
     if let Some(p) = &report.coverage.coverage.period {
-        println!(
+        let _ = writeln!(
+            text,
             "Covered: {} of the window's days have records.",
             p.covered_days
         );
@@ -520,14 +529,16 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
         .map(|r| r.unobservable_actions.len())
         .sum();
     for g in &report.coverage.gaps {
-        println!("{} {g}.", paint.yellow("Coverage gap:"));
+        let _ = writeln!(text, "{} {g}.", paint.yellow("Coverage gap:"));
     }
     if unobservable > 0 {
-        println!(
+        let _ = writeln!(
+            text,
             "{unobservable} granted actions the evidence cannot see are kept (report.json: unobservable_actions, coverage)."
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "{} of {} principals get a proposal; {} actions granted → {} proposed; {} kept for rare use; {} removal {}; {} unmatched.",
         s.proposed,
         s.principals,
@@ -542,16 +553,19 @@ fn print_summary(report: &Report, out: &Path, written: &[String], ui: &Ui) {
         },
         s.unmatched
     );
-    println!(
+    let _ = writeln!(
+        text,
         "Artifacts in {}: {}",
         paint.bold(&out.display().to_string()),
         written.join(", ")
     );
-    println!(
+    let _ = writeln!(
+        text,
         "Review: {}  (open {} in a browser)",
         out.join("template.diff").display(),
         out.join("report.html").display()
     );
+    text
 }
 
 fn json_summary(
