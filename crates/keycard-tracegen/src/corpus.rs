@@ -7,10 +7,9 @@
 //! truth) is removed, whatever the trail could see.
 //!
 //! The corpora use [`Classification::Documented`]: SNS `Publish`, CloudWatch `PutMetricData`
-//! and the other documented data events are data events, as a real trail records them. So the
-//! `all` corpus here is not byte-identical to the committed `examples/*/cloudtrail` (which
-//! keep the original heuristic); it holds the same events with those records marked `Data`
-//! and data events' `resources` filled in.
+//! and the other documented data events are data events, as a real trail records them; the
+//! bundled scenarios say so too, so the `all` corpus here is the committed
+//! `examples/*/cloudtrail`.
 
 use std::path::{Path, PathBuf};
 
