@@ -259,7 +259,21 @@ impl Coverage {
                         read: d.read > 0,
                         write: d.write > 0,
                     },
-                    arn_prefixes: Some(d.scopes.clone()),
+                    // A seen resource proves itself and what lies below it (a table's
+                    // indexes), not every ARN it is a prefix of: `table/Orders` must not cover
+                    // `table/Orders2`. So each scope ends at a `/` boundary.
+                    arn_prefixes: Some(
+                        d.scopes
+                            .iter()
+                            .map(|s| {
+                                if s.ends_with('/') {
+                                    s.clone()
+                                } else {
+                                    format!("{s}/")
+                                }
+                            })
+                            .collect(),
+                    ),
                 },
             );
         }
@@ -430,6 +444,31 @@ mod tests {
         assert!(
             c.why_unobservable("s3:PutObject", &[Arn("arn:aws:s3:::receipts/*".into())])
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn a_seen_table_covers_itself_and_its_indexes_not_a_namesake() {
+        let mut o = ObservedTrail::default();
+        let table = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders";
+        o.record(
+            facts("Data", true, "dynamodb.amazonaws.com", "GetItem", 20_000),
+            [("AWS::DynamoDB::Table", table)].into_iter(),
+        );
+        let c = Coverage::infer(&o, None, None);
+        use super::super::GrantedResource::Arn;
+        assert!(
+            c.why_unobservable("dynamodb:GetItem", &[Arn(table.into())])
+                .is_none()
+        );
+        assert!(
+            c.why_unobservable("dynamodb:Query", &[Arn(format!("{table}/index/*"))])
+                .is_none()
+        );
+        assert!(
+            c.why_unobservable("dynamodb:GetItem", &[Arn(format!("{table}2"))])
+                .is_some(),
+            "table/Orders2 is another table"
         );
     }
 
