@@ -166,6 +166,15 @@ impl Usage {
     pub fn principal(&self, arn: &str) -> Option<&PrincipalUsage> {
         self.principals.get(arn)
     }
+
+    /// From the earliest window start to the latest window end over every principal: the
+    /// evidence window when nothing else fixes it.
+    pub fn span(&self) -> Option<Window> {
+        let windows = self.principals.values().flat_map(|p| p.windows.iter());
+        let start = windows.clone().map(|w| w.start).min()?;
+        let end = windows.map(|w| w.end).max()?;
+        Some(Window { start, end })
+    }
 }
 
 #[cfg(test)]

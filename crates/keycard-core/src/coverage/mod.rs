@@ -499,7 +499,7 @@ impl Coverage {
             }
             // The services whose data events matter most first, the rest in one line.
             for (svc, types) in &missing {
-                if ["s3", "dynamodb", "lambda", "sqs", "sns", "kinesis"].contains(svc) {
+                if MAIN_DATA_SERVICES.contains(svc) {
                     out.push(CoverageGap {
                         kind: "data_events".into(),
                         what: format!("no {} data events ({})", svc_name(svc), types.join(", ")),
@@ -514,9 +514,7 @@ impl Coverage {
             }
             let others: Vec<&str> = missing
                 .iter()
-                .filter(|(svc, _)| {
-                    !["s3", "dynamodb", "lambda", "sqs", "sns", "kinesis"].contains(svc)
-                })
+                .filter(|(svc, _)| !MAIN_DATA_SERVICES.contains(svc))
                 .flat_map(|(_, t)| t.iter().copied())
                 .collect();
             if !others.is_empty() && missing.len() < t.data_types.len() + 1 {
@@ -605,6 +603,10 @@ impl Coverage {
         out
     }
 }
+
+/// Services whose missing data events get a gap line of their own (the data planes most roles
+/// use); the other data types are summed up in one line.
+const MAIN_DATA_SERVICES: &[&str] = &["s3", "dynamodb", "lambda", "sqs", "sns", "kinesis"];
 
 /// One thing the evidence cannot see, for the report and the CLI summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,9 +38,7 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
     let mut notes = Vec::new();
     let mut trails: Vec<String> = Vec::new();
     let mut saw_selectors = false;
-    let mut management = ReadWrite::NONE;
-    let mut excluded_everywhere: Option<BTreeSet<String>> = None;
-    let mut data: BTreeMap<String, DataScope> = BTreeMap::new();
+    let mut selected = Selected::default();
     let mut regions: Option<BTreeSet<String>> = None;
     let mut all_regions = false;
     let mut global = true;
@@ -85,14 +83,8 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
                 }
             }
         }
-        type SelectorReader = fn(
-            usize,
-            &Value,
-            &mut ReadWrite,
-            &mut Option<BTreeSet<String>>,
-            &mut BTreeMap<String, DataScope>,
-            &mut Vec<String>,
-        ) -> Result<(), TrailConfigError>;
+        type SelectorReader =
+            fn(usize, &Value, &mut Selected, &mut Vec<String>) -> Result<(), TrailConfigError>;
         let readers: [(&str, SelectorReader); 2] = [
             ("EventSelectors", basic_selector),
             ("AdvancedEventSelectors", advanced_selector),
@@ -107,14 +99,7 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
                 trails.push(arn.to_string());
             }
             for (i, s) in sels.iter().enumerate() {
-                read(
-                    i,
-                    s,
-                    &mut management,
-                    &mut excluded_everywhere,
-                    &mut data,
-                    &mut notes,
-                )?;
+                read(i, s, &mut selected, &mut notes)?;
             }
         }
         if let Some(logging) = doc.get("IsLogging").and_then(Value::as_bool) {
@@ -142,7 +127,7 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
     if !saw_selectors {
         // DescribeTrails alone: a trail without custom selectors records management events,
         // read and write, and no data events (the API's default selector).
-        management = ReadWrite::BOTH;
+        selected.management = ReadWrite::BOTH;
         notes.push("no event selectors given: assumed the default (management events, read and write, no data events); pass get-event-selectors output too".into());
     }
     if !saw_trail {
@@ -153,6 +138,11 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
     }
     trails.sort();
     trails.dedup();
+    let Selected {
+        management,
+        excluded_everywhere,
+        data,
+    } = selected;
     let excluded = excluded_everywhere.unwrap_or_default();
     Ok(TrailCoverage {
         coverage: Coverage {
@@ -210,28 +200,40 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Records a management selector's excluded sources: excluded only if excluded everywhere.
-fn note_excluded(excluded_everywhere: &mut Option<BTreeSet<String>>, excluded: BTreeSet<String>) {
-    *excluded_everywhere = Some(match excluded_everywhere.take() {
-        None => excluded,
-        Some(prev) => prev.intersection(&excluded).cloned().collect(),
-    });
+/// What the selectors read so far record, across every selector of every document.
+#[derive(Debug, Default)]
+struct Selected {
+    management: ReadWrite,
+    /// Sources excluded by every management selector so far (`None`: no management selector).
+    excluded_everywhere: Option<BTreeSet<String>>,
+    data: BTreeMap<String, DataScope>,
 }
 
-fn add_data(data: &mut BTreeMap<String, DataScope>, rt: &str, scope: DataScope) {
-    let merged = match data.get(rt) {
-        Some(prev) => prev.union(&scope),
-        None => scope,
-    };
-    data.insert(rt.to_string(), merged);
+impl Selected {
+    /// A management selector: its read/write kinds are recorded, and a source stays excluded
+    /// only if every management selector excludes it.
+    fn add_management(&mut self, rw: ReadWrite, excluded: BTreeSet<String>) {
+        self.management = self.management.union(rw);
+        self.excluded_everywhere = Some(match self.excluded_everywhere.take() {
+            None => excluded,
+            Some(prev) => prev.intersection(&excluded).cloned().collect(),
+        });
+    }
+
+    /// A data resource type, its scope joined with what other selectors record for it.
+    fn add_data(&mut self, rt: &str, scope: DataScope) {
+        let merged = match self.data.get(rt) {
+            Some(prev) => prev.union(&scope),
+            None => scope,
+        };
+        self.data.insert(rt.to_string(), merged);
+    }
 }
 
 fn basic_selector(
     i: usize,
     s: &Value,
-    management: &mut ReadWrite,
-    excluded_everywhere: &mut Option<BTreeSet<String>>,
-    data: &mut BTreeMap<String, DataScope>,
+    selected: &mut Selected,
     notes: &mut Vec<String>,
 ) -> Result<(), TrailConfigError> {
     let rw = read_write_type(
@@ -242,9 +244,8 @@ fn basic_selector(
         .and_then(Value::as_bool)
         .unwrap_or(true)
     {
-        *management = management.union(rw);
-        note_excluded(
-            excluded_everywhere,
+        selected.add_management(
+            rw,
             strings(s.get("ExcludeManagementEventSources"))
                 .into_iter()
                 .collect(),
@@ -270,8 +271,7 @@ fn basic_selector(
             continue;
         }
         let all = values.iter().any(|v| is_whole_service(v));
-        add_data(
-            data,
+        selected.add_data(
             rt,
             DataScope {
                 read_write: rw,
@@ -296,9 +296,7 @@ fn is_whole_service(v: &str) -> bool {
 fn advanced_selector(
     i: usize,
     s: &Value,
-    management: &mut ReadWrite,
-    excluded_everywhere: &mut Option<BTreeSet<String>>,
-    data: &mut BTreeMap<String, DataScope>,
+    selected: &mut Selected,
     notes: &mut Vec<String>,
 ) -> Result<(), TrailConfigError> {
     let name = s
@@ -373,16 +371,14 @@ fn advanced_selector(
     }
     match category.as_deref() {
         Some("Management") => {
-            *management = management.union(rw);
-            note_excluded(excluded_everywhere, excluded);
+            selected.add_management(rw, excluded);
         }
         Some("Data") => {
             if types.is_empty() {
                 notes.push(format!("selector {name}: a data selector without resources.type records nothing keycard can use"));
             }
             for t in types {
-                add_data(
-                    data,
+                selected.add_data(
                     &t,
                     DataScope {
                         read_write: rw,

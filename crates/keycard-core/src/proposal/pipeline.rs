@@ -118,8 +118,8 @@ pub fn plan_principals(
     let ledger = input.ledger.as_ref().unwrap_or(&empty_ledger);
 
     // The evidence window and the instant retention is measured from.
-    let window = opts.window.or_else(|| usage_window(&input.usage));
-    let ledger_window = usage_window(ledger);
+    let window = opts.window.or_else(|| input.usage.span());
+    let ledger_window = ledger.span();
     let reference = window
         .map(|w| w.end)
         .or(ledger_window.map(|w| w.end))
@@ -536,18 +536,6 @@ fn place(
             )),
         ),
     }
-}
-
-/// Union of the windows of every principal of a usage.
-fn usage_window(usage: &Usage) -> Option<Window> {
-    let windows: Vec<Window> = usage
-        .principals
-        .values()
-        .flat_map(|p| p.windows.iter().copied())
-        .collect();
-    let start = windows.iter().map(|w| w.start).min()?;
-    let end = windows.iter().map(|w| w.end).max()?;
-    Some(Window { start, end })
 }
 
 /// Whether an action can be scoped to resources. Without catalog data for the action it is

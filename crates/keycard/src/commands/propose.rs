@@ -290,7 +290,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let (coverage, coverage_notes) = args.coverage.resolve(
         evidence_kind,
         evidence.as_ref().and_then(|e| e.observed.as_ref()),
-        window.or(usage_window(&usage)),
+        window.or(usage.span()),
     )?;
     let input = ProposalInput {
         coverage,
@@ -410,14 +410,6 @@ fn evidence_stats(f: &FileStats, ui: &Ui) -> EvidenceStats {
         malformed,
         observed: Some(f.coverage.clone()),
     }
-}
-
-/// The span of the usage's windows (the evidence window when no option fixes it).
-fn usage_window(usage: &Usage) -> Option<Window> {
-    let ws = usage.principals.values().flat_map(|p| p.windows.iter());
-    let start = ws.clone().map(|w| w.start).min()?;
-    let end = ws.map(|w| w.end).max()?;
-    Some(Window { start, end })
 }
 
 /// Reads a keep file written in JSON or YAML. YAML goes through the template engine's loader
