@@ -537,3 +537,152 @@ mod tests {
         );
     }
 }
+
+/// The outputs printed in the AWS CLI's own CloudTrail examples, read verbatim from
+/// `tests/fixtures/trail-config/aws-cli-examples` (see its README for the source of each).
+#[cfg(test)]
+mod aws_cli_examples {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn example(name: &str) -> Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/trail-config/aws-cli-examples")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn covers(c: &Coverage, data_type: &str, arn: &str) -> bool {
+        c.data.get(data_type).is_some_and(|scope| {
+            scope
+                .arn_prefixes
+                .as_ref()
+                .is_none_or(|ps| ps.iter().any(|p| arn.starts_with(p.as_str())))
+        })
+    }
+
+    #[test]
+    fn get_event_selectors_default_trail_records_management_events_only() {
+        let tc = coverage_from_documents(&[example("get-event-selectors.json")]).unwrap();
+        assert_eq!(tc.coverage.management, ReadWrite::BOTH);
+        assert!(tc.coverage.data.is_empty());
+        assert!(tc.coverage.excluded_sources.is_empty());
+        assert_eq!(
+            tc.coverage.basis,
+            Basis::TrailConfig {
+                trails: vec!["arn:aws:cloudtrail:us-east-1:123456789012:trail/Trail1".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn describe_trails_two_single_region_trails_cover_their_home_region() {
+        let tc = coverage_from_documents(&[example("describe-trails.json")]).unwrap();
+        assert_eq!(tc.coverage.regions, Some(["us-east-1".to_string()].into()));
+        assert!(tc.coverage.global_service_events);
+        // No selectors given: the documented default selector, and a note asking for them.
+        assert_eq!(tc.coverage.management, ReadWrite::BOTH);
+        assert!(tc.coverage.data.is_empty());
+        assert!(tc.notes.iter().any(|n| n.contains("get-event-selectors")));
+    }
+
+    #[test]
+    fn a_logging_trail_status_adds_no_warning() {
+        let tc = coverage_from_documents(&[
+            example("describe-trails.json"),
+            example("get-event-selectors.json"),
+            example("get-trail-status.json"),
+        ])
+        .unwrap();
+        assert!(
+            !tc.notes.iter().any(|n| n.contains("not logging")),
+            "{:?}",
+            tc.notes
+        );
+        assert_eq!(tc.coverage.regions, Some(["us-east-1".to_string()].into()));
+    }
+
+    /// Example 1 of `put-event-selectors`: of the three data selectors, only the Lambda one can
+    /// be read as recorded; the S3 and SNS ones filter on `eventName` (and `NotStartsWith`),
+    /// so S3 objects and SNS topics stay unobserved rather than assumed recorded.
+    #[test]
+    fn advanced_example_keeps_event_name_filtered_selectors_unobserved() {
+        let tc = coverage_from_documents(&[example("put-event-selectors-advanced.json")]).unwrap();
+        let c = &tc.coverage;
+        assert_eq!(c.management, ReadWrite::BOTH);
+        assert!(covers(
+            c,
+            "AWS::Lambda::Function",
+            "arn:aws:lambda:us-east-1:123456789012:function:myFunction"
+        ));
+        assert!(!covers(
+            c,
+            "AWS::Lambda::Function",
+            "arn:aws:lambda:us-east-1:123456789012:function:otherFunction"
+        ));
+        assert!(!c.data.contains_key("AWS::S3::Object"));
+        assert!(!c.data.contains_key("AWS::SNS::Topic"));
+        assert_eq!(
+            tc.notes
+                .iter()
+                .filter(|n| n.contains("eventName") && n.contains("not modelled"))
+                .count(),
+            2,
+            "{:?}",
+            tc.notes
+        );
+    }
+
+    #[test]
+    fn basic_example_scopes_s3_to_the_listed_prefixes() {
+        let c = coverage_from_documents(&[example("put-event-selectors-basic.json")])
+            .unwrap()
+            .coverage;
+        assert!(covers(
+            &c,
+            "AWS::S3::Object",
+            "arn:aws:s3:::mybucket/prefix/a.json"
+        ));
+        assert!(covers(
+            &c,
+            "AWS::S3::Object",
+            "arn:aws:s3:::mybucket2/prefix2/b"
+        ));
+        assert!(!covers(
+            &c,
+            "AWS::S3::Object",
+            "arn:aws:s3:::mybucket/other/a.json"
+        ));
+        assert!(!covers(
+            &c,
+            "AWS::S3::Object",
+            "arn:aws:s3:::otherbucket/prefix/a"
+        ));
+        assert!(covers(
+            &c,
+            "AWS::Lambda::Function",
+            "arn:aws:lambda:us-west-2:123456789012:function:hello-world-python-function"
+        ));
+        assert!(!c.data.contains_key("AWS::DynamoDB::Table"));
+    }
+
+    #[test]
+    fn basic_example_as_printed_in_the_docs_is_not_json() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/trail-config/aws-cli-examples/put-event-selectors-basic.as-printed.json");
+        let err =
+            serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap_err();
+        assert_eq!(err.line(), 19);
+    }
+
+    #[test]
+    fn whole_service_values_cover_every_bucket_and_function() {
+        let c = coverage_from_documents(&[example("put-event-selectors-all-s3-lambda.json")])
+            .unwrap()
+            .coverage;
+        assert_eq!(c.data["AWS::S3::Object"].arn_prefixes, None);
+        assert_eq!(c.data["AWS::Lambda::Function"].arn_prefixes, None);
+        assert_eq!(c.data["AWS::S3::Object"].read_write, ReadWrite::BOTH);
+    }
+}
