@@ -837,3 +837,162 @@ fn samconfig_enables_the_rust_builder() {
     );
     assert!(text.contains("capabilities = \"CAPABILITY_IAM\""));
 }
+
+/// The `Statement` lists of a resource's `Policies` (SAM) or `Policies[].PolicyDocument` (IAM).
+fn policy_statements(t: &Value, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in t["Resources"][id]["Properties"]["Policies"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id} has no Policies"))
+    {
+        let doc = p.get("PolicyDocument").unwrap_or(p);
+        out.extend(doc["Statement"].as_array().unwrap().iter().cloned());
+    }
+    out
+}
+
+/// Whether a statement allows `action` (a string or a list of them).
+fn allows(statement: &Value, action: &str) -> bool {
+    statement["Effect"] == "Allow"
+        && (statement["Action"] == json!(action)
+            || statement["Action"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!(action))))
+}
+
+/// `Fn::Sub` text of a statement's single `Resource`.
+fn sub_resource(statement: &Value) -> &str {
+    statement["Resource"]["Fn::Sub"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not one !Sub resource: {statement}"))
+}
+
+/// Issue 15, defect 1: an account has at most one analyzer with the account as zone of trust,
+/// so creating one by default fails in every account that already has one (Security Hub, CIS
+/// baselines). Nothing keycard calls takes an analyzer, so none is created unless asked for.
+#[test]
+fn no_access_analyzer_analyzer_unless_asked_for() {
+    let t = template();
+    let param = &t["Parameters"]["CreateAnalyzer"];
+    assert_eq!(param["Default"], "false", "no analyzer by default");
+    assert_eq!(
+        t["Conditions"]["CreateAnalyzer"],
+        json!({"Fn::Equals": [{"Ref": "CreateAnalyzer"}, "true"]})
+    );
+    let analyzers: Vec<&String> = resources(&t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::AccessAnalyzer::Analyzer")
+        .map(|(id, _)| id)
+        .collect();
+    for id in &analyzers {
+        assert_eq!(
+            t["Resources"][id.as_str()]["Condition"],
+            "CreateAnalyzer",
+            "{id} is created only when CreateAnalyzer is true"
+        );
+    }
+    // Whatever refers to an analyzer exists only with it.
+    for (id, output) in t["Outputs"].as_object().unwrap() {
+        let text = output.to_string();
+        if analyzers.iter().any(|a| text.contains(&format!("\"{a}\""))) {
+            assert_eq!(output["Condition"], "CreateAnalyzer", "output {id}");
+        }
+    }
+    // No function is told about an analyzer: none of the calls takes one.
+    let text = read_repo_file("template.yaml");
+    assert!(
+        !text.contains("ANALYZER_ARN"),
+        "an analyzer ARN handed to a function"
+    );
+}
+
+/// Issue 15, defect 2: the service role's trust policy is the one the IAM User Guide documents
+/// for policy generation ("Generate policies based on access activity", permissions required
+/// for the service role), with nothing added: a condition Access Analyzer does not satisfy when
+/// it assumes the role turns every generation into AUTHORIZATION_ERROR. Its permissions are
+/// the documented ones, scoped to the trail and its bucket.
+#[test]
+fn access_analyzer_trail_role_follows_the_documented_service_role() {
+    let t = template();
+    let role = &t["Resources"]["AccessAnalyzerTrailRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"],
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "access-analyzer.amazonaws.com"},
+                "Action": "sts:AssumeRole"
+            }]
+        })
+    );
+    let statements = policy_statements(&t, "AccessAnalyzerTrailRole");
+    let bucket = json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"});
+    let objects = json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}/*"});
+    for (action, resource) in [
+        ("cloudtrail:GetTrail", json!({"Ref": "TrailArn"})),
+        ("iam:GenerateServiceLastAccessedDetails", json!("*")),
+        ("iam:GetServiceLastAccessedDetails", json!("*")),
+        ("s3:ListBucket", bucket.clone()),
+        ("s3:GetBucketLocation", bucket),
+        ("s3:GetObject", objects),
+    ] {
+        let granted: Vec<&Value> = statements.iter().filter(|s| allows(s, action)).collect();
+        assert_eq!(granted.len(), 1, "{action}");
+        assert_eq!(granted[0]["Resource"], resource, "{action}");
+    }
+}
+
+/// Issue 15, defect 3: re-driving a failed CloudTrail mode run (README "Failures") re-drives
+/// the map run's child executions, which the Step Functions Developer Guide ("IAM policies for
+/// using Distributed Map states", "Redriving Map Runs") authorizes as `states:RedriveExecution`
+/// on `execution:<state machine>/<map label>:*`; running the map needs `StartExecution` on the
+/// state machine and `DescribeExecution` on `execution:<state machine>:*`.
+#[test]
+fn cloudtrail_mode_may_run_and_redrive_its_map_children() {
+    let t = template();
+    let asl: Value =
+        serde_json::from_str(&read_repo_file("statemachine/cloudtrail-mode.asl.json")).unwrap();
+    let distributed: Vec<(&String, &Value)> = asl["States"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| {
+            s.pointer("/ItemProcessor/ProcessorConfig/Mode") == Some(&json!("DISTRIBUTED"))
+        })
+        .collect();
+    assert_eq!(distributed.len(), 1);
+    let label = distributed[0].1["Label"].as_str().unwrap();
+    let sm = &t["Resources"]["CloudTrailStateMachine"]["Properties"];
+    assert_eq!(
+        sm["Name"],
+        json!({"Fn::Sub": "${AWS::StackName}-cloudtrail"})
+    );
+    let arn = |kind: &str, rest: &str| {
+        format!(
+            "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:{kind}:${{AWS::StackName}}-cloudtrail{rest}"
+        )
+    };
+    let statements = policy_statements(&t, "CloudTrailStateMachine");
+    let resources_of = |action: &str| -> BTreeSet<String> {
+        statements
+            .iter()
+            .filter(|s| allows(s, action))
+            .map(|s| sub_resource(s).to_owned())
+            .collect()
+    };
+    assert_eq!(
+        resources_of("states:StartExecution"),
+        BTreeSet::from([arn("stateMachine", "")])
+    );
+    assert!(resources_of("states:DescribeExecution").contains(&arn("execution", ":*")));
+    assert_eq!(
+        resources_of("states:RedriveExecution"),
+        BTreeSet::from([arn("execution", &format!("/{label}:*"))]),
+        "re-drive is authorized on the map's child executions"
+    );
+    assert!(
+        !read_repo_file("template.yaml").contains(":mapRun:"),
+        "RedriveExecution is not authorized on map run ARNs"
+    );
+}
