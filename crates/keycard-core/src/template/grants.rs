@@ -19,6 +19,7 @@ use serde_json::Value as J;
 use super::Template;
 use super::node::{Node, Span, Style, Value, push_pointer};
 use crate::catalog::{AccessLevel, Catalog};
+use crate::managed_policies::{Lookup, ManagedPolicies};
 use crate::sam_connector_profiles::{ProfileKind, SamConnectorProfiles, profile_replace};
 use crate::sam_policy_templates::SamPolicyTemplates;
 
@@ -137,6 +138,9 @@ pub enum Flag {
     Conditional,
     /// A managed policy whose statements are not in the template (only its ARN is).
     ExternalPolicy,
+    /// An AWS managed policy (`arn:…:iam::aws:policy/…` or a SAM name) that keycard's dataset
+    /// of AWS managed policies does not have: deprecated, newer than the dataset, or misspelt.
+    UnknownManagedPolicy,
 }
 
 /// A SAM policy template used in `Policies`.
@@ -214,8 +218,8 @@ pub struct Grant {
     pub managed_policy_arns: Vec<String>,
     pub sam_policy_templates: Vec<SamTemplateRef>,
     pub statements: Vec<StatementRecord>,
-    /// Union of the effective actions of the Allow statements (for `AdministratorAccess` and
-    /// `PowerUserAccess`, of their published statements; empty for other external policies).
+    /// Union of the effective actions of the Allow statements (for AWS managed policies, of
+    /// their published statements; empty for customer managed policies outside the template).
     pub effective_actions: BTreeSet<String>,
     pub unknown_actions: Vec<String>,
     pub flags: Vec<Flag>,
@@ -641,30 +645,59 @@ impl<'a> Finder<'a> {
             return;
         }
         let arn = node.as_written();
-        let mut flags = Vec::new();
-        let mut statements = Vec::new();
-        if let Some(builtin) = aws_managed_statements(&arn_text(node)) {
-            for (i, raw) in builtin.iter().enumerate() {
-                let fake = json_node(raw, node);
-                if let Some(rec) = self.statement(&fake, &format!("{path}#{i}"), &[]) {
-                    statements.push(rec);
-                }
-            }
-        } else {
-            flags.push(Flag::ExternalPolicy);
-        }
-        let text = arn_text(node);
-        if text.ends_with("policy/AdministratorAccess") {
-            flags.push(Flag::AdminManagedPolicy);
-        }
-        if text.ends_with("policy/PowerUserAccess") {
-            flags.push(Flag::PowerUserManagedPolicy);
-        }
+        let lookup = ManagedPolicies::embedded().lookup_arn(&arn_text(node));
+        let (statements, flags) = self.aws_managed(lookup, node, path);
         let mut g = self.grant(target, ctx, kind, node, path, conditions);
         g.managed_policy_arns.push(arn);
         g.statements = statements;
         g.flags = flags;
         self.finish(g);
+    }
+
+    /// Statements and flags of an AWS managed policy reference, from the embedded dataset
+    /// ([`crate::managed_policies`]). A reference to an AWS managed policy the dataset does not
+    /// have (deprecated, newer than the dataset, misspelt) is flagged and listed as not
+    /// analysable with the reason; its statements are never guessed.
+    fn aws_managed(
+        &mut self,
+        lookup: Lookup<'_>,
+        node: &Node,
+        path: &str,
+    ) -> (Vec<StatementRecord>, Vec<Flag>) {
+        let mut statements = Vec::new();
+        let mut flags = Vec::new();
+        match lookup {
+            Lookup::Found(policy) => {
+                for (i, raw) in policy.statements().iter().enumerate() {
+                    let fake = json_node(raw, node);
+                    if let Some(rec) = self.statement(&fake, &format!("{path}#{i}"), &[]) {
+                        statements.push(rec);
+                    }
+                }
+                match policy.name() {
+                    "AdministratorAccess" => flags.push(Flag::AdminManagedPolicy),
+                    "PowerUserAccess" => flags.push(Flag::PowerUserManagedPolicy),
+                    _ => {}
+                }
+            }
+            Lookup::Unknown { name, hint } => {
+                flags.push(Flag::ExternalPolicy);
+                flags.push(Flag::UnknownManagedPolicy);
+                let data = ManagedPolicies::embedded();
+                self.not_analysable(
+                    node,
+                    path,
+                    &format!(
+                        "AWS managed policy {name} is not in {} {} (deprecated, newer than the dataset, or misspelt); what it grants is unknown{}",
+                        data.source(),
+                        data.version(),
+                        hint.map(|h| format!(": {h}")).unwrap_or_default()
+                    ),
+                );
+            }
+            Lookup::NotAwsManaged => flags.push(Flag::ExternalPolicy),
+        }
+        (statements, flags)
     }
 
     /// Principals an `AWS::IAM::Policy`/`ManagedPolicy` is attached to through its own
@@ -1086,11 +1119,6 @@ impl<'a> Finder<'a> {
         match &node.value {
             // A managed policy name (`AmazonS3ReadOnlyAccess`) or ARN.
             Value::String(s) => {
-                let arn = if s.starts_with("arn:") {
-                    s.clone()
-                } else {
-                    format!("arn:aws:iam::aws:policy/{s}")
-                };
                 let mut g = self.grant(
                     target,
                     ctx,
@@ -1099,22 +1127,16 @@ impl<'a> Finder<'a> {
                     path,
                     conditions,
                 );
-                if let Some(builtin) = aws_managed_statements(&arn) {
-                    for (i, raw) in builtin.iter().enumerate() {
-                        let fake = json_node(raw, node);
-                        if let Some(rec) = self.statement(&fake, &format!("{path}#{i}"), &[]) {
-                            g.statements.push(rec);
-                        }
-                    }
+                // SAM resolves a name to the policy's full ARN, path included.
+                let policies = ManagedPolicies::embedded();
+                let lookup = if s.starts_with("arn:") {
+                    policies.lookup_arn(s)
                 } else {
-                    g.flags.push(Flag::ExternalPolicy);
-                }
-                if arn.ends_with("policy/AdministratorAccess") {
-                    g.flags.push(Flag::AdminManagedPolicy);
-                }
-                if arn.ends_with("policy/PowerUserAccess") {
-                    g.flags.push(Flag::PowerUserManagedPolicy);
-                }
+                    policies.lookup_name(s)
+                };
+                let (statements, flags) = self.aws_managed(lookup, node, path);
+                g.statements = statements;
+                g.flags = flags;
                 g.managed_policy_arns.push(s.clone());
                 self.finish(g);
             }
@@ -1759,25 +1781,6 @@ fn find_key<'n>(
         }
         _ => {}
     }
-}
-
-/// Published statements of the two AWS managed policies whose effect matters most.
-fn aws_managed_statements(arn: &str) -> Option<Vec<J>> {
-    if arn.ends_with("policy/AdministratorAccess") {
-        return Some(vec![
-            serde_json::json!({"Effect": "Allow", "Action": "*", "Resource": "*"}),
-        ]);
-    }
-    if arn.ends_with("policy/PowerUserAccess") {
-        return Some(vec![
-            serde_json::json!({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}),
-            serde_json::json!({"Effect": "Allow", "Action": [
-                "account:GetAccountInformation", "account:GetPrimaryEmail", "account:ListRegions",
-                "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole", "iam:ListRoles",
-                "organizations:DescribeOrganization"], "Resource": "*"}),
-        ]);
-    }
-    None
 }
 
 /// Sets SAM's `%{Source.Arn}`-style variables of one side of a connector from the resource's
