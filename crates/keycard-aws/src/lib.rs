@@ -1,20 +1,19 @@
 //! keycard's AWS edge: one small trait per capability, implemented over the AWS SDK.
 //!
-//! The Lambda handlers in `functions/` are generic over these traits, so a test runs a handler
-//! against moto (S3, CloudFormation, IAM over HTTP) or against SDK mocks (Access Analyzer and
-//! drift detection, which no local stand-in implements) with the same code that runs in AWS.
-//! Every SDK failure becomes an [`AwsError`] whose [`ErrorKind`] says whether trying again can
-//! help; [`chain::StepError`] turns that into the stable error names the state machine retries
-//! or catches.
+//! The step handlers (`keycard-chain`) are generic over these traits, so a test runs a handler
+//! against moto (S3, CloudFormation, IAM over HTTP), against SDK mocks (Access Analyzer and
+//! drift detection, which no local stand-in implements) or against the in-memory adapters of
+//! [`memory`], with the same code that runs in AWS. This crate holds adapters only: no step
+//! logic. Every SDK failure becomes an [`AwsError`] whose [`ErrorKind`] says whether trying
+//! again can help; `keycard_chain::contract::StepError` turns that into the stable error names
+//! the state machine retries or catches.
 
 pub mod access_analyzer;
-pub mod chain;
 pub mod cloudformation;
-pub mod cloudtrail_s3;
 pub mod config;
-pub mod discovery;
 pub mod error;
 pub mod iam;
+pub mod memory;
 pub mod s3;
 
 pub use access_analyzer::{AccessAnalyzer, PolicyChecks, PolicyGeneration};

@@ -1,6 +1,7 @@
 //! The deployed chain's contract: payloads between states, S3 key layout, error names.
 //!
-//! Everything here is shared by the Lambda crates in `functions/` and checked against
+//! Everything here is shared by the step handlers (and the Lambdas in `functions/` that wire
+//! them) and checked against
 //! `statemachine/keycard.asl.json` by tests: field names are the JSONPaths the ASL reads, error
 //! names are what its Retry/Catch match. Payloads stay small (Step Functions allows 256 KB per
 //! state): anything sizeable is written to the output bucket and only its key travels.
@@ -10,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
-use crate::error::{AwsError, ErrorKind};
+use keycard_aws::config::ConfigError;
+use keycard_aws::error::{AwsError, ErrorKind};
 
 /// Access Analyzer reads at most 90 days of CloudTrail.
 pub const MAX_WINDOW_DAYS: u32 = 90;
@@ -413,6 +414,15 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, StepError> {
     serde_json::from_slice(bytes).map_err(|e| StepError::InvalidInput(format!("{what}: {e}")))
+}
+
+/// Reads a step's input, already parsed as JSON by the runtime, into its payload type; a
+/// mismatch is `Keycard.InvalidInput`, naming the field that is wrong.
+pub fn parse_value<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: Value,
+) -> Result<T, StepError> {
+    serde_json::from_value(value).map_err(|e| StepError::InvalidInput(format!("{what}: {e}")))
 }
 
 /// Serializes an artifact for S3.

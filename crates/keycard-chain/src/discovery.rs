@@ -6,10 +6,10 @@
 //! in logical-id order, each physical name read back from IAM (GetRole) because only IAM knows
 //! the role's path, which is part of the ARN CloudTrail records.
 
-use crate::chain::{RoleItem, SkippedRole};
-use crate::cloudformation::StackResource;
-use crate::error::AwsError;
-use crate::iam::Roles;
+use crate::contract::{RoleItem, SkippedRole};
+use keycard_aws::cloudformation::StackResource;
+use keycard_aws::error::AwsError;
+use keycard_aws::iam::Roles;
 
 /// The resource type whose instances are analysed.
 pub const ROLE_TYPE: &str = "AWS::IAM::Role";

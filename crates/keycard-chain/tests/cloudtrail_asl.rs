@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use keycard_aws::chain::{ERROR_NAMES, ExecutionRef};
-use keycard_aws::cloudtrail_s3::{
+use keycard_chain::cloudtrail::{
     Batching, PlanInput, PlanOutput, ScanSettings, TrailLocation, TrailRequest,
 };
+use keycard_chain::contract::{ERROR_NAMES, ExecutionRef};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -182,38 +182,12 @@ fn plan_output() -> PlanOutput {
         },
     };
     // The plan without its S3 write: the same resolution the handler does.
-    let store = NoStore;
+    let store = keycard_aws::memory::MemoryStore::with_buckets(&["out"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(keycard_aws::cloudtrail_s3::plan(&store, "out", input))
+    rt.block_on(keycard_chain::cloudtrail::plan(&store, "out", input))
         .unwrap()
-}
-
-/// An object store that accepts writes and has nothing to read.
-#[derive(Clone)]
-struct NoStore;
-
-impl keycard_aws::ObjectStore for NoStore {
-    async fn get_object(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, keycard_aws::AwsError> {
-        Ok(None)
-    }
-    async fn put_object(
-        &self,
-        _: &str,
-        _: &str,
-        _: Vec<u8>,
-        _: &str,
-    ) -> Result<(), keycard_aws::AwsError> {
-        Ok(())
-    }
-    async fn list_objects(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Vec<keycard_aws::s3::ObjectInfo>, keycard_aws::AwsError> {
-        Ok(vec![])
-    }
 }
 
 /// Resolves a simple `$.a.b` path.
@@ -371,20 +345,20 @@ fn sample_events_parse() {
     let request: TrailRequest = serde_json::from_str(&read("cloudtrail-mode.json")).unwrap();
     request.trail.validate().unwrap();
     assert_eq!(request.batching, Some(Batching::default()));
-    let batch: keycard_aws::cloudtrail_s3::BatchEvent =
+    let batch: keycard_chain::cloudtrail::BatchEvent =
         serde_json::from_str(&read("cloudtrail-batch.json")).unwrap();
     let s = &batch.settings;
     let selection =
-        keycard_aws::cloudtrail_s3::Selection::new(&s.trail, s.window_start, s.window_end);
+        keycard_chain::cloudtrail::Selection::new(&s.trail, s.window_start, s.window_end);
     for item in &batch.items {
         assert_eq!(
             selection.classify(&item.key),
-            keycard_aws::cloudtrail_s3::KeyClass::Scan,
+            keycard_chain::cloudtrail::KeyClass::Scan,
             "{}",
             item.key
         );
     }
-    let reduce: keycard_aws::cloudtrail_s3::ReduceInput =
+    let reduce: keycard_chain::cloudtrail::ReduceInput =
         serde_json::from_str(&read("cloudtrail-reduce.json")).unwrap();
     assert_eq!(reduce.settings, batch.settings);
     assert_eq!(s.trail, request.trail);
@@ -415,7 +389,7 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
     let mut state = serde_json::to_value(plan_output()).unwrap();
     state["scan"] = json!({"MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:keycard-cloudtrail/ScanTrail:1",
                            "ResultWriterDetails": {"Bucket": "out", "Key": "runs/q4/cloudtrail/map/1/manifest.json"}});
-    let reduce_in: keycard_aws::cloudtrail_s3::ReduceInput =
+    let reduce_in: keycard_chain::cloudtrail::ReduceInput =
         serde_json::from_value(build(&asl["States"]["Reduce"]["Parameters"], &state)).unwrap();
     assert_eq!(reduce_in.settings.execution_name, "q4");
     state["reduce"] = json!({"usageKey": "runs/q4/cloudtrail/usage.json"});
@@ -442,7 +416,7 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
         selector.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         BTreeSet::from(["run.$", "stack.$", "usageKey.$", "trailConfig.$"])
     );
-    let diff: keycard_aws::chain::DiffInput = serde_json::from_value(build(
+    let diff: keycard_chain::contract::DiffInput = serde_json::from_value(build(
         &stacks["ItemProcessor"]["States"]["Diff"]["Parameters"],
         &item,
     ))
@@ -454,7 +428,7 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
     assert!(diff.role_outcomes.is_empty());
     assert_eq!(diff.trail_config.as_ref(), Some(&state["trailConfig"]));
     state["stackOutcomes"] = json!([]);
-    let summary: keycard_aws::chain::SummaryInput =
+    let summary: keycard_chain::contract::SummaryInput =
         serde_json::from_value(build(&asl["States"]["Summarize"]["Parameters"], &state)).unwrap();
     assert_eq!(summary.run.execution_name, "q4");
 }

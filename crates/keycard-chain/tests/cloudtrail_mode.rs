@@ -17,12 +17,12 @@ use std::path::Path;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::{DateTime, Utc};
-use keycard_aws::chain::ExecutionRef;
-use keycard_aws::cloudtrail_s3::{
+use keycard_aws::{ObjectStore, S3Store};
+use keycard_chain::cloudtrail::{
     self, BatchEvent, BatchItem, BatchOutput, Batching, KeyClass, PlanInput, PlanOutput,
     ReduceInput, ReduceOutput, ResultWriterDetails, Selection, TrailLocation, TrailRequest,
 };
-use keycard_aws::{ObjectStore, S3Store};
+use keycard_chain::contract::ExecutionRef;
 use keycard_core::cloudtrail::{ScanOptions, scan_dir};
 use keycard_core::usage::Usage;
 use serde_json::{Value, json};
@@ -204,7 +204,7 @@ async fn run_map(store: &S3Store, out_bucket: &str, plan: &PlanOutput) -> Vec<Ba
         }))
         .unwrap();
         outputs.push(
-            cloudtrail_s3::scan_batch(store, out_bucket, event)
+            cloudtrail::scan_batch(store, out_bucket, event)
                 .await
                 .unwrap(),
         );
@@ -341,7 +341,7 @@ async fn merged_usage_equals_a_single_process_scan() {
         trail_arn: None,
     };
     // Window: 2025-03-03T06:00 .. 2025-03-07T06:00 — days before and after it are in the bucket.
-    let plan = cloudtrail_s3::plan(
+    let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
         PlanInput {
@@ -380,7 +380,7 @@ async fn merged_usage_equals_a_single_process_scan() {
         })
         .collect();
     first.reverse();
-    let again = cloudtrail_s3::scan_batch(
+    let again = cloudtrail::scan_batch(
         &s.store,
         &s.out_bucket,
         BatchEvent {
@@ -401,7 +401,7 @@ async fn merged_usage_equals_a_single_process_scan() {
         "Cause": "{\"errorType\":\"Keycard.AccessDenied\",\"errorMessage\":\"s3 GetObject failed (AccessDenied): User is not authorized to perform kms:Decrypt\"}"
     });
     let rw = write_results(&s.store, &s.out_bucket, &plan, &outputs, &[failed]).await;
-    let reduced: ReduceOutput = cloudtrail_s3::reduce(
+    let reduced: ReduceOutput = cloudtrail::reduce(
         &s.store,
         &s.out_bucket,
         ReduceInput {
@@ -477,7 +477,7 @@ async fn merged_usage_equals_a_single_process_scan() {
     );
 
     // The ranged listing finds exactly the objects the map scans.
-    let ranged = cloudtrail_s3::list_window(
+    let ranged = cloudtrail::list_window(
         &s.store,
         &trail,
         plan.settings.window_start,
@@ -514,7 +514,7 @@ async fn organization_trail_of_two_accounts() {
         regions: vec![],
         trail_arn: None,
     };
-    let plan = cloudtrail_s3::plan(
+    let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
         PlanInput {
@@ -527,7 +527,7 @@ async fn organization_trail_of_two_accounts() {
     assert_eq!(plan.list_prefix, format!("AWSLogs/{org}/"));
     let outputs = run_map(&s.store, &s.out_bucket, &plan).await;
     let rw = write_results(&s.store, &s.out_bucket, &plan, &outputs, &[]).await;
-    let reduced = cloudtrail_s3::reduce(
+    let reduced = cloudtrail::reduce(
         &s.store,
         &s.out_bucket,
         ReduceInput {
@@ -588,7 +588,7 @@ async fn broken_and_vanished_objects_are_failures() {
         trail_arn: None,
     };
     // The whole generated range, so every broken copy is inside the window.
-    let plan = cloudtrail_s3::plan(
+    let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
         PlanInput {
@@ -604,7 +604,7 @@ async fn broken_and_vanished_objects_are_failures() {
         "AWSLogs/{account}/CloudTrail/us-east-1/2025/03/04/{account}_CloudTrail_us-east-1_20250304T1005Z_Zz9Yy8Xx7Ww6Vv5U.json.gz"
     );
     outputs.push(
-        cloudtrail_s3::scan_batch(
+        cloudtrail::scan_batch(
             &s.store,
             &s.out_bucket,
             BatchEvent {
@@ -619,7 +619,7 @@ async fn broken_and_vanished_objects_are_failures() {
         .unwrap(),
     );
     let rw = write_results(&s.store, &s.out_bucket, &plan, &outputs, &[]).await;
-    let reduced = cloudtrail_s3::reduce(
+    let reduced = cloudtrail::reduce(
         &s.store,
         &s.out_bucket,
         ReduceInput {
@@ -687,7 +687,7 @@ async fn plan_rejects_bad_requests() {
         regions: vec!["us-east-1".into()],
         trail_arn: None,
     };
-    let ok = cloudtrail_s3::plan(
+    let ok = cloudtrail::plan(
         &store,
         &out,
         PlanInput {
@@ -715,7 +715,7 @@ async fn plan_rejects_bad_requests() {
         ),
         (request(trail.clone(), 30, 500), "bad name/../x"),
     ] {
-        let e = cloudtrail_s3::plan(
+        let e = cloudtrail::plan(
             &store,
             &out,
             PlanInput {

@@ -183,73 +183,9 @@ pub fn read_repo_file(rel: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// An in-memory [`keycard_aws::ObjectStore`]: the handlers' S3 side where the test is about
+/// The in-memory S3 of `keycard_aws::memory`: the handlers' S3 side where the test is about
 /// something else (Access Analyzer sequences), so those tests run without moto.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    objects: std::sync::Mutex<BTreeMap<(String, String), Vec<u8>>>,
-}
-
-impl MemoryStore {
-    /// The object's bytes, if written.
-    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        self.objects
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(bucket.to_owned(), key.to_owned())).cloned())
-    }
-
-    /// Every key written, in order.
-    pub fn keys(&self) -> Vec<String> {
-        self.objects
-            .lock()
-            .map(|m| m.keys().map(|(_, k)| k.clone()).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl keycard_aws::ObjectStore for MemoryStore {
-    async fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<Vec<u8>>, keycard_aws::AwsError> {
-        Ok(self.get(bucket, key))
-    }
-
-    async fn put_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        _content_type: &str,
-    ) -> Result<(), keycard_aws::AwsError> {
-        if let Ok(mut m) = self.objects.lock() {
-            m.insert((bucket.to_owned(), key.to_owned()), body);
-        }
-        Ok(())
-    }
-
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<keycard_aws::s3::ObjectInfo>, keycard_aws::AwsError> {
-        Ok(self
-            .objects
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
-                    .map(|((_, k), v)| keycard_aws::s3::ObjectInfo {
-                        key: k.clone(),
-                        size: v.len() as u64,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-}
+pub use keycard_aws::memory::MemoryStore;
 
 /// A fixture of `functions/chain-tests/fixtures/`.
 pub fn fixture(rel: &str) -> String {

@@ -11,8 +11,8 @@ use aws_smithy_mocks::mock;
 use keycard_aws::access_analyzer::{
     GenerationRequest, START_RETRY_DELAYS, TrailRegions, start_generation_retrying,
 };
-use keycard_aws::chain::{self, JobState, RoleInput, keys};
 use keycard_aws::{ErrorKind, PolicyChecks, PolicyGeneration};
+use keycard_chain::contract::{self as chain, JobState, RoleInput, keys};
 use keycard_chain_tests::{
     MemoryStore, config, fixture, json_response, mock_analyzer, read_repo_file,
 };
@@ -89,7 +89,7 @@ async fn start_sends_the_window_trail_access_role_and_a_token_derived_from_the_e
     let aa = mock_analyzer(&[&rule]);
 
     // When the step runs
-    let job = keycard_start_generation::handle(&aa, &app_config(), input)
+    let job = keycard_chain::steps::start_generation::handle(&aa, &app_config(), input)
         .await
         .unwrap();
 
@@ -113,9 +113,13 @@ async fn start_without_a_trail_is_invalid_input_and_calls_nothing() {
     let rule = mock!(Client::start_policy_generation)
         .then_http_response(aa_ok("start-policy-generation.json"));
     let aa = mock_analyzer(&[&rule]);
-    let e = keycard_start_generation::handle(&aa, &config("keycard-output", &[]), start_input())
-        .await
-        .unwrap_err();
+    let e = keycard_chain::steps::start_generation::handle(
+        &aa,
+        &config("keycard-output", &[]),
+        start_input(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.name(), chain::INVALID_INPUT);
     assert_eq!(rule.num_calls(), 0);
 }
@@ -160,7 +164,7 @@ async fn start_maps_quota_and_throttling_to_their_names() {
         let rule = mock!(Client::start_policy_generation)
             .then_http_response(aa_err(status, error_type, file));
         let aa = mock_analyzer(&[&rule]);
-        let e = keycard_start_generation::handle(&aa, &app_config(), start_input())
+        let e = keycard_chain::steps::start_generation::handle(&aa, &app_config(), start_input())
             .await
             .unwrap_err();
         assert_eq!(e.name(), want, "{error_type}: {e}");
@@ -194,7 +198,8 @@ async fn sent_regions(
     if let Some(stack) = stack {
         input.role.stack = stack.to_owned();
     }
-    keycard_start_generation::handle(&aa, &config("keycard-output", &vars), input).await?;
+    keycard_chain::steps::start_generation::handle(&aa, &config("keycard-output", &vars), input)
+        .await?;
     let sent = seen.lock().unwrap().clone().unwrap();
     Ok(sent)
 }
@@ -353,7 +358,7 @@ async fn poll_sequence_in_progress_twice_then_succeeded_stores_the_result() {
         .http_response(aa_ok("get-generated-policy-succeeded.json"))
         .build();
     let aa = mock_analyzer(&[&get]);
-    let store = MemoryStore::default();
+    let store = MemoryStore::with_buckets(&["keycard-output"]);
     let cfg = app_config();
     let mut input = poll_input();
     input.job = Some(JobState {
@@ -364,7 +369,7 @@ async fn poll_sequence_in_progress_twice_then_succeeded_stores_the_result() {
     // When the state machine polls three times
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let job = keycard_poll_generation::handle(&aa, &store, &cfg, input.clone())
+        let job = keycard_chain::steps::poll_generation::handle(&aa, &store, &cfg, input.clone())
             .await
             .unwrap();
         statuses.push((job.status.clone(), job.polls, job.result_key.clone()));
@@ -444,10 +449,11 @@ async fn poll_reports_every_job_error_code_without_failing() {
     ] {
         let get = mock!(Client::get_generated_policy).then_http_response(aa_ok(file));
         let aa = mock_analyzer(&[&get]);
-        let store = MemoryStore::default();
-        let job = keycard_poll_generation::handle(&aa, &store, &app_config(), poll_input())
-            .await
-            .unwrap();
+        let store = MemoryStore::with_buckets(&["keycard-output"]);
+        let job =
+            keycard_chain::steps::poll_generation::handle(&aa, &store, &app_config(), poll_input())
+                .await
+                .unwrap();
         assert_eq!(job.status, "FAILED", "{file}");
         assert_eq!(job.polls, 3);
         assert_eq!(job.error_code.as_deref(), Some(code));
@@ -462,10 +468,14 @@ async fn poll_reports_a_canceled_job() {
     let get = mock!(Client::get_generated_policy)
         .then_http_response(aa_ok("get-generated-policy-canceled.json"));
     let aa = mock_analyzer(&[&get]);
-    let job =
-        keycard_poll_generation::handle(&aa, &MemoryStore::default(), &app_config(), poll_input())
-            .await
-            .unwrap();
+    let job = keycard_chain::steps::poll_generation::handle(
+        &aa,
+        &MemoryStore::with_buckets(&["keycard-output"]),
+        &app_config(),
+        poll_input(),
+    )
+    .await
+    .unwrap();
     assert_eq!(job.status, "CANCELED");
     assert_eq!(job.error_code, None);
 }
@@ -482,9 +492,9 @@ async fn poll_throttling_and_server_errors_are_transient() {
             "error-throttling.json",
         ));
         let aa = mock_analyzer(&[&get]);
-        let e = keycard_poll_generation::handle(
+        let e = keycard_chain::steps::poll_generation::handle(
             &aa,
-            &MemoryStore::default(),
+            &MemoryStore::with_buckets(&["keycard-output"]),
             &app_config(),
             poll_input(),
         )
@@ -497,10 +507,14 @@ async fn poll_throttling_and_server_errors_are_transient() {
 #[tokio::test]
 async fn poll_without_a_job_is_invalid_input() {
     let aa = mock_analyzer(&[]);
-    let e =
-        keycard_poll_generation::handle(&aa, &MemoryStore::default(), &app_config(), start_input())
-            .await
-            .unwrap_err();
+    let e = keycard_chain::steps::poll_generation::handle(
+        &aa,
+        &MemoryStore::with_buckets(&["keycard-output"]),
+        &app_config(),
+        start_input(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.name(), chain::INVALID_INPUT);
 }
 
@@ -514,7 +528,7 @@ async fn cancel_marks_the_job_canceled() {
         .match_requests(|req| req.job_id() == Some(JOB))
         .then_http_response(|| json_response(200, None, "{}"));
     let aa = mock_analyzer(&[&cancel]);
-    let job = keycard_cancel_generation::handle(&aa, cancel_input())
+    let job = keycard_chain::steps::cancel_generation::handle(&aa, cancel_input())
         .await
         .unwrap();
     assert_eq!(job.status, "CANCELED");
@@ -530,7 +544,7 @@ async fn cancel_of_a_job_that_just_finished_is_recorded_not_failed() {
         "error-validation-cancel-finished.json",
     ));
     let aa = mock_analyzer(&[&cancel]);
-    let job = keycard_cancel_generation::handle(&aa, cancel_input())
+    let job = keycard_chain::steps::cancel_generation::handle(&aa, cancel_input())
         .await
         .unwrap();
     assert_eq!(job.status, "IN_PROGRESS");
@@ -550,7 +564,7 @@ async fn cancel_throttled_is_retried_by_the_state_machine() {
         "error-throttling.json",
     ));
     let aa = mock_analyzer(&[&cancel]);
-    let e = keycard_cancel_generation::handle(&aa, cancel_input())
+    let e = keycard_chain::steps::cancel_generation::handle(&aa, cancel_input())
         .await
         .unwrap_err();
     assert_eq!(e.name(), chain::TRANSIENT);

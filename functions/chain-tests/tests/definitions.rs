@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use keycard_aws::access_analyzer::JobStatus;
-use keycard_aws::chain::{
-    self, DiffInput, DiscoverInput, JobState, RoleInput, RoleItem, RoleOutcome, Run, RunRequest,
-    SummaryInput, WriteInput,
+use keycard_chain::contract::{
+    self as chain, DiffInput, DiscoverInput, JobState, RoleInput, RoleItem, RoleOutcome, Run,
+    RunRequest, SummaryInput, WriteInput,
 };
 use keycard_chain_tests::{read_repo_file, repo_root, tool, unique};
 use keycard_core::catalog::{AccessLevel, Catalog};
@@ -814,8 +814,8 @@ fn output_bucket_is_private_encrypted_versioned_tls_only_and_expires_runs() {
     let rules = b["LifecycleConfiguration"]["Rules"].as_array().unwrap();
     let prefixes: BTreeSet<&str> = rules.iter().filter_map(|r| r["Prefix"].as_str()).collect();
     for p in [
-        keycard_aws::chain::keys::RUNS,
-        keycard_aws::chain::keys::PROPOSALS,
+        keycard_chain::contract::keys::RUNS,
+        keycard_chain::contract::keys::PROPOSALS,
     ] {
         assert!(prefixes.contains(p), "lifecycle for {p}");
     }

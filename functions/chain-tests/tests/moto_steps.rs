@@ -14,19 +14,19 @@ use aws_sdk_cloudformation::types::{
 };
 use aws_smithy_mocks::mock;
 use chrono::{DateTime, Utc};
-use keycard_aws::chain::{
-    self, DiffInput, DiscoverInput, ExecutionRef, RoleOutcome, Run, RunRequest, StackItem,
-    WriteInput, keys,
-};
 use keycard_aws::cloudformation::{DriftDetection, ResourceDrift, StackResource, TemplateStage};
 use keycard_aws::{AwsError, CfnStacks, Clients, ObjectStore, Roles, Stacks};
+use keycard_chain::contract::{
+    self as chain, DiffInput, DiscoverInput, ExecutionRef, RoleOutcome, Run, RunRequest, StackItem,
+    WriteInput, keys,
+};
+use keycard_chain::steps::diff::{Deps, Staged};
 use keycard_chain_tests::{
     create_stack, fixture, json_response, mock_analyzer, mock_stacks, moto_clients, moto_endpoint,
     read_repo_file, tool, unique,
 };
 use keycard_core::report::RoleStatus;
 use keycard_core::usage::Usage;
-use keycard_diff::{Deps, Staged};
 use serde_json::Value;
 
 fn execution(name: &str) -> ExecutionRef {
@@ -77,7 +77,7 @@ async fn discover_lists_roles_with_iam_arns_respects_the_budget_and_reports_the_
     };
 
     // When discovery runs
-    let out = keycard_discover_roles::handle(
+    let out = keycard_chain::steps::discover::handle(
         &clients.stacks,
         &clients.roles,
         &clients.s3,
@@ -155,7 +155,7 @@ async fn discover_rejects_a_budget_above_the_daily_quota() {
         },
         execution: execution(&unique("run")),
     };
-    let e = keycard_discover_roles::handle(
+    let e = keycard_chain::steps::discover::handle(
         &clients.stacks,
         &clients.roles,
         &clients.s3,
@@ -389,7 +389,9 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
         usage_key: None,
         trail_config: None,
     };
-    let diff = keycard_diff::handle(&deps, &config, input).await.unwrap();
+    let diff = keycard_chain::steps::diff::handle(&deps, &config, input)
+        .await
+        .unwrap();
 
     // Then the staged result holds the proposal and the deployment facts
     assert_eq!(diff.staged_key, keys::staged(&exec, &stack));
@@ -421,7 +423,7 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
     assert_eq!(staged.template_file, "template.yaml");
 
     let dep = &staged.deployment;
-    let by_id: BTreeMap<&str, &keycard_diff::RoleEvidence> = dep
+    let by_id: BTreeMap<&str, &keycard_chain::steps::diff::RoleEvidence> = dep
         .roles
         .iter()
         .map(|r| (r.logical_id.as_str(), r))
@@ -462,7 +464,7 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
     assert_eq!(dep.drift.iam_resources[0].differences[0].difference, "ADD");
 
     // When the write step runs
-    let written = keycard_write_proposal::handle(
+    let written = keycard_chain::steps::write_proposal::handle(
         &clients.s3,
         &config,
         WriteInput {
@@ -579,7 +581,7 @@ async fn diff_refuses_a_corrupt_ledger() {
             checks: &checks,
         };
         let exec = unique("run");
-        let e = keycard_diff::handle(
+        let e = keycard_chain::steps::diff::handle(
             &deps,
             &config,
             DiffInput {
@@ -612,7 +614,7 @@ async fn diff_of_a_deleted_stack_is_not_found() {
         roles: &clients.roles,
         checks: &checks,
     };
-    let e = keycard_diff::handle(
+    let e = keycard_chain::steps::diff::handle(
         &deps,
         &config,
         DiffInput {
@@ -684,7 +686,7 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
     };
 
     // When the diff runs with the usage key and no role outcomes (the CloudTrail ASL's input)
-    let diff = keycard_diff::handle(
+    let diff = keycard_chain::steps::diff::handle(
         &deps,
         &config,
         DiffInput {
@@ -739,7 +741,7 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
     );
 
     // A missing usage object is an evidence error, not an empty proposal.
-    let e = keycard_diff::handle(
+    let e = keycard_chain::steps::diff::handle(
         &deps,
         &config,
         DiffInput {
@@ -766,7 +768,7 @@ async fn summarize_counts_outcomes_and_writes_the_summary() {
     let (clients, config, _) = moto_clients(&endpoint).await;
     let input: chain::SummaryInput =
         serde_json::from_str(&read_repo_file("events/summarize.json")).unwrap();
-    let summary = keycard_summarize::handle(&clients.s3, &config, input.clone())
+    let summary = keycard_chain::steps::summarize::handle(&clients.s3, &config, input.clone())
         .await
         .unwrap();
     assert_eq!(

@@ -8,13 +8,13 @@
 
 use chrono::{DateTime, Utc};
 use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
-use keycard_aws::chain::{DiffInput, Run, StackItem, keys};
 use keycard_aws::{AwsError, Clients, Config, ObjectStore, PolicyChecks, Roles, Stacks};
+use keycard_chain::contract::{DiffInput, Run, StackItem, keys};
+use keycard_chain::steps::diff::{Deps, Staged};
 use keycard_chain_tests::{create_stack, fixture, moto_clients, moto_endpoint, unique};
 use keycard_core::coverage::{Basis, ReadWrite};
 use keycard_core::report::{Report, RoleStatus};
 use keycard_core::usage::{ActionUsage, EvidenceSource, Usage};
-use keycard_diff::{Deps, Staged};
 use serde_json::{Value, json};
 
 const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events";
@@ -163,7 +163,9 @@ async fn diff(s: &Setup, input: DiffInput) -> Report {
         roles: &s.clients.roles,
         checks: &QuietChecks,
     };
-    let out = keycard_diff::handle(&deps, &s.config, input).await.unwrap();
+    let out = keycard_chain::steps::diff::handle(&deps, &s.config, input)
+        .await
+        .unwrap();
     let staged: Staged = serde_json::from_slice(
         &s.clients
             .s3

@@ -1,29 +1,11 @@
-//! Lambda entry point of this step; the work is in [`keycard_start_generation::handle`].
-
-use keycard_aws::chain::{RoleInput, StepError};
-use keycard_aws::{Clients, Config};
-use lambda_runtime::{Diagnostic, LambdaEvent, run, service_fn};
+//! Lambda entry point: wiring only. The handler is [`keycard_chain::steps::start_generation::handle`] (unit-tested
+//! with in-memory adapters there, end to end against moto in `functions/chain-tests`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let clients = Clients::load(&config).await;
-    run(service_fn(|event: LambdaEvent<RoleInput>| {
-        let (clients, config) = (&clients, &config);
-        async move {
-            keycard_start_generation::handle(&clients.analyzer, config, event.payload)
-                .await
-                .map_err(diagnostic)
-        }
-    }))
+    let (config, clients) = keycard_chain::lambda::init().await?;
+    keycard_chain::lambda::serve(|input| {
+        keycard_chain::steps::start_generation::handle(&clients.analyzer, &config, input)
+    })
     .await
-}
-
-/// The error name is what the state machine's Retry/Catch match.
-fn diagnostic(e: StepError) -> Diagnostic {
-    Diagnostic {
-        error_type: e.name().to_owned(),
-        error_message: e.to_string(),
-    }
 }

@@ -9,12 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use keycard_aws::chain::{
+use crate::contract::{
     DAILY_GENERATION_QUOTA, DEFAULT_MAX_GENERATIONS, DiscoverInput, DiscoverOutput, RoleItem, Run,
     SkippedRole, StackItem, StepError, stack_key_name, to_json_bytes,
 };
+use crate::discovery::stack_roles;
 use keycard_aws::cloudformation::Stacks;
-use keycard_aws::discovery::stack_roles;
 use keycard_aws::{Config, ObjectStore, Roles};
 use serde::Serialize;
 
@@ -134,4 +134,79 @@ where
         stacks: stack_items,
         skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{INVALID_INPUT, RunRequest};
+    use crate::testing::{self, World};
+
+    fn request(stacks: &[&str], max_generations: Option<u32>) -> DiscoverInput {
+        DiscoverInput {
+            request: RunRequest {
+                stacks: stacks.iter().map(|s| (*s).to_owned()).collect(),
+                window_days: Some(30),
+                wait_seconds: None,
+                max_polls: None,
+                max_generations,
+            },
+            execution: testing::execution(),
+        }
+    }
+
+    #[tokio::test]
+    async fn roles_in_logical_id_order_within_the_budget_and_a_missing_stack_reported() {
+        let w = World::new();
+        let out = handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&[testing::STACK, "billing"], Some(1)),
+        )
+        .await
+        .unwrap();
+        let roles: Vec<&str> = out.roles.iter().map(|r| r.logical_id.as_str()).collect();
+        assert_eq!(roles, ["ApiRole"]);
+        assert_eq!(out.roles[0].role_arn, w.api_arn);
+        let skipped: Vec<(&str, &str)> = out
+            .skipped
+            .iter()
+            .map(|s| (s.stack.as_str(), s.logical_id.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [("billing", ""), (testing::STACK, "OrdersWorkerRole")]
+        );
+        assert!(
+            out.skipped[1].reason.contains("maxGenerations"),
+            "{}",
+            out.skipped[1].reason
+        );
+        assert_eq!(out.stacks.len(), 1);
+        assert!(out.stacks[0].drift_detection_id.is_some());
+        let manifest = w.json(&out.run.manifest_key);
+        assert_eq!(manifest["maxGenerations"], 1);
+        assert_eq!(manifest["roles"][0]["logicalId"], "ApiRole");
+    }
+
+    #[tokio::test]
+    async fn more_generations_than_the_daily_quota_is_invalid_input() {
+        let w = World::new();
+        let e = handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&[testing::STACK], Some(51)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name(), INVALID_INPUT);
+        assert!(
+            w.store.keys().is_empty(),
+            "nothing written for a refused run"
+        );
+    }
 }

@@ -10,8 +10,8 @@
 //! (`ConflictException`) comes back as `Keycard.QuotaExceeded`, which the state machine
 //! retries with its long backoff.
 
+use crate::contract::{JobState, RoleInput, StepError, arn_field, client_token};
 use keycard_aws::access_analyzer::{GenerationRequest, TrailRegions};
-use keycard_aws::chain::{JobState, RoleInput, StepError, arn_field, client_token};
 use keycard_aws::{Config, PolicyGeneration};
 
 pub async fn handle<G: PolicyGeneration>(
@@ -59,4 +59,54 @@ fn trail_regions(config: &Config, input: &RoleInput) -> Result<TrailRegions, Ste
                 .to_owned(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{QUOTA_EXCEEDED, RoleItem};
+    use crate::testing::{self, World};
+
+    fn input(w: &World, logical_id: &str, arn: &str) -> RoleInput {
+        let _ = w;
+        RoleInput {
+            run: testing::run(),
+            role: RoleItem {
+                stack: testing::STACK.into(),
+                logical_id: logical_id.into(),
+                role_name: arn.rsplit('/').next().unwrap_or_default().into(),
+                role_arn: arn.into(),
+            },
+            job: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_gets_the_same_job_and_a_second_role_waits_for_the_slot() {
+        let w = World::new();
+        let job = handle(
+            &w.analyzer,
+            &w.config,
+            input(&w, "OrdersWorkerRole", &w.worker_arn),
+        )
+        .await
+        .unwrap();
+        assert_eq!((job.status.as_str(), job.polls), ("IN_PROGRESS", 0));
+        let again = handle(
+            &w.analyzer,
+            &w.config,
+            input(&w, "OrdersWorkerRole", &w.worker_arn),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            again.job_id, job.job_id,
+            "the client token makes a retry idempotent"
+        );
+        let e = handle(&w.analyzer, &w.config, input(&w, "ApiRole", &w.api_arn))
+            .await
+            .unwrap_err();
+        assert_eq!(e.name(), QUOTA_EXCEEDED);
+        assert_eq!(w.analyzer.jobs().len(), 1);
+    }
 }

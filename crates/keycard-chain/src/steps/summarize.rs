@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use keycard_aws::chain::{self, StepError, SummaryInput, keys, to_json_bytes};
+use crate::contract::{self as chain, StepError, SummaryInput, keys, to_json_bytes};
 use keycard_aws::{Config, ObjectStore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,4 +89,45 @@ pub async fn handle<S: ObjectStore>(
         )
         .await?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::SkippedRole;
+    use crate::testing::{self, World};
+
+    #[tokio::test]
+    async fn counts_outcomes_and_lists_every_problem() {
+        let w = World::new();
+        let input = SummaryInput {
+            run: testing::run(),
+            skipped: vec![SkippedRole {
+                stack: "billing".into(),
+                logical_id: String::new(),
+                role_arn: None,
+                reason: "stack not found".into(),
+            }],
+            role_outcomes: testing::outcomes(&w).await,
+            stack_outcomes: vec![
+                serde_json::json!({"stack": "orders-service", "prefix": "proposals/orders-service/2026-q4/"}),
+            ],
+        };
+        let s = handle(&w.store, &w.config, input).await.unwrap();
+        assert_eq!(s.roles.get("succeeded"), Some(&1));
+        assert_eq!(s.roles.get("failed"), Some(&1));
+        assert_eq!(s.roles.get("skipped"), Some(&1));
+        let problems: Vec<(&str, &str)> = s
+            .problems
+            .iter()
+            .map(|p| (p.logical_id.as_str(), p.outcome.as_str()))
+            .collect();
+        assert_eq!(problems, [("ApiRole", "failed"), ("", "skipped")]);
+        assert!(
+            s.problems[0]
+                .detail
+                .starts_with("AUTHORIZATION_ERROR: Access denied")
+        );
+        assert_eq!(w.json(&s.summary_key)["execution"], "2026-q4");
+    }
 }

@@ -10,10 +10,10 @@
 
 use std::fmt::Write as _;
 
-use keycard_aws::chain::{StepError, WriteInput, WriteOutput, keys, to_json_bytes};
+use crate::contract::{StepError, WriteInput, WriteOutput, keys, to_json_bytes};
+use crate::steps::diff::{Deployment, Staged};
 use keycard_aws::{Config, ObjectStore};
 use keycard_core::report::{render_html, render_markdown};
-use keycard_diff::{Deployment, Staged};
 
 pub async fn handle<S: ObjectStore>(
     store: &S,
@@ -224,4 +224,77 @@ pub fn deployment_markdown(d: &Deployment) -> String {
 /// Text safe inside a Markdown table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, World};
+
+    #[tokio::test]
+    async fn writes_the_proposal_files_and_the_ledger() {
+        let w = World::new();
+        let diff = testing::diffed(&w).await;
+        let out = handle(
+            &w.store,
+            &w.config,
+            WriteInput {
+                run: testing::run(),
+                diff,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.prefix, "proposals/orders-service/2026-q4/");
+        for f in [
+            "template.yaml",
+            "report.json",
+            "report.md",
+            "deployment.json",
+        ] {
+            assert!(
+                out.files.iter().any(|k| k.ends_with(f)),
+                "{f} in {:?}",
+                out.files
+            );
+        }
+        for k in &out.files {
+            assert!(w.store.get(testing::BUCKET, &format!("{}{k}", out.prefix)).is_some(), "{k} written");
+        }
+        assert_eq!(out.ledger_key, "ledger/orders-service.json");
+        let ledger = w.json(&out.ledger_key);
+        assert!(ledger.to_string().contains("orders-service"));
+        let md = String::from_utf8(
+            w.store
+                .get(testing::BUCKET, &format!("{}report.md", out.prefix))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            md.contains("s3:DeleteBucket"),
+            "the hand-added permission is reported:\n{md}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_staged_result_is_invalid_input() {
+        let w = World::new();
+        let diff = crate::contract::DiffOutput {
+            stack: testing::STACK.into(),
+            staged_key: "runs/2026-q4/staged/orders-service.json".into(),
+            principals: 0,
+            proposed: 0,
+        };
+        let e = handle(
+            &w.store,
+            &w.config,
+            WriteInput {
+                run: testing::run(),
+                diff,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+    }
 }

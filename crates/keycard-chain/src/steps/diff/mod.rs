@@ -23,12 +23,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
-use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
-use keycard_aws::chain::{
-    self, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, keys, stack_key_name,
+use crate::contract::{
+    self as chain, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, keys, stack_key_name,
     to_json_bytes,
 };
+use chrono::{DateTime, Utc};
+use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
 use keycard_aws::cloudformation::{ResourceDrift, TemplateStage};
 use keycard_aws::iam::LivePolicies;
 use keycard_aws::{AwsError, Config, ObjectStore, PolicyChecks, Roles, Stacks};
@@ -623,4 +623,79 @@ async fn check_role<P: PolicyChecks>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, World};
+
+    #[tokio::test]
+    async fn evidence_live_iam_drift_and_checks_of_one_stack() {
+        let w = World::new();
+        let out = testing::diffed(&w).await;
+        assert_eq!(out.stack, testing::STACK);
+        assert_eq!(out.staged_key, "runs/2026-q4/staged/orders-service.json");
+        let staged: Staged = serde_json::from_value(w.json(&out.staged_key)).unwrap();
+        assert_eq!(staged.template_file, "template.yaml");
+        let roles: BTreeMap<&str, &RoleEvidence> = staged
+            .deployment
+            .roles
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r))
+            .collect();
+        let worker = roles["OrdersWorkerRole"];
+        assert!(worker.evidence_used);
+        assert!(
+            worker
+                .live_not_in_template
+                .contains(&"s3:DeleteBucket".to_owned())
+        );
+        assert_eq!(
+            worker
+                .checks
+                .as_ref()
+                .and_then(|c| c.no_new_access.as_ref())
+                .map(|c| c.result.as_str()),
+            Some("PASS")
+        );
+        let api = roles["ApiRole"];
+        assert!(!api.evidence_used, "a failed generation is no evidence");
+        assert!(
+            api.detail
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("AUTHORIZATION_ERROR")
+        );
+        assert_eq!(staged.deployment.drift.status, "complete");
+        // The failed role is left unchanged: missing evidence never reads as unused.
+        assert_eq!(
+            staged.report.roles.get("ApiRole").map(|r| r.status),
+            Some(RoleStatus::Unmatched)
+        );
+        assert!(out.proposed >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_stack_fails_the_step_as_not_found() {
+        let w = World::new();
+        let input = DiffInput {
+            run: testing::run(),
+            stack: crate::contract::StackItem {
+                stack: "billing".into(),
+                drift_detection_id: None,
+            },
+            role_outcomes: Vec::new(),
+            usage_key: None,
+            trail_config: None,
+        };
+        let deps = Deps {
+            store: &w.store,
+            stacks: &w.stacks,
+            roles: &w.roles,
+            checks: &w.analyzer,
+        };
+        let e = handle(&deps, &w.config, input).await.unwrap_err();
+        assert_eq!(e.name(), crate::contract::NOT_FOUND);
+    }
 }

@@ -2,10 +2,10 @@
 //!
 //! The same adapters the Lambdas use (`keycard_aws`): GetTemplate (Original) and
 //! ListStackResources from CloudFormation, each role's ARN from IAM
-//! (`keycard_aws::discovery::stack_roles`, the discovery step's code), and the evidence either
+//! (`keycard_chain::discovery::stack_roles`, the discovery step's code), and the evidence either
 //! from Access Analyzer policy generation (one role after another: the service runs one job per
 //! account at a time) or from keycard's own scan of the trail bucket
-//! (`keycard_aws::cloudtrail_s3::scan_objects`, the Distributed Map child's reader). The tokio
+//! (`keycard_chain::cloudtrail::scan_objects`, the Distributed Map child's reader). The tokio
 //! runtime exists only in this mode; the local mode never starts one.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,11 +17,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keycard_aws::access_analyzer::{
     GenerationRequest, JobStatus, START_RETRY_DELAYS, TrailRegions, start_generation_retrying,
 };
-use keycard_aws::chain::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token, stack_key_name};
 use keycard_aws::cloudformation::TemplateStage;
-use keycard_aws::cloudtrail_s3::scan_objects;
-use keycard_aws::discovery::stack_roles;
 use keycard_aws::{AwsError, Clients, Config, ErrorKind, ObjectStore, PolicyGeneration, Stacks};
+use keycard_chain::cloudtrail::scan_objects;
+use keycard_chain::contract::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token, stack_key_name};
+use keycard_chain::discovery::stack_roles;
 use keycard_core::cloudtrail::{ScanOptions, Scanner};
 use keycard_core::proposal::RoleResolution;
 use keycard_core::report::EvidenceStats;

@@ -1,0 +1,749 @@
+//! In-memory adapters: the capability traits with the behaviour the services document, and no
+//! network, so every step handler is unit-tested without moto.
+//!
+//! They are stand-ins, not mocks: an object written is read back, a listing is paged the way
+//! ListObjectsV2 pages, a stack is found by name or by stack id, a generation started twice with
+//! one client token is one job. What they cannot know (which actions a role used) a test gives
+//! them, shaped like the real responses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::access_analyzer::{
+    AccessCheck, GenerationJob, GenerationRequest, JobStatus, PolicyChecks, PolicyGeneration,
+    ValidationFinding,
+};
+use crate::cloudformation::{DriftDetection, ResourceDrift, StackResource, Stacks, TemplateStage};
+use crate::error::{AwsError, ErrorKind};
+use crate::iam::{LivePolicies, RoleInfo, Roles};
+use crate::s3::{ObjectInfo, ObjectRange, ObjectStore};
+
+/// ListObjectsV2 returns "up to 1,000 objects" per page (`MaxKeys`, API reference
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+pub const LIST_PAGE_SIZE: usize = 1000;
+
+fn error(
+    service: &'static str,
+    operation: &'static str,
+    kind: ErrorKind,
+    code: &str,
+    message: String,
+) -> AwsError {
+    AwsError {
+        service,
+        operation,
+        kind,
+        code: Some(code.to_owned()),
+        status: Some(match kind {
+            ErrorKind::NotFound => 404,
+            ErrorKind::AccessDenied => 403,
+            ErrorKind::Conflict | ErrorKind::QuotaExceeded => 409,
+            _ => 400,
+        }),
+        message,
+    }
+}
+
+/// A lock that a panicked test thread poisoned is still the data: the stand-ins never hold a
+/// lock across a panic point that could leave it half-written.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ObjectInfo>,
+    /// `NextContinuationToken`: present when the listing was truncated.
+    pub next: Option<String>,
+}
+
+/// S3 in memory: buckets must exist (as in S3, a missing bucket is an error, a missing key is
+/// not), keys are listed in UTF-8 binary order, in pages. A clone is another client of the
+/// same store, as a cloned SDK client is.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    buckets: Arc<Mutex<BTreeMap<String, BTreeMap<String, Vec<u8>>>>>,
+    page_size: usize,
+    reads: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_page_size(LIST_PAGE_SIZE)
+    }
+}
+
+impl MemoryStore {
+    /// A store whose listings page every `page_size` keys (tests of paging use small pages).
+    pub fn with_page_size(page_size: usize) -> MemoryStore {
+        MemoryStore {
+            buckets: Arc::new(Mutex::new(BTreeMap::new())),
+            page_size: page_size.max(1),
+            reads: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// A store with these buckets already created.
+    pub fn with_buckets(buckets: &[&str]) -> MemoryStore {
+        let s = MemoryStore::default();
+        for b in buckets {
+            s.create_bucket(b);
+        }
+        s
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        lock(&self.buckets).entry(bucket.to_owned()).or_default();
+    }
+
+    /// The object's bytes, if written (a test's look, not counted as a read).
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        lock(&self.buckets).get(bucket)?.get(key).cloned()
+    }
+
+    /// Every key of every bucket, in order.
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.buckets)
+            .values()
+            .flat_map(|objects| objects.keys().cloned())
+            .collect()
+    }
+
+    /// Bytes served for this object so far by `get_object` and `get_object_range`: a test
+    /// proves a reader streamed (each byte once) or never downloaded an object.
+    pub fn bytes_read(&self, bucket: &str, key: &str) -> u64 {
+        lock(&self.reads)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Adds `n` served bytes to the object's count.
+    fn count(&self, bucket: &str, key: &str, n: usize) {
+        *lock(&self.reads)
+            .entry((bucket.to_owned(), key.to_owned()))
+            .or_default() += n as u64;
+    }
+
+    fn no_bucket(operation: &'static str, bucket: &str) -> AwsError {
+        error(
+            "s3",
+            operation,
+            ErrorKind::NotFound,
+            "NoSuchBucket",
+            format!("The specified bucket does not exist: {bucket}"),
+        )
+    }
+
+    /// One ListObjectsV2 page: keys under `prefix` after the continuation token, at most the
+    /// page size.
+    pub fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, AwsError> {
+        let buckets = lock(&self.buckets);
+        let objects = buckets
+            .get(bucket)
+            .ok_or_else(|| Self::no_bucket("ListObjectsV2", bucket))?;
+        let lower = match continuation {
+            Some(after) => std::ops::Bound::Excluded(after.to_owned()),
+            None => std::ops::Bound::Included(prefix.to_owned()),
+        };
+        let mut page: Vec<ObjectInfo> = objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(self.page_size + 1)
+            .map(|(k, v)| ObjectInfo {
+                key: k.clone(),
+                size: v.len() as u64,
+            })
+            .collect();
+        let next = if page.len() > self.page_size {
+            page.truncate(self.page_size);
+            page.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        Ok(ListPage {
+            objects: page,
+            next,
+        })
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        let body = {
+            let buckets = lock(&self.buckets);
+            let objects = buckets
+                .get(bucket)
+                .ok_or_else(|| Self::no_bucket("GetObject", bucket))?;
+            objects.get(key).cloned()
+        };
+        if let Some(b) = &body {
+            self.count(bucket, key, b.len());
+        }
+        Ok(body)
+    }
+
+    async fn get_object_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ObjectRange>, AwsError> {
+        let range = {
+            let buckets = lock(&self.buckets);
+            let objects = buckets
+                .get(bucket)
+                .ok_or_else(|| Self::no_bucket("GetObject", bucket))?;
+            objects.get(key).map(|body| {
+                let total = body.len();
+                let from = usize::try_from(start).unwrap_or(usize::MAX).min(total);
+                let to = from
+                    .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+                    .min(total);
+                ObjectRange {
+                    bytes: body.get(from..to).unwrap_or_default().to_vec(),
+                    total_size: total as u64,
+                }
+            })
+        };
+        if let Some(r) = &range {
+            self.count(bucket, key, r.bytes.len());
+        }
+        Ok(range)
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), AwsError> {
+        let mut buckets = lock(&self.buckets);
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| Self::no_bucket("PutObject", bucket))?;
+        objects.insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, AwsError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page(bucket, prefix, token.as_deref())?;
+            out.extend(page.objects);
+            match page.next {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+/// One stack of [`MemoryStacks`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStack {
+    pub name: String,
+    /// The stack id (its ARN); CloudFormation accepts either as `StackName`.
+    pub stack_id: String,
+    pub resources: Vec<StackResource>,
+    pub original: String,
+    /// The template after transforms; the original when none is set (a plain template).
+    pub processed: Option<String>,
+    /// What the next drift detection finds.
+    pub drifts: Vec<ResourceDrift>,
+}
+
+/// CloudFormation in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStacks {
+    stacks: Mutex<Vec<MemoryStack>>,
+    detections: Mutex<BTreeMap<String, (String, DriftDetection)>>,
+}
+
+impl MemoryStacks {
+    pub fn add(&self, stack: MemoryStack) {
+        lock(&self.stacks).push(stack);
+    }
+
+    fn find(&self, operation: &'static str, stack: &str) -> Result<MemoryStack, AwsError> {
+        lock(&self.stacks)
+            .iter()
+            .find(|s| s.name == stack || s.stack_id == stack)
+            .cloned()
+            .ok_or_else(|| {
+                // CloudFormation's answer for a missing stack is a 400 ValidationError "Stack
+                // with id X does not exist"; the SDK adapter classifies it as NotFound.
+                error(
+                    "cloudformation",
+                    operation,
+                    ErrorKind::NotFound,
+                    "ValidationError",
+                    format!("Stack with id {stack} does not exist"),
+                )
+            })
+    }
+}
+
+impl Stacks for MemoryStacks {
+    async fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, AwsError> {
+        Ok(self.find("ListStackResources", stack)?.resources)
+    }
+
+    async fn template(&self, stack: &str, stage: TemplateStage) -> Result<String, AwsError> {
+        let s = self.find("GetTemplate", stack)?;
+        Ok(match stage {
+            TemplateStage::Original => s.original,
+            TemplateStage::Processed => s.processed.unwrap_or(s.original),
+        })
+    }
+
+    async fn detect_drift(&self, stack: &str) -> Result<String, AwsError> {
+        let s = self.find("DetectStackDrift", stack)?;
+        let mut detections = lock(&self.detections);
+        let id = format!("{:08x}-drift-{}", detections.len() + 1, s.name);
+        let drifted = s.drifts.iter().any(|d| d.status != "IN_SYNC");
+        detections.insert(
+            id.clone(),
+            (
+                s.name,
+                DriftDetection {
+                    detection_status: "DETECTION_COMPLETE".to_owned(),
+                    stack_drift_status: Some(
+                        if drifted { "DRIFTED" } else { "IN_SYNC" }.to_owned(),
+                    ),
+                    reason: None,
+                },
+            ),
+        );
+        Ok(id)
+    }
+
+    async fn drift_detection(&self, detection_id: &str) -> Result<DriftDetection, AwsError> {
+        lock(&self.detections)
+            .get(detection_id)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| {
+                error(
+                    "cloudformation",
+                    "DescribeStackDriftDetectionStatus",
+                    ErrorKind::InvalidRequest,
+                    "ValidationError",
+                    format!("Drift detection {detection_id} does not exist"),
+                )
+            })
+    }
+
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, AwsError> {
+        Ok(self.find("DescribeStackResourceDrifts", stack)?.drifts)
+    }
+}
+
+/// IAM roles in memory.
+#[derive(Debug, Default)]
+pub struct MemoryRoles {
+    roles: Mutex<BTreeMap<String, (RoleInfo, LivePolicies)>>,
+}
+
+impl MemoryRoles {
+    /// A role named `name` under `path` of `account` (ARN `arn:aws:iam::<account>:role<path><name>`).
+    pub fn add(&self, account: &str, path: &str, name: &str, live: LivePolicies) -> RoleInfo {
+        let info = RoleInfo {
+            name: name.to_owned(),
+            arn: format!("arn:aws:iam::{account}:role{path}{name}"),
+            path: path.to_owned(),
+        };
+        lock(&self.roles).insert(name.to_owned(), (info.clone(), live));
+        info
+    }
+
+    fn find(
+        &self,
+        operation: &'static str,
+        name: &str,
+    ) -> Result<(RoleInfo, LivePolicies), AwsError> {
+        lock(&self.roles).get(name).cloned().ok_or_else(|| {
+            error(
+                "iam",
+                operation,
+                ErrorKind::NotFound,
+                "NoSuchEntity",
+                format!("The role with name {name} cannot be found."),
+            )
+        })
+    }
+}
+
+impl Roles for MemoryRoles {
+    async fn role(&self, name: &str) -> Result<RoleInfo, AwsError> {
+        Ok(self.find("GetRole", name)?.0)
+    }
+
+    async fn live_policies(&self, role_name: &str) -> Result<LivePolicies, AwsError> {
+        Ok(self.find("ListRolePolicies", role_name)?.1)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    id: String,
+    principal: String,
+    token: String,
+    status: JobStatus,
+}
+
+/// IAM Access Analyzer in memory: policy generation with the account's one running job and
+/// idempotent client tokens, and the two policy checks.
+#[derive(Debug, Default)]
+pub struct MemoryAnalyzer {
+    jobs: Mutex<Vec<Job>>,
+    /// Principal ARN → the GetGeneratedPolicy response (REST JSON) its job finishes with.
+    results: Mutex<BTreeMap<String, Value>>,
+}
+
+impl MemoryAnalyzer {
+    /// The job of `principal_arn` finishes with `api_json` (GetGeneratedPolicy's REST JSON,
+    /// `generatedPolicyResult` and `jobDetails`). A principal without one stays in progress.
+    pub fn finish_with(&self, principal_arn: &str, api_json: Value) {
+        lock(&self.results).insert(principal_arn.to_owned(), api_json);
+    }
+
+    /// Every job started, as `(job id, principal, status)`.
+    pub fn jobs(&self) -> Vec<(String, String, JobStatus)> {
+        lock(&self.jobs)
+            .iter()
+            .map(|j| (j.id.clone(), j.principal.clone(), j.status))
+            .collect()
+    }
+
+    fn job(&self, operation: &'static str, job_id: &str) -> Result<Job, AwsError> {
+        lock(&self.jobs)
+            .iter()
+            .find(|j| j.id == job_id)
+            .cloned()
+            .ok_or_else(|| {
+                error(
+                    "accessanalyzer",
+                    operation,
+                    ErrorKind::NotFound,
+                    "ResourceNotFoundException",
+                    format!("job {job_id} not found"),
+                )
+            })
+    }
+}
+
+impl PolicyGeneration for MemoryAnalyzer {
+    async fn start_generation(&self, request: &GenerationRequest) -> Result<String, AwsError> {
+        let mut jobs = lock(&self.jobs);
+        if let Some(same) = jobs.iter().find(|j| j.token == request.client_token) {
+            return Ok(same.id.clone());
+        }
+        let results = lock(&self.results);
+        // A job whose result is known has finished; one without is still running and holds
+        // the account's single generation slot (ConflictException, reported as a quota).
+        if jobs
+            .iter()
+            .any(|j| j.status == JobStatus::InProgress && !results.contains_key(&j.principal))
+        {
+            return Err(error(
+                "accessanalyzer",
+                "StartPolicyGeneration",
+                ErrorKind::QuotaExceeded,
+                "ConflictException",
+                "a policy generation is already in progress".to_owned(),
+            ));
+        }
+        let id = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            jobs.len() + 1,
+            jobs.len() + 1
+        );
+        jobs.push(Job {
+            id: id.clone(),
+            principal: request.principal_arn.clone(),
+            token: request.client_token.clone(),
+            status: JobStatus::InProgress,
+        });
+        Ok(id)
+    }
+
+    async fn generated_policy(&self, job_id: &str) -> Result<GenerationJob, AwsError> {
+        let job = self.job("GetGeneratedPolicy", job_id)?;
+        let result = lock(&self.results).get(&job.principal).cloned();
+        let (status, api_json) = match (job.status, result) {
+            (JobStatus::InProgress, Some(api_json)) => (JobStatus::Succeeded, api_json),
+            (status, _) => (
+                status,
+                serde_json::json!({"jobDetails": {"jobId": job.id, "status": status.as_str()}}),
+            ),
+        };
+        Ok(GenerationJob {
+            job_id: job.id,
+            status,
+            error: None,
+            api_json,
+        })
+    }
+
+    async fn cancel_generation(&self, job_id: &str) -> Result<(), AwsError> {
+        let finished = lock(&self.results)
+            .contains_key(&self.job("CancelPolicyGeneration", job_id)?.principal);
+        let mut jobs = lock(&self.jobs);
+        let Some(job) = jobs.iter_mut().find(|j| j.id == job_id) else {
+            return Ok(());
+        };
+        if job.status != JobStatus::InProgress || finished {
+            return Err(error(
+                "accessanalyzer",
+                "CancelPolicyGeneration",
+                ErrorKind::InvalidRequest,
+                "ValidationException",
+                format!("job {job_id} is not in progress"),
+            ));
+        }
+        job.status = JobStatus::Canceled;
+        Ok(())
+    }
+}
+
+/// The Allow statements' actions of an identity policy, `None` when it is not one.
+fn allowed_actions(document: &str) -> Option<BTreeSet<String>> {
+    let doc: Value = serde_json::from_str(document).ok()?;
+    let statements = match doc.get("Statement")? {
+        Value::Array(a) => a.clone(),
+        v @ Value::Object(_) => vec![v.clone()],
+        _ => return None,
+    };
+    let mut out = BTreeSet::new();
+    for st in statements {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        match st.get("Action") {
+            Some(Value::String(s)) => {
+                out.insert(s.to_ascii_lowercase());
+            }
+            Some(Value::Array(a)) => {
+                out.extend(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_ascii_lowercase),
+                );
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// IAM's action wildcards: `*` any run of characters, `?` one character, case-insensitive.
+fn wildcard_match(pattern: &str, action: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x == y => go(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), action.as_bytes())
+}
+
+impl PolicyChecks for MemoryAnalyzer {
+    /// An identity policy that cannot be read gets ValidatePolicy's `ERROR` with the issue code
+    /// the service uses for unparseable JSON; a readable one no finding.
+    async fn validate_policy(&self, document: &str) -> Result<Vec<ValidationFinding>, AwsError> {
+        Ok(match allowed_actions(document) {
+            Some(_) => Vec::new(),
+            None => vec![ValidationFinding {
+                finding_type: "ERROR".to_owned(),
+                issue_code: "JSON_PARSE_ERROR".to_owned(),
+                details: "the policy is not a JSON identity policy with a Statement".to_owned(),
+                learn_more: "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html".to_owned(),
+            }],
+        })
+    }
+
+    /// Action-level: `FAIL` when `new` allows an action no pattern of `existing` matches (the
+    /// documents keycard checks are action lists on `Resource: "*"`).
+    async fn check_no_new_access(
+        &self,
+        new: &str,
+        existing: &str,
+    ) -> Result<AccessCheck, AwsError> {
+        let (Some(new), Some(existing)) = (allowed_actions(new), allowed_actions(existing)) else {
+            return Err(error(
+                "accessanalyzer",
+                "CheckNoNewAccess",
+                ErrorKind::InvalidRequest,
+                "ValidationException",
+                "a policy document is not valid JSON".to_owned(),
+            ));
+        };
+        let added: Vec<String> = new
+            .iter()
+            .filter(|a| !existing.iter().any(|p| wildcard_match(p, a)))
+            .cloned()
+            .collect();
+        Ok(if added.is_empty() {
+            AccessCheck {
+                result: "PASS".to_owned(),
+                message: Some("The modified permissions grant no new access compared to your existing policy.".to_owned()),
+                reasons: Vec::new(),
+            }
+        } else {
+            AccessCheck {
+                result: "FAIL".to_owned(),
+                message: Some(
+                    "The modified permissions grant new access compared to your existing policy."
+                        .to_owned(),
+                ),
+                reasons: added
+                    .into_iter()
+                    .map(|a| format!("new action {a}"))
+                    .collect(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn listing_pages_like_list_objects_v2() {
+        let s = MemoryStore::with_page_size(2);
+        s.create_bucket("b");
+        for k in ["a/1", "a/2", "a/3", "a/4", "a/5", "b/1"] {
+            s.put_object("b", k, k.as_bytes().to_vec(), "text/plain")
+                .await
+                .unwrap();
+        }
+        let first = s.list_page("b", "a/", None).unwrap();
+        assert_eq!(first.objects.len(), 2);
+        assert_eq!(first.next.as_deref(), Some("a/2"));
+        let all = s.list_objects("b", "a/").await.unwrap();
+        let keys: Vec<&str> = all.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["a/1", "a/2", "a/3", "a/4", "a/5"]);
+        assert!(s.list_page("b", "a/", Some("a/4")).unwrap().next.is_none());
+        let e = s.list_objects("nope", "").await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(s.get_object("b", "zzz").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn ranges_read_pieces_and_count_bytes() {
+        let s = MemoryStore::with_buckets(&["b"]);
+        s.put_object("b", "k", b"0123456789".to_vec(), "text/plain")
+            .await
+            .unwrap();
+        let r = s.get_object_range("b", "k", 8, 5).await.unwrap().unwrap();
+        assert_eq!((r.bytes.as_slice(), r.total_size), (&b"89"[..], 10));
+        let past = s.get_object_range("b", "k", 10, 5).await.unwrap().unwrap();
+        assert!(past.bytes.is_empty());
+        assert_eq!(s.bytes_read("b", "k"), 2);
+    }
+
+    #[tokio::test]
+    async fn stacks_are_found_by_name_or_id() {
+        let stacks = MemoryStacks::default();
+        stacks.add(MemoryStack {
+            name: "orders".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/orders/0f1e2d3c-aaaa-bbbb-cccc-111122223333".into(),
+            original: "Resources: {}".into(),
+            ..MemoryStack::default()
+        });
+        let by_id = stacks
+            .template("arn:aws:cloudformation:us-east-1:123456789012:stack/orders/0f1e2d3c-aaaa-bbbb-cccc-111122223333", TemplateStage::Processed)
+            .await
+            .unwrap();
+        assert_eq!(by_id, "Resources: {}");
+        let id = stacks.detect_drift("orders").await.unwrap();
+        assert_eq!(
+            stacks
+                .drift_detection(&id)
+                .await
+                .unwrap()
+                .stack_drift_status
+                .as_deref(),
+            Some("IN_SYNC")
+        );
+        assert!(
+            stacks
+                .stack_resources("billing")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+    }
+
+    #[tokio::test]
+    async fn one_generation_at_a_time_and_tokens_are_idempotent() {
+        let aa = MemoryAnalyzer::default();
+        let req = |principal: &str, token: &str| GenerationRequest {
+            principal_arn: principal.into(),
+            trail_arn: "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".into(),
+            regions: crate::access_analyzer::TrailRegions::All,
+            access_role_arn: "arn:aws:iam::123456789012:role/keycard-trail-access".into(),
+            start: "2026-09-01T00:00:00Z".parse().unwrap(),
+            end: "2026-10-01T00:00:00Z".parse().unwrap(),
+            client_token: token.into(),
+        };
+        let a = aa
+            .start_generation(&req("arn:aws:iam::123456789012:role/a", "t1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            aa.start_generation(&req("arn:aws:iam::123456789012:role/a", "t1"))
+                .await
+                .unwrap(),
+            a
+        );
+        let busy = aa
+            .start_generation(&req("arn:aws:iam::123456789012:role/b", "t2"))
+            .await
+            .unwrap_err();
+        assert_eq!(busy.kind, ErrorKind::QuotaExceeded);
+        aa.cancel_generation(&a).await.unwrap();
+        assert_eq!(
+            aa.generated_policy(&a).await.unwrap().status,
+            JobStatus::Canceled
+        );
+        assert!(aa.cancel_generation(&a).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn no_new_access_compares_actions_with_wildcards() {
+        let aa = MemoryAnalyzer::default();
+        let doc = |a: &[&str]| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]}).to_string()
+        };
+        let pass = aa
+            .check_no_new_access(&doc(&["s3:GetObject"]), &doc(&["s3:Get*"]))
+            .await
+            .unwrap();
+        assert_eq!(pass.result, "PASS");
+        let fail = aa
+            .check_no_new_access(&doc(&["s3:PutObject"]), &doc(&["s3:Get*"]))
+            .await
+            .unwrap();
+        assert_eq!(fail.result, "FAIL");
+        assert_eq!(
+            aa.validate_policy("{").await.unwrap()[0].finding_type,
+            "ERROR"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Plan, batch and reduce against the in-memory S3: a small generated trail, the Distributed
+//! Map replayed (ItemReader listing, ItemBatcher cut, ResultWriter files), and the merged usage
+//! compared with one process scanning the same files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use keycard_aws::ObjectStore;
+use keycard_aws::memory::MemoryStore;
+use keycard_core::cloudtrail::{ScanOptions, scan_dir};
+use keycard_core::usage::Usage;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::contract::{ExecutionRef, INVALID_INPUT};
+
+pub(crate) const TRAIL_BUCKET: &str = "aws-cloudtrail-logs-123456789012-3f2a1b0c";
+pub(crate) const OUT: &str = "keycard-output";
+const ACCOUNT: &str = "123456789012";
+
+/// One role over four days in one region (keycard-tracegen, CloudTrail's real key layout).
+pub(crate) fn generate(dir: &std::path::Path) {
+    let scenario = json!({
+        "seed": 7, "account": ACCOUNT, "regions": ["us-east-1"],
+        "start": "2025-03-01T00:00:00Z", "end": "2025-03-05T00:00:00Z",
+        "file_interval_minutes": 180, "digests": true,
+        "principals": [{
+            "name": "orders-ApiFunctionRole-1A2B3C4D5E6F",
+            "session_name": "orders-ApiFunction-7G8H9I0J",
+            "assumed_by": "lambda.amazonaws.com",
+            "calls": [
+                {"event_source": "dynamodb.amazonaws.com", "event_name": "GetItem", "schedule": "hourly",
+                 "request_parameters": {"tableName": "orders"},
+                 "resources": [{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
+                                "ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}]},
+                {"event_source": "iam.amazonaws.com", "event_name": "PassRole", "schedule": "daily",
+                 "request_parameters": {"roleName": "orders-worker"}}
+            ]
+        }],
+        "malformed": {}
+    });
+    let scenario = keycard_tracegen::Scenario::from_json(&scenario.to_string()).unwrap();
+    keycard_tracegen::generate(&scenario, dir).unwrap();
+}
+
+/// A store holding the generated trail under its relative paths, and the output bucket.
+pub(crate) async fn trail_store(dir: &std::path::Path, page_size: usize) -> MemoryStore {
+    let store = MemoryStore::with_page_size(page_size);
+    store.create_bucket(TRAIL_BUCKET);
+    store.create_bucket(OUT);
+    let mut files = vec![dir.to_path_buf()];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let key = p
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        store
+            .put_object(
+                TRAIL_BUCKET,
+                &key,
+                std::fs::read(&p).unwrap(),
+                "application/gzip",
+            )
+            .await
+            .unwrap();
+    }
+    store
+}
+
+pub(crate) fn plan_input(per_batch: u32) -> PlanInput {
+    PlanInput {
+        request: TrailRequest {
+            stacks: vec!["orders".into()],
+            trail: TrailLocation {
+                bucket: TRAIL_BUCKET.into(),
+                prefix: None,
+                organization_id: None,
+                accounts: vec![ACCOUNT.into()],
+                regions: vec!["us-east-1".into()],
+                trail_arn: None,
+            },
+            window_days: Some(2),
+            principals: None,
+            batching: Some(Batching {
+                max_objects_per_batch: per_batch,
+                ..Batching::default()
+            }),
+        },
+        execution: ExecutionRef {
+            id: "arn:aws:states:us-east-1:123456789012:execution:keycard-cloudtrail:ct-1".into(),
+            name: "ct-1".into(),
+            start_time: "2025-03-04T06:00:00Z".parse().unwrap(),
+        },
+    }
+}
+
+/// The ItemReader's listing cut into ItemBatcher batches, one child each.
+pub(crate) async fn run_map(store: &MemoryStore, plan: &PlanOutput) -> Vec<BatchOutput> {
+    let listed = store
+        .list_objects(&plan.list_bucket, &plan.list_prefix)
+        .await
+        .unwrap();
+    let mut outputs = Vec::new();
+    for chunk in listed.chunks(plan.batching.max_objects_per_batch as usize) {
+        let items: Vec<BatchItem> = chunk
+            .iter()
+            .map(|o| BatchItem {
+                key: o.key.clone(),
+                size: o.size,
+            })
+            .collect();
+        let event = BatchEvent {
+            items,
+            settings: plan.settings.clone(),
+        };
+        outputs.push(scan_batch(store, OUT, event).await.unwrap());
+    }
+    outputs
+}
+
+/// One child execution record as the ResultWriter writes it (Transformation NONE): the
+/// child's input and output as JSON strings, plus the execution's metadata.
+pub(crate) fn child_record(i: usize, input: &str, output: &BatchOutput) -> Value {
+    json!({
+        "ExecutionArn": format!("arn:aws:states:us-east-1:123456789012:execution:keycard-cloudtrail/ScanTrail:8f2b1c3d-{i}"),
+        "Input": input, "InputDetails": {"Included": true},
+        "Name": format!("8f2b1c3d-{i}"),
+        "Output": serde_json::to_string(output).unwrap(), "OutputDetails": {"Included": true},
+        "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE",
+        "StartDate": "2025-03-04T06:00:01.123Z", "StopDate": "2025-03-04T06:00:09.456Z",
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:keycard-cloudtrail/ScanTrail",
+        "Status": "SUCCEEDED"
+    })
+}
+
+#[tokio::test]
+async fn plan_batch_and_reduce_equal_a_single_process_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    // Pages of 7 keys: the map's listing crosses many ListObjectsV2 pages.
+    let store = trail_store(dir.path(), 7).await;
+
+    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
+    assert_eq!(
+        plan.list_prefix,
+        "AWSLogs/123456789012/CloudTrail/us-east-1/"
+    );
+    assert!(
+        store.get(OUT, "runs/ct-1/cloudtrail/plan.json").is_some(),
+        "the plan is stored"
+    );
+
+    let outputs = run_map(&store, &plan).await;
+    assert!(outputs.len() > 3, "{} batches", outputs.len());
+    assert!(outputs.iter().all(|o| !o.reused));
+
+    // A retried child finds its partial and reads no trail object again.
+    let listed = store
+        .list_objects(&plan.list_bucket, &plan.list_prefix)
+        .await
+        .unwrap();
+    let first: Vec<BatchItem> = listed[..5]
+        .iter()
+        .rev()
+        .map(|o| BatchItem {
+            key: o.key.clone(),
+            size: o.size,
+        })
+        .collect();
+    let read_before: u64 = listed
+        .iter()
+        .map(|o| store.bytes_read(TRAIL_BUCKET, &o.key))
+        .sum();
+    let again = scan_batch(
+        &store,
+        OUT,
+        BatchEvent {
+            items: first,
+            settings: plan.settings.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(again.reused);
+    assert_eq!(again.partial_key, outputs[0].partial_key);
+    let read_after: u64 = listed
+        .iter()
+        .map(|o| store.bytes_read(TRAIL_BUCKET, &o.key))
+        .sum();
+    assert_eq!(read_before, read_after);
+
+    let records: Vec<Value> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| child_record(i, "{}", o))
+        .collect();
+    let base = format!("{}/8f2b1c3d", plan.map_results_prefix);
+    store
+        .put_object(
+            OUT,
+            &format!("{base}/SUCCEEDED_0.json"),
+            serde_json::to_vec(&records).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let failed = json!([{"Name": "x-9", "Status": "FAILED", "Error": "Keycard.AccessDenied",
+        "Cause": "{\"errorType\":\"Keycard.AccessDenied\",\"errorMessage\":\"kms:Decrypt denied\"}"}]);
+    store
+        .put_object(
+            OUT,
+            &format!("{base}/FAILED_0.json"),
+            serde_json::to_vec(&failed).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let manifest = json!({"DestinationBucket": OUT, "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:keycard-cloudtrail/ScanTrail:8f2b1c3d",
+        "ResultFiles": {"FAILED": [{"Key": format!("{base}/FAILED_0.json"), "Size": 1}], "PENDING": [],
+                        "SUCCEEDED": [{"Key": format!("{base}/SUCCEEDED_0.json"), "Size": 1}]}});
+    store
+        .put_object(
+            OUT,
+            &format!("{base}/manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+
+    let reduced = reduce(
+        &store,
+        OUT,
+        ReduceInput {
+            settings: plan.settings.clone(),
+            result_writer: ResultWriterDetails {
+                bucket: OUT.into(),
+                key: format!("{base}/manifest.json"),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reduced.batches,
+        BatchCounts {
+            succeeded: outputs.len() as u64,
+            failed: 1,
+            pending: 0
+        }
+    );
+    assert!(
+        reduced.problems[0].contains("kms:Decrypt denied"),
+        "{:?}",
+        reduced.problems
+    );
+    let merged: Usage =
+        serde_json::from_slice(&store.get(OUT, &reduced.usage_key).unwrap()).unwrap();
+    let reference = scan_dir(
+        dir.path(),
+        &ScanOptions {
+            principals: None,
+            start: Some(plan.settings.window_start),
+            end: Some(plan.settings.window_end),
+            threads: Some(1),
+        },
+    )
+    .unwrap();
+    assert_eq!(merged, reference.usage);
+    assert_eq!(reduced.principals, 1);
+    assert_eq!(
+        reduced.counts.objects + reduced.counts.skipped,
+        listed.len() as u64
+    );
+}
+
+#[tokio::test]
+async fn plan_refuses_what_cannot_be_a_run() {
+    let store = MemoryStore::with_buckets(&[OUT]);
+    let mut input = plan_input(5);
+    input.request.stacks.clear();
+    assert_eq!(
+        plan(&store, OUT, input).await.unwrap_err().name(),
+        INVALID_INPUT
+    );
+    let mut input = plan_input(0);
+    input.request.window_days = Some(3651);
+    assert_eq!(
+        plan(&store, OUT, input).await.unwrap_err().name(),
+        INVALID_INPUT
+    );
+    assert!(store.keys().is_empty());
+}

@@ -1,0 +1,21 @@
+//! keycard's Step Functions chain, apart from AWS itself.
+//!
+//! * [`contract`]: what travels between the states — payloads, the output bucket's key
+//!   layout, the `Keycard.*` error names the ASL's Retry/Catch match;
+//! * [`steps`] and [`cloudtrail`]: every step handler, a plain async function over the small
+//!   capability traits of `keycard_aws` (`ObjectStore`, `Stacks`, `Roles`,
+//!   `PolicyGeneration`, `PolicyChecks`). The SDK adapters run them in AWS and against moto;
+//!   the in-memory adapters (`keycard_aws::memory`) run them in unit tests;
+//! * [`lambda`] (feature `lambda`): the one wiring of a handler to `lambda_runtime`, so each
+//!   `functions/*/src/main.rs` is a few lines and every step reports errors the same way.
+//!
+//! Nothing here calls the AWS SDK directly: that is `keycard_aws`, which holds only adapters.
+
+pub mod cloudtrail;
+pub mod contract;
+pub mod discovery;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod steps;
+#[cfg(test)]
+mod testing;
