@@ -522,9 +522,10 @@ fn remove(t: &Template, path: &str, loc: &Located<'_>) -> Result<Splice, Rewrite
         Slot::Item(_) => dash_before(text, elem_start),
         _ => Some(elem_start),
     };
-    let line_start = t.lines().line_start(elem_start);
-    match own_start {
-        Some(s) if text[line_start..s].trim().is_empty() => {
+    // The line is the one of the `-`: an item may start on the line after its dash (`-\n  Key:`).
+    let line_start = own_start.map(|s| (t.lines().line_start(s), s));
+    match line_start {
+        Some((line_start, s)) if text[line_start..s].trim().is_empty() => {
             let end = line_end_incl(text, elem_end);
             Ok(splice(line_start, end, String::new(), path))
         }
@@ -1629,6 +1630,65 @@ Outputs:
             )])
             .unwrap();
         assert!(out2.contains("      ManagedPolicyArns: []\n"), "{out2}");
+    }
+
+    /// Shaped like the CIS benchmark Quick Start (cfn-lint's test/fixtures/templates/quickstart/
+    /// cis_benchmark.yaml): a `---` marker, an indented comment banner, and policies whose `-`
+    /// stands alone on its line. Removing such an item once sliced from the item's line back to
+    /// its dash (a panic).
+    #[test]
+    fn remove_item_whose_dash_stands_on_its_own_line() {
+        let text = "\
+---
+
+  #======================================
+  # AWS CloudFormation template for CIS
+  #======================================
+
+  AWSTemplateFormatVersion: 2010-09-09
+  Resources:
+    MasterConfigRole:
+      Type: AWS::IAM::Role
+      Properties:
+        AssumeRolePolicyDocument: {}
+        Policies:
+          -
+            PolicyName: KmsRead
+            PolicyDocument:
+              Statement:
+                - Effect: Allow
+                  Action: kms:ListKeys
+                  Resource: \"*\"
+
+          -
+            PolicyName: S3ReadOnly
+            PolicyDocument:
+              Statement:
+                - Effect: Allow
+                  Action: s3:Get*
+                  Resource: \"*\"
+";
+        let t = load(text);
+        let out = t
+            .apply(&[Edit::remove(
+                "/Resources/MasterConfigRole/Properties/Policies/1",
+            )])
+            .unwrap();
+        assert!(!out.contains("S3ReadOnly"), "{out}");
+        assert!(
+            out.ends_with("          -\n            PolicyName: KmsRead\n            PolicyDocument:\n              Statement:\n                - Effect: Allow\n                  Action: kms:ListKeys\n                  Resource: \"*\"\n\n"),
+            "{out}"
+        );
+        let out = load(text)
+            .apply(&[Edit::remove(
+                "/Resources/MasterConfigRole/Properties/Policies/0",
+            )])
+            .unwrap();
+        assert!(
+            out.contains("        Policies:\n\n          -\n            PolicyName: S3ReadOnly\n"),
+            "{out}"
+        );
+        assert!(!out.contains("KmsRead"), "{out}");
     }
 
     #[test]

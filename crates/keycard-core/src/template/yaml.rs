@@ -328,6 +328,19 @@ impl Builder<'_> {
             if anchor != 0 {
                 // Anchored keys cannot be aliased usefully in CloudFormation; keep the text.
             }
+            // `[!ImportValue Fn::Sub: x]` makes a function the key of a mapping: PyYAML (cfn-lint's
+            // loader) fails on the unhashable key, and CloudFormation keys are strings.
+            if let Some(t) = tag.as_deref()
+                && !t.starts_with("!!")
+                && !t.starts_with("!<")
+            {
+                return Err(self.yaml_error(
+                    start,
+                    format!(
+                        "a function (`{t}`) used as a mapping key; CloudFormation keys are strings"
+                    ),
+                ));
+            }
             *pending = Some(Key {
                 text: value.into_owned(),
                 span,
@@ -575,6 +588,105 @@ mod tests {
         ] {
             assert_eq!(looks_numeric(s), numeric, "{s}");
         }
+    }
+
+    /// Each case is YAML that libyaml (PyYAML, cfn-lint) loads and YAML 1.2 strictly refuses;
+    /// shapes from public templates (issue 13, `scripts/corpus-check`).
+    #[test]
+    fn accepts_what_libyaml_accepts() {
+        // A flow sequence whose `]` sits left of its items.
+        let text = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      ManagedPolicyArns: [\n          \"arn:aws:iam::aws:policy/ReadOnlyAccess\",\n          \"arn:aws:iam::aws:policy/AmazonS3FullAccess\"\n      ]\n      Path: /\n";
+        let root = parse(text).unwrap().root;
+        let arns = root
+            .pointer("/Resources/Role/Properties/ManagedPolicyArns")
+            .unwrap();
+        assert_eq!(arns.as_seq().map(<[Node]>::len), Some(2));
+        assert!(slice(text, arns).starts_with('[') && slice(text, arns).ends_with("\n      ]"));
+        assert_eq!(arns.style, Style::Flow);
+        let path = root.pointer("/Resources/Role/Properties/Path").unwrap();
+        assert_eq!((path.pos.line, path.pos.column), (9, 13));
+
+        // A flow mapping (JSON-like) whose keys and closing brace sit left of the opening line.
+        let text = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties: {\n      Path: /,\n    Description: x\n} \n";
+        let root = parse(text).unwrap().root;
+        let desc = root
+            .pointer("/Resources/Role/Properties/Description")
+            .unwrap();
+        assert_eq!(desc.as_str(), Some("x"));
+        assert_eq!((desc.pos.line, desc.pos.column), (6, 18));
+
+        // `!Join` arguments closed on a line of their own, left of the items.
+        let text = "Resources:\n  R:\n    Properties:\n      Arn: !Join ['', [\n          'arn:aws:iam::aws:policy/', 'ReadOnlyAccess'\n        ]]\n";
+        let root = parse(text).unwrap().root;
+        let arn = root.pointer("/Resources/R/Properties/Arn").unwrap();
+        assert!(arn.get("Fn::Join").is_some());
+        assert!(slice(text, arn).starts_with("!Join [") && slice(text, arn).ends_with("]]"));
+
+        // A multi-line quoted scalar continued at a lower indentation: folded as libyaml does.
+        let text = "Resources:\n  Role:\n    Properties:\n      Description: \"a long description that\n  continues at a lower indentation\"\n      Path: '/service/\nfoo/'\n";
+        let root = parse(text).unwrap().root;
+        let props = root.pointer("/Resources/Role/Properties").unwrap();
+        let desc = props.get("Description").unwrap();
+        assert_eq!(
+            desc.as_str(),
+            Some("a long description that continues at a lower indentation")
+        );
+        assert!(slice(text, desc).ends_with("indentation\""));
+        assert_eq!(props.get("Path").unwrap().as_str(), Some("/service/ foo/"));
+
+        // A comment right after a quoted scalar (cfn-lint-npm testData invalid_sub_reference).
+        let text = "Resources:\n  MyBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub \"${MyBucket}-Logs\"#\n";
+        let root = parse(text).unwrap().root;
+        let name = root
+            .pointer("/Resources/MyBucket/Properties/BucketName")
+            .unwrap();
+        assert_eq!(slice(text, name), "!Sub \"${MyBucket}-Logs\"");
+
+        // A quoted scalar's span stops at its closing quote, before blanks and a comment.
+        let text = "Resources:\n  B:\n    Properties:\n      Name: 'logs'  # the bucket's name\n";
+        let root = parse(text).unwrap().root;
+        let name = root.pointer("/Resources/B/Properties/Name").unwrap();
+        assert_eq!(slice(text, name), "'logs'");
+
+        // Comment banners, a `---` marker with an indented document, and a `...` end marker.
+        let text = "# =====\n# banner\n# =====\n---\n\n  # indented banner\n  AWSTemplateFormatVersion: 2010-09-09\n  Resources:\n    Role:\n      Type: AWS::IAM::Role\n...\n";
+        let root = parse(text).unwrap().root;
+        let ty = root.pointer("/Resources/Role/Type").unwrap();
+        assert_eq!(slice(text, ty), "AWS::IAM::Role");
+        assert_eq!((ty.pos.line, ty.pos.column), (10, 13));
+    }
+
+    /// What PyYAML refuses stays refused, with a position: a function as a mapping key (cfn-lint's
+    /// test/fixtures/templates/bad/core/parse_invalid_map.yaml), a bracket never closed, a block
+    /// mapping key left of its siblings.
+    #[test]
+    fn refuses_what_libyaml_refuses() {
+        let text = "Resources:\n  G:\n    Properties:\n      Subnets: !Join [ ',', [ !ImportValue Fn::Sub: \"${Net}-A\" ] ]\n";
+        let err = parse(text).err().unwrap();
+        assert!(
+            matches!(
+                err,
+                TemplateError::InvalidYaml {
+                    line: 4,
+                    column: 31,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`!ImportValue`"), "{err}");
+        let err = parse("Resources:\n  R: [a,\n").err().unwrap();
+        assert!(matches!(err, TemplateError::InvalidYaml { .. }), "{err}");
+        let err = parse("Resources:\n    R: 1\n  S: 2\n").err().unwrap();
+        assert!(
+            matches!(err, TemplateError::InvalidYaml { line: 3, .. }),
+            "{err}"
+        );
+        let err = parse("Resources:\n  R: \"x\"y\n").err().unwrap();
+        assert!(
+            matches!(err, TemplateError::InvalidYaml { line: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]
