@@ -71,6 +71,18 @@ fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().unwrap()
 }
 
+/// The Lambda service's own errors a Lambda task retries: the four the Step Functions console
+/// and AWS CDK's `LambdaInvoke` (`retryOnServiceExceptions`) retry by default
+/// (`Lambda.ClientExecutionTimeoutException`, `ServiceException`, `AWSLambdaException`,
+/// `SdkClientException`), plus throttling (`TooManyRequestsException`).
+const LAMBDA_SERVICE: &[&str] = &[
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+];
+
 #[test]
 fn every_placeholder_is_substituted_and_every_substitution_used() {
     let in_asl = placeholders(&read_repo_file(ASL));
@@ -91,12 +103,6 @@ fn every_placeholder_is_substituted_and_every_substitution_used() {
 
 #[test]
 fn every_error_name_matched_is_emitted_by_the_handlers_and_only_transient_ones_are_retried() {
-    const LAMBDA_SERVICE: &[&str] = &[
-        "Lambda.ServiceException",
-        "Lambda.AWSLambdaException",
-        "Lambda.SdkClientException",
-        "Lambda.TooManyRequestsException",
-    ];
     let mut tasks = 0;
     for (name, s) in states(&asl()) {
         // The AWS SDK tasks that read the trail's configuration have their own test.
@@ -499,14 +505,27 @@ fn asl_validator_and_statelint_accept_the_definition() {
 }
 
 #[test]
-fn cfn_lint_and_sam_validate_accept_the_template() {
+fn cfn_lint_its_serverless_rules_and_sam_validate_accept_the_template() {
     let path = repo_root().join("template.yaml");
     if let Some(cfn_lint) = tool("cfn-lint") {
-        let out = Command::new(cfn_lint).arg(&path).output().unwrap();
+        let out = Command::new(&cfn_lint).arg(&path).output().unwrap();
         assert!(
             out.status.success(),
             "cfn-lint:\n{}",
             String::from_utf8_lossy(&out.stdout)
+        );
+        // The Serverless Rules (cfn-lint-serverless, requirements-test.txt): tracing, log
+        // retention, dead-letter queues. The template's only suppression says why.
+        let out = Command::new(&cfn_lint)
+            .arg(&path)
+            .args(["-a", "cfn_lint_serverless.rules"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cfn-lint -a cfn_lint_serverless.rules:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     if let Some(sam) = tool("sam") {
@@ -994,5 +1013,490 @@ fn cloudtrail_mode_may_run_and_redrive_its_map_children() {
     assert!(
         !read_repo_file("template.yaml").contains(":mapRun:"),
         "RedriveExecution is not authorized on map run ARNs"
+    );
+}
+
+const CLOUDTRAIL_ASL: &str = "statemachine/cloudtrail-mode.asl.json";
+
+fn cloudtrail_asl() -> Value {
+    serde_json::from_str(&read_repo_file(CLOUDTRAIL_ASL)).unwrap()
+}
+
+/// Issue 15, defect 6: every task that invokes a Lambda function, in both state machines,
+/// retries every Lambda service error (a timed-out Invoke call included).
+#[test]
+fn every_lambda_task_of_both_state_machines_retries_the_lambda_service_errors() {
+    let mut tasks = 0;
+    for (file, asl) in [(ASL, asl()), (CLOUDTRAIL_ASL, cloudtrail_asl())] {
+        for (name, s) in states(&asl) {
+            let invokes_lambda = s["Resource"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("${") && r.ends_with("FunctionArn}"));
+            if !invokes_lambda {
+                continue;
+            }
+            tasks += 1;
+            let retried: BTreeSet<&str> = s["Retry"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{file} {name} has no Retry"))
+                .iter()
+                .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+                .filter_map(Value::as_str)
+                .collect();
+            for e in LAMBDA_SERVICE {
+                assert!(retried.contains(e), "{file} {name} does not retry {e}");
+            }
+        }
+    }
+    assert_eq!(tasks, 8 + 6, "Lambda tasks of both state machines");
+}
+
+/// Issue 15, defect 6: JSON logs with a retention for every function and both state machines,
+/// X-Ray on both, and the log delivery permissions Step Functions needs.
+#[test]
+fn functions_and_state_machines_log_json_with_retention_and_are_traced() {
+    let t = template();
+    let params = &t["Parameters"];
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Tracing"], "Active");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(
+        globals["LoggingConfig"]["ApplicationLogLevel"],
+        json!({"Ref": "LogLevel"})
+    );
+    // Every allowed level logs errors; lambda_runtime's subscriber parses each of them.
+    let levels: BTreeSet<&str> = params["LogLevel"]["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        levels.contains("ERROR") && !levels.contains("FATAL"),
+        "{levels:?}"
+    );
+    assert!(
+        globals["Environment"]["Variables"]
+            .get("RUST_LOG")
+            .is_none()
+    );
+    let sm_levels = params["StateMachineLogLevel"]["AllowedValues"].clone();
+    assert_eq!(sm_levels, json!(["ALL", "ERROR"]), "ERROR at least");
+
+    // One log group per function, named as Lambda names its default group, with a retention.
+    let groups: BTreeMap<String, &Value> = resources(&t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .map(|(id, r)| (id.clone(), &r["Properties"]))
+        .collect();
+    for g in groups.values() {
+        assert_eq!(g["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
+    }
+    let names: BTreeSet<String> = groups
+        .values()
+        .filter_map(|g| g["LogGroupName"]["Fn::Sub"].as_str())
+        .map(str::to_owned)
+        .collect();
+    let mut functions = 0;
+    for (id, r) in resources(&t) {
+        if r["Type"] == "AWS::Serverless::Function" {
+            functions += 1;
+            assert!(
+                names.contains(&format!("/aws/lambda/${{{id}}}")),
+                "{id} has no log group with a retention"
+            );
+        }
+    }
+    assert_eq!(functions, 10);
+
+    // Both state machines: logging (no execution data) into a group of this stack, tracing,
+    // and the delivery actions the Step Functions guide lists for CloudWatch Logs.
+    for id in ["KeycardStateMachine", "CloudTrailStateMachine"] {
+        let p = &t["Resources"][id]["Properties"];
+        assert_eq!(p["Tracing"]["Enabled"], true, "{id}");
+        let logging = &p["Logging"];
+        assert_eq!(
+            logging["Level"],
+            json!({"Ref": "StateMachineLogLevel"}),
+            "{id}"
+        );
+        assert_eq!(logging["IncludeExecutionData"], false, "{id}");
+        let group =
+            logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap();
+        assert!(groups.contains_key(group), "{id}: {group}");
+        assert!(
+            groups[group]["LogGroupName"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .starts_with("/aws/vendedlogs/states/"),
+            "{id}"
+        );
+        let statements = policy_statements(&t, id);
+        for action in [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+        ] {
+            assert!(
+                statements
+                    .iter()
+                    .any(|s| allows(s, action) && s["Resource"] == "*"),
+                "{id}: {action}"
+            );
+        }
+    }
+}
+
+/// Issue 15, defect 6: a scheduled start EventBridge cannot deliver is retried, then kept in a
+/// dead-letter queue only that rule may write to.
+#[test]
+fn the_schedule_retries_then_dead_letters() {
+    let t = template();
+    let event = &t["Resources"]["KeycardStateMachine"]["Properties"]["Events"]["QuarterlyRun"]["Properties"];
+    let retry = &event["RetryPolicy"];
+    assert!(retry["MaximumRetryAttempts"].as_u64().unwrap() >= 1);
+    // EventBridge's bounds: 0..=185 attempts, 60..=86400 seconds.
+    assert!(retry["MaximumRetryAttempts"].as_u64().unwrap() <= 185);
+    let age = retry["MaximumEventAgeInSeconds"].as_u64().unwrap();
+    assert!((60..=86_400).contains(&age), "{age}");
+    let queue = event["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(t["Resources"][queue]["Type"], "AWS::SQS::Queue");
+    let policy = resources(&t)
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::SQS::QueuePolicy"
+                && r["Properties"]["Queues"] == json!([{"Ref": queue}])
+        })
+        .expect("the dead-letter queue has a queue policy");
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    let s = &statements[0];
+    assert_eq!(s["Principal"], json!({"Service": "events.amazonaws.com"}));
+    assert_eq!(s["Action"], "sqs:SendMessage");
+    // SAM names the rule it generates for the event <StateMachine><Event>.
+    assert_eq!(
+        s["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"Fn::GetAtt": ["KeycardStateMachineQuarterlyRun", "Arn"]})
+    );
+}
+
+/// Issue 15, defect 6: ARNs are built with `${AWS::Partition}` (aws-cn, aws-us-gov), never
+/// with a literal `arn:aws:`.
+#[test]
+fn template_arns_name_no_partition() {
+    let text = read_repo_file("template.yaml");
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or_default();
+        assert!(
+            !code.contains("arn:aws:"),
+            "template.yaml:{}: a literal arn:aws: ({line})",
+            n + 1
+        );
+    }
+    // The trail ARN parameter accepts every partition.
+    let pattern = template()["Parameters"]["TrailArn"]["AllowedPattern"].clone();
+    assert_eq!(
+        pattern,
+        "^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/.+$"
+    );
+}
+
+/// A number the CloudTrail mode ASL reads at `path` after running `Plan`'s successor states on
+/// `state`, with `${ScanConcurrency}` substituted as CloudFormation would: the three states
+/// between Plan and ScanTrail (a Pass with `States.StringToJson`, a Choice, a Pass).
+fn scan_concurrency_after_plan(requested: u64, reserved: u64) -> u64 {
+    let asl = cloudtrail_asl();
+    let top = &asl["States"];
+    let mut state = json!({"batching": {"maxConcurrency": requested}});
+    let mut name = top["Plan"]["Next"].as_str().unwrap().to_owned();
+    let mut steps = 0;
+    while name != "ScanTrail" {
+        steps += 1;
+        assert!(steps < 5, "Plan does not lead to ScanTrail");
+        let s = &top[&name];
+        match s["Type"].as_str().unwrap() {
+            "Pass" if s.get("Parameters").is_some() => {
+                let params = s["Parameters"].as_object().unwrap();
+                assert_eq!(params.len(), 1);
+                let (key, expr) = params.iter().next().unwrap();
+                let field = key.strip_suffix(".$").unwrap();
+                assert_eq!(
+                    expr, "States.StringToJson('${ScanConcurrency}')",
+                    "the template parameter, as a number"
+                );
+                let target = s["ResultPath"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("$.")
+                    .unwrap();
+                let mut limits = serde_json::Map::new();
+                limits.insert(field.to_owned(), json!(reserved));
+                state[target] = Value::Object(limits);
+            }
+            "Pass" => {
+                let from = s["InputPath"].as_str().unwrap().strip_prefix('$').unwrap();
+                let to = s["ResultPath"].as_str().unwrap().strip_prefix('$').unwrap();
+                let value = state.pointer(&from.replace('.', "/")).unwrap().clone();
+                *state.pointer_mut(&to.replace('.', "/")).unwrap() = value;
+            }
+            "Choice" => {
+                let rules = s["Choices"].as_array().unwrap();
+                assert_eq!(rules.len(), 1);
+                let r = &rules[0];
+                let get = |p: &str| {
+                    state
+                        .pointer(&p.strip_prefix('$').unwrap().replace('.', "/"))
+                        .and_then(Value::as_u64)
+                        .unwrap()
+                };
+                let left = get(r["Variable"].as_str().unwrap());
+                let right = get(r["NumericGreaterThanPath"].as_str().unwrap());
+                name = if left > right {
+                    r["Next"].as_str().unwrap().to_owned()
+                } else {
+                    s["Default"].as_str().unwrap().to_owned()
+                };
+                continue;
+            }
+            other => panic!("{name}: unexpected {other} state"),
+        }
+        name = s["Next"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(
+        top["ScanTrail"]["MaxConcurrencyPath"], "$.batching.maxConcurrency",
+        "the map runs at the capped concurrency"
+    );
+    state["batching"]["maxConcurrency"].as_u64().unwrap()
+}
+
+/// Issue 15, defect 6: the batch function has reserved concurrency (a scan cannot starve the
+/// workloads it analyses), and the map never runs more children at once than that reservation
+/// (more would only be throttled): one parameter feeds both, and the state machine caps the
+/// requested maxConcurrency at it.
+#[test]
+fn the_scan_runs_within_the_batch_functions_reserved_concurrency() {
+    let t = template();
+    let param = &t["Parameters"]["ScanConcurrency"];
+    assert_eq!(param["Type"], "Number");
+    assert!(param["MinValue"].as_u64().unwrap() >= 1);
+    // Distributed Map runs at most 10,000 children at once.
+    assert!(param["MaxValue"].as_u64().unwrap() <= 10_000);
+    let batch = &t["Resources"]["CloudTrailBatchFunction"]["Properties"];
+    assert_eq!(
+        batch["ReservedConcurrentExecutions"],
+        json!({"Ref": "ScanConcurrency"})
+    );
+    assert_eq!(
+        t["Resources"]["CloudTrailStateMachine"]["Properties"]["DefinitionSubstitutions"]["ScanConcurrency"],
+        json!({"Ref": "ScanConcurrency"})
+    );
+    // The sample input's concurrency runs as asked with the default reservation.
+    let sample: Value =
+        serde_json::from_str(&read_repo_file("events/cloudtrail-mode.json")).unwrap();
+    let asked = sample["batching"]["maxConcurrency"].as_u64().unwrap();
+    let default = param["Default"].as_u64().unwrap();
+    assert!(asked <= default);
+    assert_eq!(scan_concurrency_after_plan(asked, default), asked);
+    assert_eq!(scan_concurrency_after_plan(1_000, 100), 100);
+    assert_eq!(scan_concurrency_after_plan(100, 100), 100);
+    assert_eq!(scan_concurrency_after_plan(7, 250), 7);
+}
+
+/// Step Functions' quota on one Standard execution's history ("Step Functions service quotas":
+/// 25,000 events; an execution that would exceed it fails).
+const HISTORY_EVENT_LIMIT: u64 = 25_000;
+
+/// Events a Lambda task adds to the history with the `Resource: <function ARN>` integration
+/// (Developer Guide, "HistoryEvent" types): TaskStateEntered, LambdaFunctionScheduled,
+/// LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited. Each retried attempt adds
+/// LambdaFunctionFailed (or TimedOut), Scheduled and Started again.
+const LAMBDA_TASK_EVENTS: u64 = 5;
+const EVENTS_PER_RETRY: u64 = 3;
+/// Entered and Exited: Pass, Wait, Choice.
+const PLAIN_STATE_EVENTS: u64 = 2;
+/// An AWS SDK task: TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited.
+const SDK_TASK_EVENTS: u64 = 5;
+/// An inline Map state: MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited;
+/// per iteration MapIterationStarted and MapIterationSucceeded.
+const MAP_EVENTS: u64 = 4;
+const MAP_ITERATION_EVENTS: u64 = 2;
+
+fn param_max(t: &Value, name: &str) -> u64 {
+    t["Parameters"][name]["MaxValue"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} has no MaxValue"))
+}
+
+/// Retries of one task's retriers if every one of them is used up.
+fn all_retries(s: &Value) -> u64 {
+    s["Retry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["MaxAttempts"].as_u64().unwrap())
+        .sum()
+}
+
+/// Seconds one task's retriers wait in total if every attempt is used (before jitter, which
+/// only shortens waits).
+fn all_backoff_seconds(s: &Value) -> f64 {
+    let mut total = 0.0;
+    for r in s["Retry"].as_array().into_iter().flatten() {
+        let mut wait = r["IntervalSeconds"].as_f64().unwrap();
+        let cap = r["MaxDelaySeconds"].as_f64().unwrap_or(f64::MAX);
+        for _ in 0..r["MaxAttempts"].as_u64().unwrap() {
+            total += wait.min(cap);
+            wait *= r["BackoffRate"].as_f64().unwrap();
+        }
+    }
+    total
+}
+
+/// Issue 15, defect 6: one Access Analyzer mode execution at the largest parameters the
+/// template allows (WaitSeconds, MaxPolls, MaxGenerations at their MaxValue, every job timing
+/// out, every StartGeneration using all its retries) stays under the 25,000-event history and
+/// the state machine's TimeoutSeconds, with the largest number of target stacks the state
+/// machine accepts. The state machine refuses larger inputs (CheckRunBudget) with the same
+/// bounds, so a hand-started run cannot exceed them either.
+#[test]
+fn one_access_analyzer_run_fits_its_history_and_timeout() {
+    let t = template();
+    let a = asl();
+    let all = states(&a);
+    let wait = param_max(&t, "WaitSeconds");
+    let polls = param_max(&t, "MaxPolls");
+    let roles = param_max(&t, "MaxGenerations");
+    assert_eq!(roles, 50, "Access Analyzer's daily quota");
+
+    // The guard after discovery uses exactly these bounds.
+    let guard = &a["States"]["CheckRunBudget"];
+    assert_eq!(a["States"]["Discover"]["Next"], "CheckRunBudget");
+    assert_eq!(guard["Default"], "AnalyseRoles");
+    let rule = &guard["Choices"][0];
+    assert_eq!(a["States"][rule["Next"].as_str().unwrap()]["Type"], "Fail");
+    assert_eq!(
+        a["States"][rule["Next"].as_str().unwrap()]["Error"],
+        chain::INVALID_INPUT
+    );
+    let mut bounds = BTreeMap::new();
+    for c in rule["Or"].as_array().unwrap() {
+        let var = c["Variable"].as_str().unwrap().to_owned();
+        bounds.insert(var, c.clone());
+    }
+    assert_eq!(bounds["$.run.maxPolls"]["NumericGreaterThan"], polls);
+    assert_eq!(bounds["$.run.waitSeconds"]["NumericGreaterThan"], wait);
+    assert_eq!(bounds[&format!("$.roles[{roles}]")]["IsPresent"], true);
+    let stacks_bound = bounds
+        .keys()
+        .find_map(|k| k.strip_prefix("$.stacks[")?.strip_suffix(']'))
+        .map(|n| n.parse::<u64>().unwrap())
+        .expect("a bound on the number of stacks");
+
+    // History events.
+    let lambda = |_state: &str, retries: u64| LAMBDA_TASK_EVENTS + retries * EVENTS_PER_RETRY;
+    let start = &all["StartGeneration"];
+    let per_role = MAP_ITERATION_EVENTS
+        + lambda("StartGeneration", all_retries(start))
+        + polls * (PLAIN_STATE_EVENTS + lambda("PollGeneration", 0) + PLAIN_STATE_EVENTS)
+        + lambda("CancelGeneration", 0)
+        + PLAIN_STATE_EVENTS;
+    // A stack may use up one retrier of its diff (the transient one).
+    let per_stack = MAP_ITERATION_EVENTS
+        + lambda(
+            "Diff",
+            all["Diff"]["Retry"][0]["MaxAttempts"].as_u64().unwrap(),
+        )
+        + lambda("WriteProposal", 0);
+    let fixed = 2 // ExecutionStarted, ExecutionSucceeded
+        + lambda("Discover", all_retries(&all["Discover"]))
+        + PLAIN_STATE_EVENTS // CheckRunBudget
+        + MAP_EVENTS // AnalyseRoles
+        + PLAIN_STATE_EVENTS // TrailToRead
+        + 3 * SDK_TASK_EVENTS
+        + MAP_EVENTS // AnalyseStacks
+        + lambda("Summarize", all_retries(&all["Summarize"]));
+    let events = fixed + roles * per_role + stacks_bound * per_stack;
+    assert!(
+        events <= HISTORY_EVENT_LIMIT,
+        "{events} history events at {roles} roles x {polls} polls and {stacks_bound} stacks"
+    );
+
+    // Duration, every Lambda taking its whole timeout.
+    let timeout_of = |state: &str| {
+        let arn = all[state]["Resource"].as_str().unwrap();
+        let key = arn.trim_start_matches("${").trim_end_matches('}');
+        let function = t["Resources"]["KeycardStateMachine"]["Properties"]
+            ["DefinitionSubstitutions"][key]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
+        t["Resources"][function]["Properties"]["Timeout"]
+            .as_u64()
+            .or_else(|| t["Globals"]["Function"]["Timeout"].as_u64())
+            .unwrap() as f64
+    };
+    let attempts = |state: &str| (1 + all_retries(&all[state])) as f64;
+    let role_seconds = timeout_of("StartGeneration") * attempts("StartGeneration")
+        + all_backoff_seconds(start)
+        + polls as f64 * (wait as f64 + timeout_of("PollGeneration"))
+        + timeout_of("CancelGeneration");
+    let concurrency = a["States"]["AnalyseStacks"]["MaxConcurrency"]
+        .as_u64()
+        .unwrap();
+    let stack_seconds = timeout_of("Diff") + timeout_of("WriteProposal");
+    let seconds = timeout_of("Discover")
+        + roles as f64 * role_seconds
+        + stacks_bound.div_ceil(concurrency) as f64 * stack_seconds
+        + timeout_of("Summarize");
+    let limit = a["TimeoutSeconds"].as_u64().unwrap() as f64;
+    assert!(
+        seconds < limit,
+        "{seconds} s at the parameters' maxima, TimeoutSeconds {limit}"
+    );
+    // Standard workflows run at most a year.
+    assert!(limit <= 365.0 * 86_400.0);
+}
+
+/// Both state machines have a timeout: a stuck run ends (and can be re-driven) instead of
+/// holding Access Analyzer's single generation slot or the scan's concurrency for a year.
+#[test]
+fn both_state_machines_time_out() {
+    for (file, asl) in [(ASL, asl()), (CLOUDTRAIL_ASL, cloudtrail_asl())] {
+        let timeout = asl["TimeoutSeconds"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{file} has no TimeoutSeconds"));
+        assert!(
+            (86_400..=31 * 86_400).contains(&timeout),
+            "{file}: {timeout}"
+        );
+    }
+}
+
+/// The regions where Access Analyzer allows 5 policy generations a day, not 50 (IAM User
+/// Guide, "IAM Access Analyzer quotas"), refuse a larger MaxGenerations at deploy time.
+#[test]
+fn max_generations_is_five_where_the_daily_quota_is_five() {
+    let t = template();
+    let rule = &t["Rules"]["FiveGenerationsADayRegions"];
+    assert_eq!(
+        rule["RuleCondition"]["Fn::Contains"],
+        json!([
+            ["af-south-1", "ap-east-1", "ap-southeast-3", "eu-south-1", "me-south-1"],
+            {"Ref": "AWS::Region"}
+        ])
+    );
+    assert_eq!(
+        rule["Assertions"][0]["Assert"]["Fn::Contains"],
+        json!([["1", "2", "3", "4", "5"], {"Ref": "MaxGenerations"}])
     );
 }
