@@ -200,6 +200,14 @@ fn orders_app_proposal_is_least_privilege_and_safe() {
     assert!(!template.contains("policy/PowerUserAccess"));
     assert!(!template.contains("Action: s3:*"));
     assert!(template.contains("!GetAtt OrdersTable.Arn"));
+    // Portable: no literal account or region; the worker's log group is derived from its
+    // function, in the stack's own partition, region and account.
+    for literal in ["123456789012", "eu-west-1", "orders-app-WorkerFunction-"] {
+        assert!(!template.contains(literal), "{literal} in the proposal");
+    }
+    assert!(template.contains(
+        "!Sub arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${WorkerFunction}:log-stream:*"
+    ));
     // The untouched parts are byte-identical (comments and the state machine definition).
     assert!(template.contains("# Processes queued orders: writes them, stores receipts"));
     assert!(template.contains("Resource: arn:aws:states:::lambda:invoke"));
@@ -368,6 +376,12 @@ fn ingest_pipeline_uses_ledger_keep_file_and_shared_policy() {
 
     // Deny and Condition are kept as written; the boundary is untouched.
     let template = std::fs::read_to_string(out.join("template.json")).unwrap();
+    // Portable: the stack's own account and region (learnt from its resources' ARNs) are
+    // pseudo parameters; a bucket of the template is its Arn attribute.
+    for literal in ["210987654321", "us-east-1"] {
+        assert!(!template.contains(literal), "{literal} in the proposal");
+    }
+    assert!(template.contains("\"Fn::Sub\": \"${CuratedBucket.Arn}/*\""));
     assert!(template.contains("\"Sid\": \"DenyInsecureTransport\""));
     assert!(template.contains("\"s3:x-amz-server-side-encryption\": \"aws:kms\""));
     assert!(template.contains("policy/pipeline-boundary"));

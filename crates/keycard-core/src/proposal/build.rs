@@ -438,13 +438,18 @@ fn narrow(
     }
     let mut out = Vec::with_capacity(general.len());
     for arn in general {
-        if !patterns.iter().any(|p| pattern_covers(p, &arn)) {
+        let covering: Vec<&str> = patterns
+            .iter()
+            .copied()
+            .filter(|p| pattern_covers(p, &arn))
+            .collect();
+        if covering.is_empty() {
             return None;
         }
+        // Written portably where the covering Resource leaves region and account open.
         let expr = ctx
             .index
-            .expression_for(&arn)
-            .unwrap_or_else(|| Value::String(arn.clone()));
+            .write(&arn, super::resources::open_positions(&covering, &arn));
         out.push(NarrowedResource { expr, arn });
     }
     Some(out)

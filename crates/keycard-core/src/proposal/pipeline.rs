@@ -146,7 +146,15 @@ pub fn plan_principals(
         .map(|p| p.reference.clone())
         .collect();
     let resolutions = resolve_principals(&refs, &evidence_arns, &ctx, &r.role_arns);
-    let index = ResourceIndex::new(&model.resources, &ctx);
+    let mut index = ResourceIndex::new(&model.resources, &ctx);
+    // Without --region (or --account-id), the stack's own come from its resources' ARNs.
+    index.infer_home(
+        [&input.usage, ledger]
+            .into_iter()
+            .flat_map(|u| u.principals.values())
+            .flat_map(|p| p.actions.values())
+            .flat_map(|a| a.resources.iter().map(String::as_str)),
+    );
     // Template resources the evidence records data events on (a bucket's objects, a table).
     let recorded_resources: BTreeSet<String> = input
         .coverage

@@ -11,7 +11,7 @@
 //!    intrinsic (`!GetAtt X.Arn`, `!Ref X`, `!Sub ...`) so the proposal survives a
 //!    redeployment under another stack name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -123,21 +123,100 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
     crate::policy::wildcard_match(pattern.as_bytes(), arn.as_bytes(), true)
 }
 
-/// Whether every ARN matched by `narrower` is matched by `pattern`. Sound, not complete: it
-/// answers `true` only for shapes it can prove (equal, `*`, a literal ARN, or a pattern whose
-/// only wildcard is a trailing `*` and the narrower pattern extends its prefix).
+/// Whether every ARN matched by `narrower` is matched by `pattern`. Sound, not complete: the
+/// narrower pattern's wildcards are treated as symbols that only a `*` of `pattern` may absorb
+/// (a `?` of `pattern` also takes a `?`, which stands for exactly one character). If `pattern`
+/// matches `narrower` that way, it matches every expansion of it, because each of its `*` can
+/// take whatever the absorbed wildcards expanded to. `arn:aws:logs:*:*:*` thus covers
+/// `arn:aws:logs:*:123456789012:log-group:x:*`; `b?` never covers `b*`.
 pub fn pattern_covers(pattern: &str, narrower: &str) -> bool {
     if pattern == narrower || pattern == "*" {
         return true;
     }
-    let narrower_has_wildcard = narrower.contains(['*', '?']);
-    if !narrower_has_wildcard {
-        return resource_matches(pattern, narrower);
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = narrower.chars().collect();
+    // One position of `pattern` against one symbol of `narrower` (not for `*` of `pattern`).
+    let one = |pc: char, nc: char| match pc {
+        '?' => nc != '*',
+        _ => nc != '*' && nc != '?' && pc == nc,
+    };
+    // The greedy matcher with star backtracking of [`crate::policy`], over symbols: a `*` of
+    // `pattern` matches any run of them, so the usual argument for its correctness holds.
+    let (mut pi, mut ni) = (0usize, 0usize);
+    let mut star: Option<usize> = None;
+    let mut mark = 0usize;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] != '*' && one(p[pi], n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(st) = star {
+            pi = st + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
     }
-    match pattern.strip_suffix('*') {
-        Some(prefix) if !prefix.contains(['*', '?']) => narrower.starts_with(prefix),
-        _ => false,
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
     }
+    pi == p.len()
+}
+
+/// Which parts of a narrowed ARN the original Resource leaves open. Only an open part may be
+/// written as a pseudo parameter: a Resource pinned to `eu-west-1` (a replica table, a central
+/// bucket) means that region wherever the stack is deployed, so `${AWS::Region}` there would
+/// grant, in another region, something the original never granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenPositions {
+    pub region: bool,
+    pub account: bool,
+}
+
+impl OpenPositions {
+    /// Every part open (the original Resource is `*` or leaves region and account free).
+    pub const ALL: OpenPositions = OpenPositions {
+        region: true,
+        account: true,
+    };
+}
+
+/// The parts of `arn` that every value of which one of the `covering` patterns allows: `arn`
+/// with its region (account) replaced by `*` must still be covered by one pattern. Region and
+/// account are tried together first, so both are open only when one pattern allows both.
+pub fn open_positions(covering: &[&str], arn: &str) -> OpenPositions {
+    let Some(a) = Arn::parse(arn) else {
+        return OpenPositions::default();
+    };
+    let with = |region: bool, account: bool| {
+        format!(
+            "arn:{}:{}:{}:{}:{}",
+            a.partition,
+            a.service,
+            if region && !a.region.is_empty() {
+                "*"
+            } else {
+                a.region
+            },
+            if account && !a.account.is_empty() {
+                "*"
+            } else {
+                a.account
+            },
+            a.resource
+        )
+    };
+    for (region, account) in [(true, true), (true, false), (false, true)] {
+        let candidate = with(region, account);
+        if covering.iter().any(|p| pattern_covers(p, &candidate)) {
+            return OpenPositions { region, account };
+        }
+    }
+    OpenPositions::default()
 }
 
 /// Resolves a name written in a template (plain string, `Fn::Sub`, `Fn::Join`, `Ref` to a
@@ -232,11 +311,16 @@ pub fn is_generated_name(name: &str, stack: &str, logical_id: &str, lowercase: b
     (6..=13).contains(&suffix.len()) && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// Matches ARNs to resources of the template and writes them as intrinsics.
+/// Matches ARNs to resources of the template and writes proposed ARNs portably.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceIndex {
     entries: Vec<IndexEntry>,
     stack_name: Option<String>,
+    /// The stack's own partition, region and account: values an ARN may say with
+    /// `${AWS::Partition}`, `${AWS::Region}` and `${AWS::AccountId}`.
+    partition: String,
+    region: Option<String>,
+    account: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +329,17 @@ struct IndexEntry {
     kind: NamedKind,
     /// The physical name, when it can be known without the deployed stack.
     name: Option<String>,
+}
+
+/// A resource of the template an ARN belongs to, in the two ways it can be written.
+struct TemplateRef {
+    /// The whole ARN as an intrinsic (`!GetAtt X.Arn`, `!Ref X`, `!Sub ${X.Arn}/*`), usable
+    /// when the partition, region and account may all come from the stack.
+    short: Option<Value>,
+    /// The resource part (after `arn:p:service:region:account:`) in `Fn::Sub` syntax with
+    /// the name from the template (`table/${OrdersTable}`), for ARNs whose region or account
+    /// must stay literal. `None` when no attribute gives the name (a secret's ARN suffix).
+    resource: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +418,42 @@ impl ResourceIndex {
         ResourceIndex {
             entries,
             stack_name: ctx.stack_name.clone(),
+            partition: ctx.partition.clone(),
+            region: ctx.region.clone(),
+            account: ctx.account_id.clone(),
+        }
+    }
+
+    /// Learns the stack's region and account, when they were not given, from evidence ARNs
+    /// of the template's own resources: CloudFormation creates a stack's resources in the
+    /// stack's account and region, so every such ARN carries them. Only a value all of them
+    /// agree on is taken (a regional ARN without a region, S3's, says nothing).
+    pub fn infer_home<'a>(&mut self, arns: impl IntoIterator<Item = &'a str>) {
+        if self.region.is_some() && self.account.is_some() {
+            return;
+        }
+        let mut regions = BTreeSet::new();
+        let mut accounts = BTreeSet::new();
+        for arn in arns {
+            let general = generalize(arn);
+            let Some(a) = Arn::parse(&general) else {
+                continue;
+            };
+            if self.template_ref(&a).is_none() {
+                continue;
+            }
+            if !a.region.is_empty() {
+                regions.insert(a.region.to_string());
+            }
+            if !a.account.is_empty() {
+                accounts.insert(a.account.to_string());
+            }
+        }
+        if self.region.is_none() && regions.len() == 1 {
+            self.region = regions.pop_first();
+        }
+        if self.account.is_none() && accounts.len() == 1 {
+            self.account = accounts.pop_first();
         }
     }
 
@@ -340,39 +471,147 @@ impl ResourceIndex {
     /// template. The expression resolves to exactly `arn` once deployed.
     pub fn expression_for(&self, arn: &str) -> Option<Value> {
         let a = Arn::parse(arn)?;
-        let mut found: Option<Value> = None;
-        for e in self
-            .entries
-            .iter()
-            .filter(|e| e.kind.service() == a.service)
+        self.template_ref(&a)?;
+        Some(self.write(arn, OpenPositions::ALL))
+    }
+
+    /// How a proposed ARN is written: as the template's own resource (`!GetAtt`, `!Ref`,
+    /// `!Sub`) when it is one, with `${AWS::Partition}`, `${AWS::Region}` and
+    /// `${AWS::AccountId}` where the value is the stack's own and `open` allows it, and
+    /// literally otherwise (another account's resource, an AWS-owned one, a bucket of
+    /// unknown owner). The result resolves to exactly `arn` in this deployment.
+    ///
+    /// The partition needs no `open` check: partitions are isolated, IAM credentials of one
+    /// can never act on resources of another
+    /// (<https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html>),
+    /// so a partition written in the original can only ever have meant the stack's own.
+    pub fn write(&self, arn: &str, open: OpenPositions) -> Value {
+        let literal = || Value::String(arn.to_string());
+        let Some(a) = Arn::parse(arn) else {
+            return literal();
+        };
+        let template = self.template_ref(&a);
+        let own_account = !a.account.is_empty() && self.account.as_deref() == Some(a.account);
+        if template.is_none() && !own_account {
+            return literal();
+        }
+        // A resource of the template lives in the stack's region and account.
+        let region = !a.region.is_empty()
+            && open.region
+            && (template.is_some() || self.region.as_deref() == Some(a.region));
+        let account = !a.account.is_empty() && open.account;
+        let partition = template.is_some() || a.partition == self.partition;
+        let all = partition && (a.region.is_empty() || region) && (a.account.is_empty() || account);
+        let resource = match template {
+            Some(TemplateRef {
+                short: Some(short), ..
+            }) if all => return short,
+            Some(TemplateRef {
+                resource: Some(r), ..
+            }) => r,
+            _ => escape_sub(a.resource),
+        };
+        let text = format!(
+            "arn:{}:{}:{}:{}:{}",
+            if partition {
+                "${AWS::Partition}"
+            } else {
+                a.partition
+            },
+            a.service,
+            if region { "${AWS::Region}" } else { a.region },
+            if account {
+                "${AWS::AccountId}"
+            } else {
+                a.account
+            },
+            resource
+        );
+        if text.contains("${") {
+            json!({ "Fn::Sub": text })
+        } else {
+            literal()
+        }
+    }
+
+    /// The one resource of the template `a` belongs to; `None` when none does, or when two
+    /// claim it (never guess). An ARN in another account or region than the stack's (when
+    /// known) is never the template's, whatever its name.
+    fn template_ref(&self, a: &Arn<'_>) -> Option<TemplateRef> {
+        let elsewhere = |field: &str, home: &Option<String>| {
+            !field.is_empty() && home.as_deref().is_some_and(|h| h != field)
+        };
+        if elsewhere(a.region, &self.region)
+            || elsewhere(a.account, &self.account)
+            || a.partition != self.partition
         {
-            if let Some(expr) = self.match_entry(e, &a) {
+            return None;
+        }
+        let mut found: Option<TemplateRef> = None;
+        for e in &self.entries {
+            if let Some(r) = self.match_entry(e, a) {
                 if found.is_some() {
-                    // Two resources claim the same ARN: do not guess.
                     return None;
                 }
-                found = Some(expr);
+                found = Some(r);
             }
         }
         found
     }
 
-    fn match_entry(&self, e: &IndexEntry, a: &Arn<'_>) -> Option<Value> {
+    fn match_entry(&self, e: &IndexEntry, a: &Arn<'_>) -> Option<TemplateRef> {
         let id = e.logical_id.as_str();
+        let both = |short: Value, resource: String| TemplateRef {
+            short: Some(short),
+            resource: Some(resource),
+        };
+        let sub_only = |resource: String| TemplateRef {
+            short: None,
+            resource: Some(resource),
+        };
         let get_att = || json!({"Fn::GetAtt": [id, "Arn"]});
         let reference = || json!({"Ref": id});
+        // `${X.Arn}` followed by a literal tail, or the bare attribute without one.
+        let arn_with = |sep: &str, tail: Option<&str>| match tail {
+            None => get_att(),
+            Some(t) => json!({"Fn::Sub": format!("${{{id}.Arn}}{sep}{}", escape_sub(t))}),
+        };
+        let tail_of = |sep: &str, tail: Option<&str>| {
+            tail.map(|t| format!("{sep}{}", escape_sub(t)))
+                .unwrap_or_default()
+        };
+        if a.service == "logs" && e.kind == NamedKind::Function {
+            // A function's own log group, `/aws/lambda/<function name>` (where Lambda sends
+            // logs unless LoggingConfig says otherwise:
+            // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
+            // `Ref` gives the function's name, so the expression is exact either way.
+            let rest = a.resource.strip_prefix("log-group:/aws/lambda/")?;
+            let (f, tail) = match rest.split_once(':') {
+                Some((f, t)) => (f, Some(t)),
+                None => (rest, None),
+            };
+            if !self.name_matches(e, f) {
+                return None;
+            }
+            return Some(sub_only(format!(
+                "log-group:/aws/lambda/${{{id}}}{}",
+                tail_of(":", tail)
+            )));
+        }
+        if e.kind.service() != a.service {
+            return None;
+        }
         match e.kind {
             NamedKind::Bucket => {
                 let (bucket, key) = match a.resource.split_once('/') {
                     Some((b, k)) => (b, Some(k)),
                     None => (a.resource, None),
                 };
-                if !self.name_matches(e, bucket) {
-                    return None;
-                }
-                Some(match key {
-                    None => get_att(),
-                    Some(k) => json!({"Fn::Sub": format!("${{{id}.Arn}}/{k}")}),
+                self.name_matches(e, bucket).then(|| {
+                    both(
+                        arn_with("/", key),
+                        format!("${{{id}}}{}", tail_of("/", key)),
+                    )
                 })
             }
             NamedKind::Table => {
@@ -381,39 +620,45 @@ impl ResourceIndex {
                     Some((t, tail)) => (t, Some(tail)),
                     None => (rest, None),
                 };
-                if !self.name_matches(e, table) {
-                    return None;
-                }
-                Some(match tail {
-                    None => get_att(),
-                    Some(t) => json!({"Fn::Sub": format!("${{{id}.Arn}}/{t}")}),
+                self.name_matches(e, table).then(|| {
+                    both(
+                        arn_with("/", tail),
+                        format!("table/${{{id}}}{}", tail_of("/", tail)),
+                    )
                 })
             }
-            NamedKind::Queue => self.name_matches(e, a.resource).then(get_att),
-            NamedKind::Topic => self.name_matches(e, a.resource).then(reference),
+            NamedKind::Queue => self
+                .name_matches(e, a.resource)
+                .then(|| both(get_att(), format!("${{{id}.QueueName}}"))),
+            NamedKind::Topic => self
+                .name_matches(e, a.resource)
+                .then(|| both(reference(), format!("${{{id}.TopicName}}"))),
             NamedKind::Function => {
                 let rest = a.resource.strip_prefix("function:")?;
                 let (f, qualifier) = match rest.split_once(':') {
                     Some((f, q)) => (f, Some(q)),
                     None => (rest, None),
                 };
-                if !self.name_matches(e, f) {
-                    return None;
-                }
-                Some(match qualifier {
-                    None => get_att(),
-                    Some(q) => json!({"Fn::Sub": format!("${{{id}.Arn}}:{q}")}),
+                self.name_matches(e, f).then(|| {
+                    both(
+                        arn_with(":", qualifier),
+                        format!("function:${{{id}}}{}", tail_of(":", qualifier)),
+                    )
                 })
             }
             NamedKind::StateMachine => {
                 let parts: Vec<&str> = a.resource.split(':').collect();
                 match parts.as_slice() {
-                    ["stateMachine", name] if self.name_matches(e, name) => Some(reference()),
-                    ["execution", name, rest @ ..] if self.name_matches(e, name) => {
-                        Some(json!({"Fn::Sub": format!(
-                            "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{id}.Name}}:{}",
-                            rest.join(":")
-                        )}))
+                    ["stateMachine", name] if self.name_matches(e, name) => {
+                        Some(both(reference(), format!("stateMachine:${{{id}.Name}}")))
+                    }
+                    [kind @ ("execution" | "express"), name, rest @ ..]
+                        if self.name_matches(e, name) =>
+                    {
+                        Some(sub_only(format!(
+                            "{kind}:${{{id}.Name}}:{}",
+                            escape_sub(&rest.join(":"))
+                        )))
                     }
                     _ => None,
                 }
@@ -421,50 +666,58 @@ impl ResourceIndex {
             NamedKind::LogGroup => {
                 let rest = a.resource.strip_prefix("log-group:")?;
                 let (group, tail) = match rest.split_once(':') {
-                    Some((g, t)) => (g, t),
-                    None => (rest, ""),
+                    Some((g, t)) => (g, Some(t)),
+                    None => (rest, None),
                 };
                 if !self.name_matches(e, group) {
                     return None;
                 }
-                match tail {
-                    "*" => Some(get_att()),
-                    "" => None,
-                    t => Some(json!({"Fn::Sub": format!(
-                        "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{id}}}:{t}"
-                    )})),
-                }
+                // The log group's `Arn` attribute ends in `:*`.
+                let resource = format!("log-group:${{{id}}}{}", tail_of(":", tail));
+                Some(if tail == Some("*") {
+                    both(get_att(), resource)
+                } else {
+                    sub_only(resource)
+                })
             }
             NamedKind::Stream => {
                 let name = a.resource.strip_prefix("stream/")?;
-                self.name_matches(e, name).then(get_att)
+                self.name_matches(e, name)
+                    .then(|| both(get_att(), format!("stream/${{{id}}}")))
             }
             NamedKind::EventBus => {
                 let name = a.resource.strip_prefix("event-bus/")?;
-                self.name_matches(e, name).then(get_att)
+                self.name_matches(e, name)
+                    .then(|| both(get_att(), format!("event-bus/${{{id}}}")))
             }
             NamedKind::Secret => {
-                // Secret ARNs end in `-` and six random characters.
+                // Secret ARNs end in `-` and six random characters; only `Ref` (the whole
+                // ARN) gives them.
                 let rest = a.resource.strip_prefix("secret:")?;
                 let (name, suffix) = rest.rsplit_once('-')?;
-                (suffix.len() == 6 && self.name_matches(e, name)).then(reference)
+                (suffix.len() == 6 && self.name_matches(e, name)).then(|| TemplateRef {
+                    short: Some(reference()),
+                    resource: None,
+                })
             }
             NamedKind::Parameter => {
                 let rest = a.resource.strip_prefix("parameter")?;
                 // `Ref` of a parameter gives its name, with the leading slash if it has one.
                 if self.name_matches(e, rest) {
-                    Some(json!({"Fn::Sub": format!(
-                        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{id}}}"
-                    )}))
+                    Some(sub_only(format!("parameter${{{id}}}")))
                 } else {
                     let bare = rest.strip_prefix('/')?;
-                    self.name_matches(e, bare).then(|| json!({"Fn::Sub": format!(
-                        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{{id}}}"
-                    )}))
+                    self.name_matches(e, bare)
+                        .then(|| sub_only(format!("parameter/${{{id}}}")))
                 }
             }
         }
     }
+}
+
+/// `${` in literal text of an `Fn::Sub` string is written `${!`.
+fn escape_sub(text: &str) -> String {
+    text.replace("${", "${!")
 }
 
 /// A stack lookup gives physical ids in different shapes per type (a queue's is its URL, a
@@ -673,5 +926,298 @@ mod tests {
             "ReceiptsBucket",
             true
         ));
+    }
+
+    #[test]
+    fn pattern_cover_sees_through_wildcards_of_the_narrower_pattern() {
+        assert!(pattern_covers(
+            "arn:aws:logs:*:*:*",
+            "arn:aws:logs:*:123456789012:log-group:x:*"
+        ));
+        assert!(pattern_covers("arn:aws:s3:::*", "arn:aws:s3:::b/*"));
+        assert!(pattern_covers("arn:aws:s3:::b*/?", "arn:aws:s3:::bx/?"));
+        assert!(!pattern_covers("arn:aws:s3:::b*/?", "arn:aws:s3:::bx/*"));
+        assert!(!pattern_covers(
+            "arn:aws:logs:eu-west-1:*:*",
+            "arn:aws:logs:*:123456789012:log-group:x:*"
+        ));
+        assert!(!pattern_covers("arn:aws:s3:::b/x*", "arn:aws:s3:::b/*"));
+    }
+
+    #[test]
+    fn open_positions_follow_the_covering_resource() {
+        let arn = "arn:aws:logs:eu-west-1:123456789012:log-group:x:*";
+        assert_eq!(open_positions(&["*"], arn), OpenPositions::ALL);
+        assert_eq!(
+            open_positions(&["arn:aws:logs:*:*:*"], arn),
+            OpenPositions::ALL
+        );
+        assert_eq!(
+            open_positions(&["arn:aws:logs:eu-west-1:*:*"], arn),
+            OpenPositions {
+                region: false,
+                account: true
+            }
+        );
+        assert_eq!(
+            open_positions(&["arn:aws:logs:*:123456789012:*"], arn),
+            OpenPositions {
+                region: true,
+                account: false
+            }
+        );
+        // Two patterns each leaving one part open never open both.
+        assert_eq!(
+            open_positions(
+                &[
+                    "arn:aws:logs:eu-west-1:*:*",
+                    "arn:aws:logs:*:123456789012:*"
+                ],
+                arn
+            ),
+            OpenPositions {
+                region: true,
+                account: false
+            }
+        );
+        assert_eq!(
+            open_positions(&["arn:aws:logs:eu-west-1:123456789012:*"], arn),
+            OpenPositions::default()
+        );
+    }
+
+    fn orders_index() -> ResourceIndex {
+        let resources = [
+            ("OrdersTable", "AWS::DynamoDB::Table", json!({})),
+            ("WorkerFunction", "AWS::Serverless::Function", json!({})),
+            ("OrderEventsTopic", "AWS::SNS::Topic", json!({})),
+            ("OrdersQueue", "AWS::SQS::Queue", json!({})),
+            (
+                "Fulfilment",
+                "AWS::Serverless::StateMachine",
+                json!({"Name": {"Fn::Sub": "${AWS::StackName}-fulfilment"}}),
+            ),
+            (
+                "PaymentSecret",
+                "AWS::SecretsManager::Secret",
+                json!({"Name": {"Fn::Sub": "${AWS::StackName}/payment"}}),
+            ),
+        ]
+        .map(|(id, ty, properties)| TemplateResource {
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            properties,
+        });
+        ResourceIndex::new(&resources, &ctx())
+    }
+
+    /// What CloudFormation would make of a written ARN in the orders-app stack: pseudo
+    /// parameters, `Ref` and the attributes the index writes, with the physical names below.
+    fn deploy(expr: &Value) -> String {
+        let names: BTreeMap<&str, &str> = [
+            ("OrdersTable", "orders-app-OrdersTable-1X2Y3Z4W5V6U"),
+            ("WorkerFunction", "orders-app-WorkerFunction-Z9Y8X7W6V5U4"),
+            (
+                "OrderEventsTopic",
+                "arn:aws:sns:eu-west-1:123456789012:orders-app-OrderEventsTopic-Q1W2E3R4T5Y6",
+            ),
+            (
+                "OrderEventsTopic.TopicName",
+                "orders-app-OrderEventsTopic-Q1W2E3R4T5Y6",
+            ),
+            (
+                "OrdersQueue.QueueName",
+                "orders-app-OrdersQueue-A1B2C3D4E5F6",
+            ),
+            ("Fulfilment.Name", "orders-app-fulfilment"),
+            (
+                "Fulfilment",
+                "arn:aws:states:eu-west-1:123456789012:stateMachine:orders-app-fulfilment",
+            ),
+            (
+                "PaymentSecret",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-app/payment-AbC123",
+            ),
+            ("AWS::Partition", "aws"),
+            ("AWS::Region", "eu-west-1"),
+            ("AWS::AccountId", "123456789012"),
+        ]
+        .into();
+        let arn_of = |id: &str| -> String {
+            match id {
+                "OrdersTable" => "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1X2Y3Z4W5V6U".into(),
+                "WorkerFunction" => "arn:aws:lambda:eu-west-1:123456789012:function:orders-app-WorkerFunction-Z9Y8X7W6V5U4".into(),
+                "OrdersQueue" => "arn:aws:sqs:eu-west-1:123456789012:orders-app-OrdersQueue-A1B2C3D4E5F6".into(),
+                other => panic!("no Arn attribute for {other}"),
+            }
+        };
+        let lookup = |name: &str| -> String {
+            match name.strip_suffix(".Arn") {
+                Some(id) => arn_of(id),
+                None => names
+                    .get(name)
+                    .unwrap_or_else(|| panic!("unknown ${{{name}}}"))
+                    .to_string(),
+            }
+        };
+        match expr {
+            Value::String(s) => s.clone(),
+            Value::Object(m) => match m.iter().next() {
+                Some((k, v)) if k == "Ref" => lookup(v.as_str().unwrap_or_default()),
+                Some((k, v)) if k == "Fn::GetAtt" => lookup(&format!(
+                    "{}.{}",
+                    v[0].as_str().unwrap_or_default(),
+                    v[1].as_str().unwrap_or_default()
+                )),
+                Some((k, Value::String(text))) if k == "Fn::Sub" => {
+                    let mut out = String::new();
+                    let mut rest = text.as_str();
+                    while let Some(start) = rest.find("${") {
+                        out.push_str(&rest[..start]);
+                        let after = &rest[start + 2..];
+                        let end = after.find('}').unwrap_or(after.len());
+                        out.push_str(&lookup(&after[..end]));
+                        rest = &after[end + 1..];
+                    }
+                    out.push_str(rest);
+                    out
+                }
+                _ => panic!("unexpected expression {expr}"),
+            },
+            _ => panic!("unexpected expression {expr}"),
+        }
+    }
+
+    #[test]
+    fn proposed_arns_are_portable_and_resolve_to_what_was_seen() {
+        let idx = orders_index();
+        let partial = OpenPositions {
+            region: false,
+            account: true,
+        };
+        let cases: Vec<(&str, OpenPositions, Value)> = vec![
+            // A function's own log group, derived from the function.
+            (
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/orders-app-WorkerFunction-Z9Y8X7W6V5U4:log-stream:*",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${WorkerFunction}:log-stream:*"}),
+            ),
+            // A table's indexes and streams.
+            (
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1X2Y3Z4W5V6U/index/*",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "${OrdersTable.Arn}/index/*"}),
+            ),
+            (
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1X2Y3Z4W5V6U/stream/*",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "${OrdersTable.Arn}/stream/*"}),
+            ),
+            // The original pinned the region: it stays, the rest comes from the template.
+            (
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1X2Y3Z4W5V6U/index/*",
+                partial,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:eu-west-1:${AWS::AccountId}:table/${OrdersTable}/index/*"}),
+            ),
+            (
+                "arn:aws:sns:eu-west-1:123456789012:orders-app-OrderEventsTopic-Q1W2E3R4T5Y6",
+                OpenPositions::ALL,
+                json!({"Ref": "OrderEventsTopic"}),
+            ),
+            (
+                "arn:aws:sns:eu-west-1:123456789012:orders-app-OrderEventsTopic-Q1W2E3R4T5Y6",
+                partial,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:sns:eu-west-1:${AWS::AccountId}:${OrderEventsTopic.TopicName}"}),
+            ),
+            (
+                "arn:aws:sqs:eu-west-1:123456789012:orders-app-OrdersQueue-A1B2C3D4E5F6",
+                partial,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:sqs:eu-west-1:${AWS::AccountId}:${OrdersQueue.QueueName}"}),
+            ),
+            (
+                "arn:aws:states:eu-west-1:123456789012:express:orders-app-fulfilment:*",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:express:${Fulfilment.Name}:*"}),
+            ),
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-app/payment-AbC123",
+                OpenPositions::ALL,
+                json!({"Ref": "PaymentSecret"}),
+            ),
+            // No attribute names a secret's suffix: the pinned form keeps it literally.
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-app/payment-AbC123",
+                partial,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:eu-west-1:${AWS::AccountId}:secret:orders-app/payment-AbC123"}),
+            ),
+            // The stack's own account, not a resource of the template.
+            (
+                "arn:aws:glue:eu-west-1:123456789012:job/curate-orders",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/curate-orders"}),
+            ),
+            (
+                "arn:aws:iam::123456789012:role/deployer",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/deployer"}),
+            ),
+            // Another region of the stack's account: the region is not the stack's.
+            (
+                "arn:aws:glue:us-east-1:123456789012:job/curate-orders",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:glue:us-east-1:${AWS::AccountId}:job/curate-orders"}),
+            ),
+            // Literal text of a Sub string is escaped.
+            (
+                "arn:aws:ssm:eu-west-1:123456789012:parameter/app/${x}",
+                OpenPositions::ALL,
+                json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/app/${!x}"}),
+            ),
+        ];
+        for (arn, open, expected) in cases {
+            let written = idx.write(arn, open);
+            assert_eq!(written, expected, "{arn}");
+            if !arn.contains("${") {
+                assert_eq!(deploy(&written), arn, "{written}");
+            }
+        }
+        // Outside the stack: another account (even with a template resource's name), an
+        // AWS-owned resource, a bucket of unknown owner, a non-ARN.
+        for arn in [
+            "arn:aws:dynamodb:eu-west-1:999999999999:table/orders-app-OrdersTable-1X2Y3Z4W5V6U",
+            "arn:aws:logs:eu-west-1:999999999999:log-group:/aws/lambda/orders-app-WorkerFunction-Z9Y8X7W6V5U4:*",
+            "arn:aws:ssm:eu-west-1::parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+            "arn:aws:s3:::someone-elses-bucket/*",
+            "*",
+        ] {
+            assert_eq!(idx.write(arn, OpenPositions::ALL), json!(arn), "{arn}");
+        }
+    }
+
+    #[test]
+    fn the_home_region_is_learnt_from_the_templates_own_resources() {
+        let mut c = ctx();
+        c.region = None;
+        let resources = [TemplateResource {
+            logical_id: "OrdersTable".into(),
+            resource_type: "AWS::DynamoDB::Table".into(),
+            properties: json!({}),
+        }];
+        let mut idx = ResourceIndex::new(&resources, &c);
+        let glue = "arn:aws:glue:eu-west-1:123456789012:job/curate-orders";
+        // Before: the region of a non-template ARN cannot be said to be the stack's.
+        assert_eq!(
+            idx.write(glue, OpenPositions::ALL),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:glue:eu-west-1:${AWS::AccountId}:job/curate-orders"})
+        );
+        idx.infer_home([
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-app-OrdersTable-1X2Y3Z4W5V6U/index/byCustomer",
+            "arn:aws:s3:::orders-app-receipts-123456789012/a.pdf",
+            glue,
+        ]);
+        assert_eq!(
+            idx.write(glue, OpenPositions::ALL),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/curate-orders"})
+        );
     }
 }
