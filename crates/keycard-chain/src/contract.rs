@@ -23,6 +23,9 @@ pub const DAILY_GENERATION_QUOTA: u32 = 50;
 pub const DEFAULT_MAX_GENERATIONS: u32 = 40;
 pub const DEFAULT_WAIT_SECONDS: u32 = 60;
 pub const DEFAULT_MAX_POLLS: u32 = 30;
+/// keycard's guards against typos (not AWS limits): an hour between polls, a thousand polls.
+pub const MAX_WAIT_SECONDS: u32 = 3600;
+pub const MAX_POLLS: u32 = 1000;
 
 /// The execution input: what the EventBridge schedule sends, and what a person passes to
 /// `aws stepfunctions start-execution`. See `events/start-execution.json`.
@@ -89,11 +92,16 @@ impl Run {
             )));
         }
         let wait_seconds = request.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS);
+        if wait_seconds > MAX_WAIT_SECONDS {
+            return Err(StepError::InvalidInput(format!(
+                "waitSeconds must be at most {MAX_WAIT_SECONDS}, got {wait_seconds}"
+            )));
+        }
         let max_polls = request.max_polls.unwrap_or(DEFAULT_MAX_POLLS);
-        if max_polls == 0 {
-            return Err(StepError::InvalidInput(
-                "maxPolls must be at least 1".into(),
-            ));
+        if max_polls == 0 || max_polls > MAX_POLLS {
+            return Err(StepError::InvalidInput(format!(
+                "maxPolls must be between 1 and {MAX_POLLS}, got {max_polls}"
+            )));
         }
         if !is_safe_key_segment(&execution.name) {
             return Err(StepError::InvalidInput(format!(
@@ -117,6 +125,23 @@ impl Run {
             max_polls,
             manifest_key: keys::manifest(&execution.name),
         })
+    }
+}
+
+impl Run {
+    /// Re-validates what later steps build S3 keys from: a `Run` comes back from the state,
+    /// which a person can edit (a re-driven or hand-started execution), so no step trusts it.
+    pub fn validate(&self) -> Result<(), StepError> {
+        check_segment("run.executionName", &self.execution_name)?;
+        let prefix = format!("{}{}/", keys::RUNS, self.execution_name);
+        check_key("run.manifestKey", &self.manifest_key, &prefix)?;
+        Ok(())
+    }
+
+    /// The folder of this run's working data: every key a step reads from the state must be
+    /// under it.
+    pub fn folder(&self) -> String {
+        format!("{}{}/", keys::RUNS, self.execution_name)
     }
 }
 
@@ -318,6 +343,102 @@ pub fn stack_key_name(stack: &str) -> &str {
         Some(_) => stack.split('/').nth(1).unwrap_or(stack),
         None => stack,
     }
+}
+
+/// The stack's identity in S3 keys: its name, whether the state names it by name or by stack
+/// ARN (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`), so both map to
+/// the same objects. The name is checked against CloudFormation's rule for stack names ("can
+/// contain only alphanumeric characters (case-sensitive) and hyphens. It must start with an
+/// alphabetic character and can't be longer than 128 characters", CreateStack `StackName`,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html).
+pub fn stack_identity(stack: &str) -> Result<&str, StepError> {
+    let name = match stack.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let resource = match parts.as_slice() {
+                [_, "cloudformation", _, _, resource] => *resource,
+                _ => "",
+            };
+            let mut r = resource.split('/');
+            match (r.next(), r.next(), r.next(), r.next()) {
+                (Some("stack"), Some(name), Some(id), None) if !id.is_empty() => name,
+                _ => {
+                    return Err(StepError::InvalidInput(format!(
+                        "{stack:?} is not a CloudFormation stack ARN"
+                    )));
+                }
+            }
+        }
+        None => stack,
+    };
+    let ok = name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(StepError::InvalidInput(format!(
+            "stack {stack:?}: a stack name is letters, digits and hyphens, starts with a letter, at most 128 characters"
+        )))
+    }
+}
+
+/// A template's logical id as a key segment: "alphanumeric (A-Za-z0-9)" (CloudFormation
+/// template anatomy, Resources) and at most 255 characters (CloudFormation quotas).
+pub fn check_logical_id(id: &str) -> Result<&str, StepError> {
+    if !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(StepError::InvalidInput(format!(
+            "logical id {id:?} is not alphanumeric"
+        )))
+    }
+}
+
+/// S3 object keys are at most 1,024 bytes of UTF-8
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// One path segment of a key built from a state value (an execution name).
+pub fn check_segment<'a>(what: &str, s: &'a str) -> Result<&'a str, StepError> {
+    if is_safe_key_segment(s) {
+        Ok(s)
+    } else {
+        Err(StepError::InvalidInput(format!(
+            "{what} {s:?} cannot be used in S3 keys (letters, digits, '-', '_', '.', at most 128)"
+        )))
+    }
+}
+
+/// A key read from the state (`usageKey`, `stagedKey`, a result or partial key) before it is
+/// used: under `prefix` (the run's own folder, so one run can never read or overwrite another's
+/// objects or the ledger), no leading `/`, no empty, `.` or `..` segment, no control
+/// character, within S3's length limit.
+pub fn check_key<'a>(what: &str, key: &'a str, prefix: &str) -> Result<&'a str, StepError> {
+    let bad = |why: &str| {
+        Err(StepError::InvalidInput(format!(
+            "{what} {:?} {why}",
+            key.chars().take(200).collect::<String>()
+        )))
+    };
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return bad("is empty or longer than S3's 1,024 bytes");
+    }
+    if key.starts_with('/') {
+        return bad("starts with '/'");
+    }
+    if key.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    if key.split('/').any(|seg| seg == "." || seg == "..")
+        || key.trim_end_matches('/').contains("//")
+    {
+        return bad("has an empty, '.' or '..' segment");
+    }
+    if !key.starts_with(prefix) {
+        return bad(&format!("is not under {prefix}"));
+    }
+    Ok(key)
 }
 
 fn is_safe_key_segment(s: &str) -> bool {
@@ -537,6 +658,99 @@ mod tests {
             client_token("exec-1", "arn:aws:iam::123456789012:role/b")
         );
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn a_stack_name_and_its_arn_are_one_identity() {
+        let arn = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders/0f1e2d3c-aaaa-bbbb-cccc-111122223333";
+        assert_eq!(stack_identity(arn).unwrap(), "orders");
+        assert_eq!(stack_identity("orders").unwrap(), "orders");
+        assert_eq!(
+            stack_identity("arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/orders/1")
+                .unwrap(),
+            "orders"
+        );
+        for bad in [
+            "",
+            "../ledger/x",
+            "orders/../../ledger",
+            "1orders",
+            "orders_v2",
+            "arn:aws:s3:::orders",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/orders",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/../x/1",
+        ] {
+            let e = stack_identity(bad).unwrap_err();
+            assert_eq!(e.name(), INVALID_INPUT, "{bad}");
+        }
+        assert!(stack_identity(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn keys_from_the_state_are_checked_before_use() {
+        let run = "runs/2026-q4/";
+        assert!(check_key("usageKey", "runs/2026-q4/cloudtrail/usage.json", run).is_ok());
+        for bad in [
+            "",
+            "/runs/2026-q4/x.json",
+            "runs/2026-q4/../2026-q3/x.json",
+            "runs/2026-q4/./x.json",
+            "runs/2026-q4//x.json",
+            "runs/2026-q3/x.json",
+            "ledger/orders.json",
+            "runs/2026-q4/x\n.json",
+        ] {
+            assert_eq!(
+                check_key("k", bad, run).unwrap_err().name(),
+                INVALID_INPUT,
+                "{bad:?}"
+            );
+        }
+        let long = format!("{run}{}", "a".repeat(MAX_KEY_BYTES));
+        assert!(check_key("k", &long, run).is_err());
+        assert!(check_logical_id("OrdersWorkerRole").is_ok());
+        assert!(check_logical_id("../x").is_err());
+        assert!(check_segment("executionName", "..").is_err());
+    }
+
+    #[test]
+    fn a_run_from_the_state_is_revalidated() {
+        let req = RunRequest {
+            stacks: vec!["orders".into()],
+            window_days: None,
+            wait_seconds: None,
+            max_polls: None,
+            max_generations: None,
+        };
+        let run = Run::from_request(&req, &execution()).unwrap();
+        assert!(run.validate().is_ok());
+        let mut edited = run.clone();
+        edited.execution_name = "../ledger".into();
+        assert_eq!(edited.validate().unwrap_err().name(), INVALID_INPUT);
+        let mut edited = run;
+        edited.manifest_key = "ledger/orders.json".into();
+        assert!(edited.validate().is_err());
+    }
+
+    #[test]
+    fn numeric_settings_are_range_checked() {
+        let req = |wait: u32, polls: u32| RunRequest {
+            stacks: vec!["orders".into()],
+            window_days: None,
+            wait_seconds: Some(wait),
+            max_polls: Some(polls),
+            max_generations: None,
+        };
+        assert!(Run::from_request(&req(MAX_WAIT_SECONDS, MAX_POLLS), &execution()).is_ok());
+        for (w, p) in [
+            (MAX_WAIT_SECONDS + 1, 1),
+            (1, 0),
+            (1, MAX_POLLS + 1),
+            (u32::MAX, u32::MAX),
+        ] {
+            let e = Run::from_request(&req(w, p), &execution()).unwrap_err();
+            assert_eq!(e.name(), INVALID_INPUT, "{w} {p}");
+        }
     }
 
     #[test]

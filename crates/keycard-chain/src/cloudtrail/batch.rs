@@ -130,6 +130,7 @@ pub async fn scan_batch<S>(
 where
     S: ObjectStore + Clone + 'static,
 {
+    event.settings.validate()?;
     let key = partial_key(&event.settings, &event.items);
     // A partial that does not parse (an older format) is computed again.
     let done = store

@@ -89,6 +89,20 @@ pub struct ScanSettings {
 }
 
 impl ScanSettings {
+    /// Re-validates the settings a child or the reduce step gets back from the state: the
+    /// execution name is a key segment, the trail a trail location, the window a window.
+    pub fn validate(&self) -> Result<(), StepError> {
+        crate::contract::check_segment("executionName", &self.execution_name)?;
+        self.trail.validate()?;
+        if self.window_start >= self.window_end {
+            return Err(StepError::InvalidInput(format!(
+                "window {} .. {} is empty",
+                self.window_start, self.window_end
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn scan_options(&self) -> ScanOptions {
         ScanOptions {
             principals: self

@@ -7,11 +7,11 @@
 //! `maxGenerations` roles and reports the rest as skipped. Everything is written to the run
 //! manifest; the state machine gets the small lists it maps over.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::contract::{
     DAILY_GENERATION_QUOTA, DEFAULT_MAX_GENERATIONS, DiscoverInput, DiscoverOutput, RoleItem, Run,
-    SkippedRole, StackItem, StepError, stack_key_name, to_json_bytes,
+    SkippedRole, StackItem, StepError, stack_identity, to_json_bytes,
 };
 use crate::discovery::stack_roles;
 use keycard_aws::cloudformation::Stacks;
@@ -53,13 +53,26 @@ where
             "maxGenerations {max_generations} is above Access Analyzer's daily quota of {DAILY_GENERATION_QUOTA}"
         )));
     }
-    let mut seen = BTreeSet::new();
-    let targets: Vec<&String> = input
-        .request
-        .stacks
-        .iter()
-        .filter(|s| seen.insert(s.as_str()))
-        .collect();
+    // One target per stack identity: a stack named by name and by ARN is one stack with one
+    // set of keys; two different ARNs of one name would share keys, so they are refused.
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut targets: Vec<&String> = Vec::new();
+    for s in &input.request.stacks {
+        let name = stack_identity(s)?;
+        match seen.get(name) {
+            None => {
+                seen.insert(name, s);
+                targets.push(s);
+            }
+            Some(prev)
+                if *prev == s.as_str() || !prev.starts_with("arn:") || !s.starts_with("arn:") => {}
+            Some(prev) => {
+                return Err(StepError::InvalidInput(format!(
+                    "stacks {prev:?} and {s:?} have the same name: their proposals and ledgers would share keys"
+                )));
+            }
+        }
+    }
     if targets.is_empty() {
         return Err(StepError::InvalidInput("no target stacks".into()));
     }
@@ -69,7 +82,7 @@ where
     let mut skipped = Vec::new();
     let mut drift_errors = Vec::new();
     for stack in targets {
-        let name = stack_key_name(stack).to_owned();
+        let name = stack_identity(stack)?.to_owned();
         let resources = match stacks.stack_resources(stack).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => {
@@ -208,5 +221,42 @@ mod tests {
             w.store.keys().is_empty(),
             "nothing written for a refused run"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stack_named_by_name_and_by_arn_is_one_target() {
+        let w = World::new();
+        let out = handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&[testing::STACK, testing::STACK_ID], None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.stacks.len(), 1);
+        assert_eq!(out.roles.len(), 2, "each role once");
+        let other = "arn:aws:cloudformation:eu-west-1:123456789012:stack/orders-service/99999999-aaaa-bbbb-cccc-111122223333";
+        let e = handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&[testing::STACK_ID, other], None),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name(), INVALID_INPUT);
+        let e = handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&["../ledger/orders"], None),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name(), INVALID_INPUT);
     }
 }

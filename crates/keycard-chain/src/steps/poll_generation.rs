@@ -4,7 +4,9 @@
 //! a job that takes too long. A finished job's result (which can be large: one statement per
 //! service and action) goes to S3 in the API's JSON shape, and only its key travels on.
 
-use crate::contract::{JobState, RoleInput, StepError, keys, stack_key_name, to_json_bytes};
+use crate::contract::{
+    JobState, RoleInput, StepError, check_logical_id, keys, stack_identity, to_json_bytes,
+};
 use keycard_aws::access_analyzer::JobStatus;
 use keycard_aws::{Config, ObjectStore, PolicyGeneration};
 
@@ -18,6 +20,9 @@ where
     G: PolicyGeneration,
     S: ObjectStore,
 {
+    input.run.validate()?;
+    let stack = stack_identity(&input.role.stack)?;
+    let logical_id = check_logical_id(&input.role.logical_id)?;
     let previous = input
         .job
         .ok_or_else(|| StepError::InvalidInput("no job to poll ($.job is missing)".into()))?;
@@ -31,11 +36,7 @@ where
         error_message: job.error.as_ref().map(|e| e.message.clone()),
     };
     if job.status == JobStatus::Succeeded {
-        let key = keys::generated(
-            &input.run.execution_name,
-            stack_key_name(&input.role.stack),
-            &input.role.logical_id,
-        );
+        let key = keys::generated(&input.run.execution_name, stack, logical_id);
         store
             .put_object(
                 &config.bucket,

@@ -19,6 +19,7 @@ pub async fn handle<G: PolicyGeneration>(
     config: &Config,
     input: RoleInput,
 ) -> Result<JobState, StepError> {
+    input.run.validate()?;
     let (trail_arn, access_role_arn) = config.generation_settings()?;
     let regions = trail_regions(config, &input)?;
     let request = GenerationRequest {

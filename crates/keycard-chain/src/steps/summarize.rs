@@ -42,6 +42,7 @@ pub async fn handle<S: ObjectStore>(
     config: &Config,
     input: SummaryInput,
 ) -> Result<Summary, StepError> {
+    input.run.validate()?;
     let mut roles: BTreeMap<String, usize> = BTreeMap::new();
     let mut problems = Vec::new();
     for o in &input.role_outcomes {

@@ -10,7 +10,9 @@
 
 use std::fmt::Write as _;
 
-use crate::contract::{StepError, WriteInput, WriteOutput, keys, to_json_bytes};
+use crate::contract::{
+    StepError, WriteInput, WriteOutput, check_key, keys, stack_identity, to_json_bytes,
+};
 use crate::steps::diff::{Deployment, Staged};
 use keycard_aws::{Config, ObjectStore};
 use keycard_core::report::{render_html, render_markdown};
@@ -20,7 +22,12 @@ pub async fn handle<S: ObjectStore>(
     config: &Config,
     input: WriteInput,
 ) -> Result<WriteOutput, StepError> {
-    let key = &input.diff.staged_key;
+    input.run.validate()?;
+    let key = check_key(
+        "diff.stagedKey",
+        &input.diff.staged_key,
+        &format!("{}staged/", input.run.folder()),
+    )?;
     let bytes = store
         .get_object(&config.bucket, key)
         .await?
@@ -33,6 +40,8 @@ pub async fn handle<S: ObjectStore>(
     let staged: Staged = serde_json::from_slice(&bytes)
         .map_err(|e| StepError::InvalidInput(format!("staged proposal {key}: {e}")))?;
 
+    // The staged object names the stack the proposal and the ledger are written for.
+    stack_identity(&staged.stack)?;
     let prefix = keys::proposal_prefix(&staged.stack, &input.run.execution_name);
     let mut markdown = render_markdown(&staged.report);
     markdown.push('\n');
@@ -259,7 +268,12 @@ mod tests {
             );
         }
         for k in &out.files {
-            assert!(w.store.get(testing::BUCKET, &format!("{}{k}", out.prefix)).is_some(), "{k} written");
+            assert!(
+                w.store
+                    .get(testing::BUCKET, &format!("{}{k}", out.prefix))
+                    .is_some(),
+                "{k} written"
+            );
         }
         assert_eq!(out.ledger_key, "ledger/orders-service.json");
         let ledger = w.json(&out.ledger_key);
@@ -296,5 +310,34 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+    }
+
+    #[tokio::test]
+    async fn a_staged_key_outside_the_run_is_refused_before_any_read() {
+        let w = World::new();
+        for key in [
+            "ledger/orders-service.json",
+            "runs/2026-q4/staged/../../../ledger/x.json",
+            "runs/2026-q3/staged/orders-service.json",
+        ] {
+            let diff = crate::contract::DiffOutput {
+                stack: testing::STACK.into(),
+                staged_key: key.into(),
+                principals: 0,
+                proposed: 0,
+            };
+            let e = handle(
+                &w.store,
+                &w.config,
+                WriteInput {
+                    run: testing::run(),
+                    diff,
+                },
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(e.name(), crate::contract::INVALID_INPUT, "{key}");
+            assert_eq!(w.store.bytes_read(testing::BUCKET, key), 0);
+        }
     }
 }

@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::contract::{
-    self as chain, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, keys, stack_key_name,
-    to_json_bytes,
+    self as chain, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, check_key, keys,
+    stack_identity, to_json_bytes,
 };
 use chrono::{DateTime, Utc};
 use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
@@ -179,7 +179,9 @@ where
 {
     let run = &input.run;
     let stack = input.stack.stack.as_str();
-    let name = stack_key_name(stack).to_owned();
+    run.validate()?;
+    let name = stack_identity(stack)?.to_owned();
+    let folder = run.folder();
     let mut problems = Vec::new();
 
     // The deployed template, both stages.
@@ -202,7 +204,7 @@ where
     let outcomes: Vec<&RoleOutcome> = input
         .role_outcomes
         .iter()
-        .filter(|o| stack_key_name(&o.stack) == name)
+        .filter(|o| stack_identity(&o.stack).is_ok_and(|s| s == name))
         .collect();
     let mut usage = Usage::default();
     let mut observed: BTreeMap<String, String> = BTreeMap::new();
@@ -212,6 +214,7 @@ where
     let mut coverage = Coverage::access_analyzer();
     let mut coverage_notes: Vec<String> = Vec::new();
     if let Some(key) = input.usage_key.as_deref() {
+        let key = check_key("usageKey", key, &format!("{folder}cloudtrail/"))?;
         // CloudTrail mode: keycard's own scan of the whole trail over the window. Every role
         // of the stack is observed, so a role absent from it really was not active.
         let bytes = deps
@@ -280,6 +283,11 @@ where
             checks: None,
         };
         if let (true, Some(key)) = (o.outcome == "succeeded", o.result_key.as_deref()) {
+            let key = check_key(
+                "roleOutcomes[].resultKey",
+                key,
+                &format!("{folder}generated/"),
+            )?;
             match deps.store.get_object(&config.bucket, key).await? {
                 None => {
                     ev.detail = Some(format!(
@@ -697,5 +705,36 @@ mod tests {
         };
         let e = handle(&deps, &w.config, input).await.unwrap_err();
         assert_eq!(e.name(), crate::contract::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn keys_from_the_state_must_be_this_runs() {
+        let w = World::new();
+        let deps = Deps {
+            store: &w.store,
+            stacks: &w.stacks,
+            roles: &w.roles,
+            checks: &w.analyzer,
+        };
+        let mut input = DiffInput {
+            run: testing::run(),
+            stack: crate::contract::StackItem {
+                stack: testing::STACK_ID.into(),
+                drift_detection_id: None,
+            },
+            role_outcomes: Vec::new(),
+            usage_key: Some("ledger/orders-service.json".into()),
+            trail_config: None,
+        };
+        let e = handle(&deps, &w.config, input.clone()).await.unwrap_err();
+        assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+        input.usage_key = None;
+        input.role_outcomes = testing::outcomes(&w).await;
+        input.role_outcomes[0].result_key =
+            Some("runs/2026-q4/generated/../../2026-q3/x.json".into());
+        let e = handle(&deps, &w.config, input.clone()).await.unwrap_err();
+        assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+        input.run.execution_name = "..".into();
+        assert!(handle(&deps, &w.config, input).await.is_err());
     }
 }
