@@ -60,14 +60,20 @@ pub struct ListPage {
     pub next: Option<String>,
 }
 
+/// Bucket → key → body.
+type Buckets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
+/// (bucket, key) → a byte count.
+type PerObject = BTreeMap<(String, String), u64>;
+
 /// S3 in memory: buckets must exist (as in S3, a missing bucket is an error, a missing key is
 /// not), keys are listed in UTF-8 binary order, in pages. A clone is another client of the
 /// same store, as a cloned SDK client is.
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
-    buckets: Arc<Mutex<BTreeMap<String, BTreeMap<String, Vec<u8>>>>>,
+    buckets: Arc<Mutex<Buckets>>,
     page_size: usize,
-    reads: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    reads: Arc<Mutex<PerObject>>,
+    largest: Arc<Mutex<PerObject>>,
 }
 
 impl Default for MemoryStore {
@@ -83,6 +89,7 @@ impl MemoryStore {
             buckets: Arc::new(Mutex::new(BTreeMap::new())),
             page_size: page_size.max(1),
             reads: Arc::new(Mutex::new(BTreeMap::new())),
+            largest: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -121,11 +128,22 @@ impl MemoryStore {
             .unwrap_or(0)
     }
 
+    /// The most bytes of this object served by one read: a streaming reader's piece size, the
+    /// object's size for a reader that took it whole.
+    pub fn largest_read(&self, bucket: &str, key: &str) -> u64 {
+        lock(&self.largest)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Adds `n` served bytes to the object's count.
     fn count(&self, bucket: &str, key: &str, n: usize) {
-        *lock(&self.reads)
-            .entry((bucket.to_owned(), key.to_owned()))
-            .or_default() += n as u64;
+        let id = (bucket.to_owned(), key.to_owned());
+        let mut largest = lock(&self.largest);
+        let l = largest.entry(id.clone()).or_default();
+        *l = (*l).max(n as u64);
+        *lock(&self.reads).entry(id).or_default() += n as u64;
     }
 
     fn no_bucket(operation: &'static str, bucket: &str) -> AwsError {

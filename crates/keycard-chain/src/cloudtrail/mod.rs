@@ -29,6 +29,7 @@ pub mod batch;
 pub mod layout;
 pub mod plan;
 pub mod reduce;
+pub mod results;
 
 pub use batch::{
     BatchEvent, BatchItem, BatchOutput, Fetched, Partial, ScanCounts, partial_key, scan_batch,

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::batch::{BatchOutput, FETCH_CONCURRENCY, Partial, ScanCounts, fetch_chunk};
 use super::keys;
 use super::plan::ScanSettings;
-use crate::contract::{StepError, parse_json, to_json_bytes};
+use super::results::{ChildRecord, RecordSink, for_each_record};
+use crate::contract::{StepError, check_key, parse_json, to_json_bytes};
 
 /// Problem lines carried in the execution output (the full list is in the stats object).
 const MAX_PROBLEMS: usize = 20;
@@ -93,17 +94,41 @@ struct ResultFile {
     key: String,
 }
 
-/// One child execution as the ResultWriter records it.
-#[derive(Debug, Deserialize)]
-struct ChildRecord {
-    #[serde(rename = "Output", default)]
-    output: Option<String>,
-    #[serde(rename = "Error", default)]
-    error: Option<String>,
-    #[serde(rename = "Cause", default)]
-    cause: Option<String>,
-    #[serde(rename = "Name", default)]
-    name: Option<String>,
+/// The records of one status group, tallied on the parser's thread.
+struct Tally {
+    status: &'static str,
+    /// Every partial key must be under this run's partials folder.
+    partials: String,
+    batches: BatchCounts,
+    failed_batches: Vec<String>,
+    partial_keys: BTreeSet<String>,
+}
+
+impl RecordSink for Tally {
+    fn record(&mut self, r: ChildRecord) -> Result<(), StepError> {
+        match self.status {
+            "SUCCEEDED" => {
+                let out: BatchOutput = parse_json(
+                    "a child's output",
+                    r.output.as_deref().unwrap_or_default().as_bytes(),
+                )?;
+                check_key("a child's partialKey", &out.partial_key, &self.partials)?;
+                self.batches.succeeded += 1;
+                self.partial_keys.insert(out.partial_key);
+            }
+            "FAILED" => {
+                self.batches.failed += 1;
+                self.failed_batches.push(format!(
+                    "batch {} failed: {}: {}",
+                    r.name.as_deref().unwrap_or("?"),
+                    r.error.as_deref().unwrap_or("error"),
+                    short(r.cause.as_deref().unwrap_or_default())
+                ));
+            }
+            _ => self.batches.pending += 1,
+        }
+        Ok(())
+    }
 }
 
 /// Merges the partial usages of the children that succeeded into one [`Usage`] at
@@ -119,7 +144,19 @@ pub async fn reduce<S>(
 where
     S: ObjectStore + Clone + 'static,
 {
+    input.settings.validate()?;
+    let name = &input.settings.execution_name;
     let rw = &input.result_writer;
+    // The manifest and every file it lists are this run's ResultWriter output, in the output
+    // bucket: a key from the state never points the reduce at another run's objects.
+    let results = format!("{}/", keys::map_results(name));
+    if rw.bucket != output_bucket {
+        return Err(StepError::InvalidInput(format!(
+            "resultWriter.bucket {:?} is not the output bucket",
+            rw.bucket
+        )));
+    }
+    check_key("resultWriter.key", &rw.key, &results)?;
     let manifest: ResultManifest = parse_json(
         "ResultWriter manifest",
         &require(store, &rw.bucket, &rw.key).await?,
@@ -135,30 +172,23 @@ where
     ];
     for (group, status) in groups {
         for f in group {
-            let records: Vec<ChildRecord> =
-                parse_json(&f.key, &require(store, &rw.bucket, &f.key).await?)?;
-            for r in records {
-                match status {
-                    "SUCCEEDED" => {
-                        let out: BatchOutput = parse_json(
-                            "a child's output",
-                            r.output.as_deref().unwrap_or_default().as_bytes(),
-                        )?;
-                        batches.succeeded += 1;
-                        partial_keys.insert(out.partial_key);
-                    }
-                    "FAILED" => {
-                        batches.failed += 1;
-                        failed_batches.push(format!(
-                            "batch {} failed: {}: {}",
-                            r.name.as_deref().unwrap_or("?"),
-                            r.error.as_deref().unwrap_or("error"),
-                            short(r.cause.as_deref().unwrap_or_default())
-                        ));
-                    }
-                    _ => batches.pending += 1,
-                }
-            }
+            check_key("a ResultWriter file", &f.key, &results)?;
+            let tally = Tally {
+                status,
+                partials: format!(
+                    "{}cloudtrail/partials/",
+                    crate::contract::keys::manifest(name).trim_end_matches("manifest.json")
+                ),
+                batches: BatchCounts::default(),
+                failed_batches: Vec::new(),
+                partial_keys: BTreeSet::new(),
+            };
+            let t = for_each_record(store, &rw.bucket, &f.key, tally).await?;
+            batches.succeeded += t.batches.succeeded;
+            batches.failed += t.batches.failed;
+            batches.pending += t.batches.pending;
+            failed_batches.extend(t.failed_batches);
+            partial_keys.extend(t.partial_keys);
         }
     }
 
@@ -184,7 +214,6 @@ where
             counts.add(&p.counts);
         }
     }
-    let name = &input.settings.execution_name;
     let usage_key = keys::usage(name);
     let stats_key = keys::stats(name);
     store
@@ -236,7 +265,7 @@ async fn require<S: ObjectStore>(store: &S, bucket: &str, key: &str) -> Result<V
         .ok_or_else(|| missing(bucket, key))
 }
 
-fn missing(bucket: &str, key: &str) -> StepError {
+pub(crate) fn missing(bucket: &str, key: &str) -> StepError {
     StepError::Aws(AwsError {
         service: "s3",
         operation: "GetObject",

@@ -295,3 +295,133 @@ async fn plan_refuses_what_cannot_be_a_run() {
     );
     assert!(store.keys().is_empty());
 }
+
+/// Reduce at the README's scale: 30,000 children, each record repeating an ItemBatcher input
+/// of a few kilobytes (a real one is up to 256 KB, which only makes the file larger). The
+/// SUCCEEDED file is read in pieces of `READ_CHUNK` bytes, each byte once, never whole.
+#[tokio::test]
+async fn reduce_streams_thirty_thousand_children() {
+    use super::results::READ_CHUNK;
+    const CHILDREN: usize = 30_000;
+    let store = MemoryStore::with_buckets(&[OUT]);
+    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
+    let exec = &plan.settings.execution_name;
+    // One small partial per child, as the children write them.
+    let partial = serde_json::to_vec(&Partial {
+        execution_name: exec.clone(),
+        counts: ScanCounts {
+            objects: 1,
+            ..ScanCounts::default()
+        },
+        files: keycard_core::cloudtrail::FileStats::default(),
+        usage: Usage::default(),
+    })
+    .unwrap();
+    // The ItemBatcher input each record repeats: 4 listed objects (a real one is 200).
+    let items: Vec<Value> = (0..4)
+        .map(|i| json!({"Etag": "\"9b2cf535f27731c974343645a3985328\"", "Key": format!("AWSLogs/123456789012/CloudTrail/us-east-1/2025/03/03/123456789012_CloudTrail_us-east-1_20250303T{i:04}Z_AbCdEf0123456789.json.gz"), "LastModified": 1_740_787_200, "Size": 81_234, "StorageClass": "STANDARD"}))
+        .collect();
+    let input = json!({"Items": items, "BatchInput": plan.settings}).to_string();
+    let mut file = Vec::with_capacity(CHILDREN * (input.len() + 900));
+    file.push(b'[');
+    for i in 0..CHILDREN {
+        let key = keys::partial(exec, &format!("{i:064x}"));
+        store
+            .put_object(OUT, &key, partial.clone(), "application/json")
+            .await
+            .unwrap();
+        let out = BatchOutput {
+            partial_key: key,
+            counts: ScanCounts {
+                objects: 1,
+                ..ScanCounts::default()
+            },
+            reused: false,
+        };
+        if i > 0 {
+            file.push(b',');
+        }
+        serde_json::to_writer(&mut file, &child_record(i, &input, &out)).unwrap();
+    }
+    file.push(b']');
+    let size = file.len() as u64;
+    assert!(size > 30 * READ_CHUNK, "a file of {size} bytes");
+    let base = format!("{}/8f2b1c3d", plan.map_results_prefix);
+    let ok = format!("{base}/SUCCEEDED_0.json");
+    store
+        .put_object(OUT, &ok, file, "application/json")
+        .await
+        .unwrap();
+    let manifest = json!({"DestinationBucket": OUT, "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": [{"Key": ok, "Size": size}]}});
+    store
+        .put_object(
+            OUT,
+            &format!("{base}/manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+
+    let reduced = reduce(
+        &store,
+        OUT,
+        ReduceInput {
+            settings: plan.settings.clone(),
+            result_writer: ResultWriterDetails {
+                bucket: OUT.into(),
+                key: format!("{base}/manifest.json"),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(reduced.batches.succeeded, CHILDREN as u64);
+    assert_eq!(reduced.counts.objects, CHILDREN as u64);
+    assert_eq!(
+        store.bytes_read(OUT, &ok),
+        size,
+        "each byte of the results read once"
+    );
+    assert_eq!(
+        store.largest_read(OUT, &ok),
+        READ_CHUNK,
+        "never more than one piece at a time"
+    );
+}
+
+#[tokio::test]
+async fn reduce_reads_only_this_runs_result_files() {
+    let store = MemoryStore::with_buckets(&[OUT]);
+    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
+    for (bucket, key) in [
+        (OUT, "ledger/orders.json".to_owned()),
+        (
+            OUT,
+            "runs/other-run/cloudtrail/map/x/manifest.json".to_owned(),
+        ),
+        (
+            OUT,
+            format!("{}/../../../ledger/x.json", plan.map_results_prefix),
+        ),
+        (
+            TRAIL_BUCKET,
+            format!("{}/x/manifest.json", plan.map_results_prefix),
+        ),
+    ] {
+        let e = reduce(
+            &store,
+            OUT,
+            ReduceInput {
+                settings: plan.settings.clone(),
+                result_writer: ResultWriterDetails {
+                    bucket: bucket.into(),
+                    key: key.clone(),
+                },
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name(), INVALID_INPUT, "{bucket} {key}");
+    }
+}
