@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::keep::{keep_from_metadata, retention_cutoff, update_ledger};
 use super::model::{GrantSource, GrantStatement, PrincipalGrants, SourceKind};
 use super::pipeline::{
-    Placement, Planned, PrincipalModel, TemplateModel, build_report, plan_principals,
+    DocumentRewrite, Placement, Planned, PrincipalModel, TemplateModel, build_report,
+    plan_principals,
 };
 use super::resolve::PrincipalRef;
 use super::resources::TemplateResource;
@@ -31,7 +32,7 @@ pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
     let model = model_from_template(&template, &grants);
     let planned = plan_principals(&model, input)?;
     let edits = edits_for(&template, &grants, &planned)?;
-    let text = apply_in_order(&template, edits)?;
+    let text = apply_all(&template, edits)?;
     verify_never_broader(input, &text, &grants, &planned)?;
     let diff = unified_diff(&input.template_text, &text, &input.template_name);
     let mut report = build_report(&planned, &model, input);
@@ -85,7 +86,8 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
         });
     }
 
-    // Policy resources other parts of the template refer to cannot be deleted.
+    // Policy resources other parts of the template refer to cannot be deleted, nor can one
+    // branch of an `Fn::If` that must yield a document.
     let root = template.root().to_json();
     for g in &grants.grants {
         if matches!(
@@ -93,7 +95,16 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
             GrantKind::PolicyResource | GrantKind::ManagedPolicyResource
         ) && is_referenced(&root, &g.source)
         {
-            model.unremovable.insert(g.path.clone());
+            model.unremovable.insert(
+                g.path.clone(),
+                "other resources refer to it (remove it by hand)".into(),
+            );
+        } else if removal_of_document(g).is_none() {
+            model.unremovable.insert(
+                g.path.clone(),
+                "it is one branch of an Fn::If and the policy needs a document in every deployment"
+                    .into(),
+            );
         }
     }
 
@@ -140,12 +151,14 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
             {
                 keep.push(k);
             }
+            let (kind, fixed_reason) = source_kind(template, g);
             sources.push(GrantSource {
                 id: g.path.clone(),
                 label: source_label(g),
-                kind: source_kind(g),
-                statements: g.statements.iter().map(statement).collect(),
+                kind,
+                statements: g.statements.iter().map(|s| statement(g, s)).collect(),
                 attached_to: attached.get(g.path.as_str()).cloned().unwrap_or_default(),
+                fixed_reason,
             });
         }
         model.principals.push(PrincipalModel {
@@ -212,15 +225,18 @@ fn is_referenced(root: &Value, id: &str) -> bool {
     })
 }
 
-/// How a grant can be changed.
-fn source_kind(g: &Grant) -> SourceKind {
-    // Grants in SAM Globals apply to every function; a per-principal proposal cannot change
-    // them, and grants under Fn::If would need both branches rewritten.
-    if g.path.starts_with("/Globals") || !g.conditions.is_empty() {
-        return SourceKind::Fixed;
-    }
-    // Actions written with intrinsics (`!Ref ActionsParam`) are only known at deploy time; a
-    // rewrite could drop them, so such documents are left as they are.
+/// How a grant can be changed, and why not when it cannot.
+///
+/// Grants under `Fn::If` are narrowed branch by branch, in place: each branch is its own grant
+/// (its path goes through `…/Fn::If/1`), so what replaces it keeps the condition. That is why a
+/// SAM policy template or managed policy name under `Fn::If` is rewritten in place as a
+/// statement document, where an unconditional one is replaced by statements in the function's
+/// own policy. Grants in SAM `Globals` reach every function: a document there is narrowed to
+/// what any of them needs, a template or managed policy there is moved onto each function.
+fn source_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>) {
+    let fixed = |why: &str| (SourceKind::Fixed, Some(why.to_string()));
+    // Actions written with intrinsics (`!Ref ActionsParam`, `!If [...]`) are only known at
+    // deploy time; a rewrite could drop them, so such documents are left as they are.
     let intrinsic_actions = g.statements.iter().any(|s| {
         ["Action", "NotAction"].iter().any(|k| match s.raw.get(*k) {
             Some(Value::Array(items)) => items.iter().any(|i| !i.is_string()),
@@ -229,13 +245,16 @@ fn source_kind(g: &Grant) -> SourceKind {
         })
     });
     if intrinsic_actions {
-        return SourceKind::Fixed;
+        return fixed(
+            "an Action or NotAction is written with an intrinsic function (Ref, Fn::If, …) and is only known when deployed",
+        );
     }
+    let under_if = g.path.contains("/Fn::If/");
     match g.kind {
         GrantKind::InlinePolicy | GrantKind::PolicyResource | GrantKind::SamInlinePolicy => {
-            SourceKind::Document { managed: false }
+            (SourceKind::Document { managed: false }, None)
         }
-        GrantKind::ManagedPolicyResource => SourceKind::Document { managed: true },
+        GrantKind::ManagedPolicyResource => (SourceKind::Document { managed: true }, None),
         GrantKind::ManagedPolicyArn | GrantKind::SamManagedPolicy => {
             // Only AWS managed policies whose statements are known can be replaced.
             let name = g
@@ -244,25 +263,69 @@ fn source_kind(g: &Grant) -> SourceKind {
                 .map(|a| policy_name_of(a))
                 .unwrap_or_default();
             if g.effective_actions.is_empty() || g.statements.is_empty() {
-                SourceKind::Fixed
+                fixed("a managed policy whose statements keycard does not know")
+            } else if under_if && g.kind == GrantKind::SamManagedPolicy {
+                (SourceKind::Document { managed: false }, None)
+            } else if under_if {
+                fixed(
+                    "an AWS managed policy chosen by Fn::If in ManagedPolicyArns: its replacement would have to be conditional too",
+                )
             } else {
-                SourceKind::AwsManaged { name }
+                (SourceKind::AwsManaged { name }, None)
             }
         }
         GrantKind::SamPolicyTemplate => {
             if g.statements.is_empty() {
-                SourceKind::Fixed
+                fixed("a SAM policy template keycard cannot expand")
+            } else if under_if {
+                (SourceKind::Document { managed: false }, None)
             } else {
-                SourceKind::SamPolicyTemplate {
-                    name: g
-                        .sam_policy_templates
-                        .first()
-                        .map(|t| t.name.clone())
-                        .unwrap_or_default(),
-                }
+                (
+                    SourceKind::SamPolicyTemplate {
+                        name: g
+                            .sam_policy_templates
+                            .first()
+                            .map(|t| t.name.clone())
+                            .unwrap_or_default(),
+                    },
+                    None,
+                )
             }
         }
-        GrantKind::Connector => SourceKind::Fixed,
+        GrantKind::Connector => connector_kind(template, g),
+    }
+}
+
+/// A connector's categories as written (`Permissions: [Read, Write]`) and the category of each
+/// of its statements (the template engine tags a statement's path with it: `…#Read`).
+fn connector_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>) {
+    let categories: Option<Vec<String>> =
+        template
+            .node(&g.path)
+            .and_then(|n| n.as_seq())
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect()
+            });
+    let statement_categories: Option<Vec<String>> = g
+        .statements
+        .iter()
+        .map(|s| s.path.rsplit_once('#').map(|(_, c)| c.to_string()))
+        .collect();
+    match (categories, statement_categories) {
+        (Some(categories), Some(statement_categories)) if !categories.is_empty() => (
+            SourceKind::Connector {
+                categories,
+                statement_categories,
+            },
+            None,
+        ),
+        _ => (
+            SourceKind::Fixed,
+            Some("the connector's Permissions are not a plain list of categories".into()),
+        ),
     }
 }
 
@@ -314,8 +377,10 @@ fn source_label(g: &Grant) -> String {
     }
 }
 
-fn statement(s: &StatementRecord) -> GrantStatement {
+fn statement(g: &Grant, s: &StatementRecord) -> GrantStatement {
     GrantStatement {
+        conditional: !g.conditions.is_empty() || !s.conditions.is_empty(),
+        branch: (!s.conditions.is_empty()).then(|| s.path.clone()),
         effect: if s.is_allow() {
             Effect::Allow
         } else {
@@ -346,11 +411,19 @@ fn edits_for(
         let Some(g) = by_path.get(path.as_str()) else {
             continue;
         };
-        if rewrite.statements.is_empty() {
-            edits.push(removal_of_document(template, g));
+        if g.kind == GrantKind::Connector {
             continue;
         }
-        let statements = Value::Array(rewrite.statements.clone());
+        if rewrite.statements.is_empty() {
+            // The plan never empties a document that cannot go (see `unremovable`).
+            edits.extend(removal_of_document(g));
+            continue;
+        }
+        let statements = if g.statements.iter().any(|s| !s.conditions.is_empty()) {
+            statement_tree(template, g, rewrite)
+        } else {
+            Value::Array(rewrite.statements.clone())
+        };
         if g.document_is_json_string {
             let mut doc = template
                 .node(path)
@@ -371,6 +444,22 @@ fn edits_for(
             edits.push(Edit::replace(&format!("{path}/Statement"), statements));
         } else {
             edits.push(Edit::replace(path, document(rewrite.statements.clone())));
+        }
+    }
+    // Connectors keep the categories they need.
+    for (path, kept) in &planned.connector_permissions {
+        let written: Vec<&str> = template
+            .node(path)
+            .and_then(|n| n.as_seq())
+            .map(|items| items.iter().filter_map(|i| i.as_str()).collect())
+            .unwrap_or_default();
+        let narrowed: Vec<Value> = written
+            .iter()
+            .filter(|c| kept.contains(**c))
+            .map(|c| Value::String((*c).to_string()))
+            .collect();
+        if !narrowed.is_empty() && narrowed.len() < written.len() {
+            edits.push(Edit::replace(path, Value::Array(narrowed)));
         }
     }
     // Replaced sources go away.
@@ -515,59 +604,155 @@ fn push_or_create(
     }
 }
 
-/// A document left without statements: remove its list item, or its resource.
-fn removal_of_document(_template: &Template, g: &Grant) -> Edit {
-    match g.kind {
+/// A document left without statements: remove its list item or its resource; an `Fn::If`
+/// branch becomes `AWS::NoValue`, which keeps the condition. `None` when the document cannot
+/// go: it is one branch of an `Fn::If` inside a `PolicyDocument` (an inline policy or policy
+/// resource needs a document in every deployment).
+fn removal_of_document(g: &Grant) -> Option<Edit> {
+    let target = match g.kind {
         // `/Resources/R/Properties/Policies/N/PolicyDocument` → the Policies item.
-        GrantKind::InlinePolicy => {
-            let item = g
-                .path
-                .strip_suffix("/PolicyDocument")
-                .unwrap_or(&g.path)
-                .to_string();
-            Edit::remove(&item)
-        }
+        GrantKind::InlinePolicy => g.path.strip_suffix("/PolicyDocument")?.to_string(),
         GrantKind::PolicyResource | GrantKind::ManagedPolicyResource => {
-            Edit::remove(&format!("/Resources/{}", g.source))
+            if g.path.contains("/Fn::If/") {
+                return None;
+            }
+            format!("/Resources/{}", g.source)
         }
-        _ => Edit::remove(&g.path),
+        _ => g.path.clone(),
+    };
+    if target.ends_with("/Fn::If/1") || target.ends_with("/Fn::If/2") {
+        return Some(Edit::replace(&target, json!({"Ref": "AWS::NoValue"})));
+    }
+    Some(Edit::remove(&target))
+}
+
+/// The new `Statement` of a document with statements under `Fn::If`: the original structure,
+/// each Deny as written, each Allow under an `Fn::If` replaced by what was derived from it (a
+/// branch left with nothing becomes `AWS::NoValue`; several statements become several
+/// `Fn::If` items with the same condition), and the Allow statements outside any `Fn::If`
+/// replaced, where the first of them was, by the derived unconditional statements.
+fn statement_tree(template: &Template, g: &Grant, rewrite: &DocumentRewrite) -> Value {
+    let path = format!("{}/Statement", g.path);
+    let Some(node) = template.node(&path) else {
+        return Value::Array(rewrite.statements.clone());
+    };
+    let walk = TreeWalk {
+        rewrite,
+        branched: g
+            .statements
+            .iter()
+            .filter(|s| !s.conditions.is_empty())
+            .map(|s| s.path.as_str())
+            .collect(),
+    };
+    let mut unconditional = Some(rewrite.unconditional.clone());
+    let mut value = walk.statement_value(node, &path, &mut unconditional);
+    if let (Some(rest), Value::Array(items)) = (unconditional, &mut value)
+        && !rest.is_empty()
+    {
+        items.extend(rest);
+    }
+    value
+}
+
+struct TreeWalk<'a> {
+    rewrite: &'a DocumentRewrite,
+    /// Paths of the statements under an `Fn::If`.
+    branched: BTreeSet<&'a str>,
+}
+
+impl TreeWalk<'_> {
+    /// A `Statement` value (or an `Fn::If` branch of one): a list, one statement, or an
+    /// `Fn::If` choosing between them.
+    fn statement_value(
+        &self,
+        node: &crate::template::Node,
+        path: &str,
+        unconditional: &mut Option<Vec<Value>>,
+    ) -> Value {
+        if let Some((cond, yes, no)) = if_args(node) {
+            let a = self.statement_value(yes, &format!("{path}/Fn::If/1"), unconditional);
+            let b = self.statement_value(no, &format!("{path}/Fn::If/2"), unconditional);
+            return json!({"Fn::If": [cond, a, b]});
+        }
+        if node.is_no_value() {
+            return node.to_json();
+        }
+        let items = match node.as_seq() {
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .flat_map(|(i, item)| self.items(item, &format!("{path}/{i}"), unconditional))
+                .collect(),
+            None => self.items(node, path, unconditional),
+        };
+        Value::Array(items)
+    }
+
+    /// The list items that take the place of one original list item.
+    fn items(
+        &self,
+        node: &crate::template::Node,
+        path: &str,
+        unconditional: &mut Option<Vec<Value>>,
+    ) -> Vec<Value> {
+        if node.is_no_value() {
+            return Vec::new();
+        }
+        if let Some((cond, yes, no)) = if_args(node) {
+            let a = self.items(yes, &format!("{path}/Fn::If/1"), unconditional);
+            let b = self.items(no, &format!("{path}/Fn::If/2"), unconditional);
+            let none = || json!({"Ref": "AWS::NoValue"});
+            return (0..a.len().max(b.len()))
+                .map(|i| {
+                    json!({"Fn::If": [
+                        cond.clone(),
+                        a.get(i).cloned().unwrap_or_else(none),
+                        b.get(i).cloned().unwrap_or_else(none),
+                    ]})
+                })
+                .collect();
+        }
+        if node.get("Effect").and_then(|e| e.as_str()) != Some("Allow") {
+            return vec![node.to_json()];
+        }
+        if self.branched.contains(path) {
+            return self
+                .rewrite
+                .by_branch
+                .get(path)
+                .cloned()
+                .unwrap_or_default();
+        }
+        unconditional.take().unwrap_or_default()
     }
 }
 
-/// Applies edits one at a time, in an order that keeps every pointer valid: replacements,
-/// then additions (which only append), then removals from the highest list index down.
-fn apply_in_order(template: &Template, edits: Vec<Edit>) -> Result<String, ProposalError> {
+/// The condition name and both branches of an `Fn::If`.
+fn if_args(
+    node: &crate::template::Node,
+) -> Option<(Value, &crate::template::Node, &crate::template::Node)> {
+    let ("Fn::If", arg) = node.intrinsic()? else {
+        return None;
+    };
+    match arg.as_seq()? {
+        [cond, yes, no] => Some((cond.to_json(), yes, no)),
+        _ => None,
+    }
+}
+
+/// Applies every edit in one pass: the template engine plans each edit against the template as
+/// loaded (byte ranges of the original text), refuses overlapping ones, splices them all at
+/// once and re-parses once to verify. Re-loading the template after each edit made a proposal
+/// quadratic in the number of roles (1,600 roles: 102 s).
+fn apply_all(template: &Template, mut edits: Vec<Edit>) -> Result<String, ProposalError> {
     if edits.is_empty() {
         return Ok(template.text().to_string());
     }
-    let mut replaces = Vec::new();
-    let mut adds = Vec::new();
-    let mut removes = Vec::new();
-    for e in edits {
-        match e {
-            Edit::Replace { .. } => replaces.push(e),
-            Edit::Push { .. } | Edit::Insert { .. } => adds.push(e),
-            Edit::Remove { .. } => removes.push(e),
-        }
-    }
-    removes.sort_by_key(|e| std::cmp::Reverse(pointer_key(e.path())));
-    removes.dedup_by(|a, b| a.path() == b.path());
-    let mut current = template.clone();
-    for e in replaces.into_iter().chain(adds).chain(removes) {
-        let text = current.apply(std::slice::from_ref(&e))?;
-        current = Template::load(current.name(), &text)?;
-    }
-    Ok(current.text().to_string())
-}
-
-/// Sort key for pointers: numeric tokens compare as numbers.
-fn pointer_key(p: &str) -> Vec<(u64, String)> {
-    p.split('/')
-        .map(|t| match t.parse::<u64>() {
-            Ok(n) => (n, String::new()),
-            Err(_) => (u64::MAX, t.to_string()),
-        })
-        .collect()
+    // The same removal can be planned twice (a document shared by two principals).
+    let mut seen = BTreeSet::new();
+    edits.retain(|e| !matches!(e, Edit::Remove { path } if !seen.insert(path.clone())));
+    Ok(template.apply(&edits)?)
 }
 
 /// Independent end-to-end check on the re-read proposed template: every principal's effective

@@ -67,6 +67,10 @@ pub struct ProposedStatement {
     pub original_resource: Option<Value>,
     pub not_resource: Option<Value>,
     pub condition: Option<Value>,
+    /// The origin statement's path when it sits under an `Fn::If` in its document's
+    /// `Statement` ([`GrantStatement::branch`]): the statement is written under that branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 impl ProposedStatement {
@@ -121,11 +125,12 @@ impl ProposedStatement {
         }
         .unwrap_or_default();
         format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}",
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
             self.service,
             resource,
             serde_json::to_string(&self.not_resource).unwrap_or_default(),
-            serde_json::to_string(&self.condition).unwrap_or_default()
+            serde_json::to_string(&self.condition).unwrap_or_default(),
+            self.branch.as_deref().unwrap_or_default()
         )
     }
 }
@@ -203,6 +208,14 @@ pub struct PrincipalPlan {
     pub documents: BTreeMap<usize, Vec<ProposedStatement>>,
     /// Statements replacing AWS managed policies and SAM policy templates.
     pub replacement: Vec<ProposedStatement>,
+    /// For each connector source (by index): the `Permissions` categories it keeps, in the
+    /// order written. Its entry in `documents` holds every statement of those categories.
+    #[serde(default)]
+    pub connector_permissions: BTreeMap<usize, Vec<String>>,
+    /// Connector sources (by index) none of whose categories is needed: SAM needs at least
+    /// one, so they keep every category (and the report lists them).
+    #[serde(default)]
+    pub unused_connectors: BTreeSet<usize>,
 }
 
 impl PrincipalPlan {
@@ -250,6 +263,7 @@ pub fn build(
     }
 
     let mut plan = PrincipalPlan::default();
+    let mut connector_origins: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for ((src, st_idx), actions) in chosen {
         let Some(source) = grants.sources.get(src) else {
             continue;
@@ -259,6 +273,10 @@ pub fn build(
         };
         let target = match source.kind {
             SourceKind::Fixed => continue,
+            SourceKind::Connector { .. } => {
+                connector_origins.entry(src).or_default().insert(st_idx);
+                continue;
+            }
             SourceKind::Document { .. } => plan.documents.entry(src).or_default(),
             SourceKind::AwsManaged { .. } | SourceKind::SamPolicyTemplate { .. } => {
                 &mut plan.replacement
@@ -282,11 +300,81 @@ pub fn build(
             plan.documents.entry(i).or_default();
         }
     }
+    for (i, source) in grants.sources.iter().enumerate() {
+        if let SourceKind::Connector {
+            categories,
+            statement_categories,
+        } = &source.kind
+        {
+            let origins = connector_origins.remove(&i).unwrap_or_default();
+            if origins.is_empty() {
+                plan.unused_connectors.insert(i);
+            }
+            let (kept, statements) =
+                connector_plan(source, categories, statement_categories, &origins);
+            plan.connector_permissions.insert(i, kept);
+            plan.documents.insert(i, statements);
+        }
+    }
     for statements in plan.documents.values_mut() {
         *statements = merge_and_name(std::mem::take(statements));
     }
     plan.replacement = merge_and_name(std::mem::take(&mut plan.replacement));
     plan
+}
+
+/// A connector keeps whole `Permissions` categories: SAM writes every statement of a category
+/// it is given, so the plan holds each kept category's statements unchanged. The category of a
+/// statement comes from the template engine. A connector none of whose categories is needed
+/// keeps them all: removing a connector is left to a person.
+fn connector_plan(
+    source: &super::model::GrantSource,
+    categories: &[String],
+    statement_categories: &[String],
+    origins: &BTreeSet<usize>,
+) -> (Vec<String>, Vec<ProposedStatement>) {
+    let category_of = |i: usize| statement_categories.get(i).map(String::as_str);
+    let needed: BTreeSet<&str> = origins.iter().filter_map(|i| category_of(*i)).collect();
+    let kept: Vec<String> = if needed.is_empty() {
+        categories.to_vec()
+    } else {
+        categories
+            .iter()
+            .filter(|c| needed.contains(c.as_str()))
+            .cloned()
+            .collect()
+    };
+    let statements = source
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(i, st)| {
+            st.is_allow() && category_of(*i).is_some_and(|c| kept.iter().any(|k| k == c))
+        })
+        .flat_map(|(_, st)| {
+            let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for a in &st.effective {
+                by_service
+                    .entry(service_of(a).to_string())
+                    .or_default()
+                    .insert(a.clone());
+            }
+            by_service
+                .into_iter()
+                .map(|(service, actions)| ProposedStatement {
+                    sid: String::new(),
+                    origin_sid: None,
+                    service,
+                    actions,
+                    resource: ResourceSpec::Original,
+                    original_resource: st.resource.clone(),
+                    not_resource: st.not_resource.clone(),
+                    condition: st.condition.clone(),
+                    branch: None,
+                })
+        })
+        .collect();
+    (kept, statements)
 }
 
 /// Picks the original statements a kept action is written into.
@@ -308,7 +396,7 @@ fn choose_origins(
         .flat_map(|(si, s)| {
             let rank = match s.kind {
                 SourceKind::Fixed => 0,
-                SourceKind::Document { .. } => 1,
+                SourceKind::Document { .. } | SourceKind::Connector { .. } => 1,
                 _ => 2,
             };
             s.statements
@@ -325,14 +413,21 @@ fn choose_origins(
     if unconditioned.is_empty() {
         return candidates.iter().map(|c| (c.0, c.1)).collect();
     }
+    // A statement that exists only in some deployments (under `Fn::If` or in a resource with a
+    // `Condition`) is never enough alone: the other deployments would lose the action.
     let mut sufficient: Vec<&&(usize, usize, &GrantStatement, u8)> = unconditioned
         .iter()
-        .filter(|c| covers_evidence(c.2, evidence))
+        .filter(|c| !c.2.conditional && covers_evidence(c.2, evidence))
         .collect();
     sufficient.sort_by_key(|c| (c.3, c.0, c.1));
     match sufficient.first() {
         Some(c) => vec![(c.0, c.1)],
-        None => unconditioned.iter().map(|c| (c.0, c.1)).collect(),
+        // Otherwise the action stays in every statement that grants it in some deployment.
+        None => candidates
+            .iter()
+            .filter(|c| c.2.condition.is_none() || c.2.conditional)
+            .map(|c| (c.0, c.1))
+            .collect(),
     }
 }
 
@@ -388,6 +483,7 @@ fn derive_statements(
             original_resource: st.resource.clone(),
             not_resource: st.not_resource.clone(),
             condition: st.condition.clone(),
+            branch: st.branch.clone(),
         })
         .collect()
 }
@@ -574,6 +670,7 @@ mod tests {
                 json!("*"),
             )],
             attached_to: vec!["Role".into()],
+            fixed_reason: None,
         };
         let doc = GrantSource {
             id: "Role/Policies/0".into(),
@@ -581,6 +678,7 @@ mod tests {
             kind: SourceKind::Document { managed: false },
             statements: vec![stmt(&["s3:GetObject", "s3:PutObject"], json!("*"))],
             attached_to: vec!["Role".into()],
+            fixed_reason: None,
         };
         let grants = PrincipalGrants {
             logical_id: "Role".into(),

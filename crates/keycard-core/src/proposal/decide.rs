@@ -602,6 +602,7 @@ mod tests {
                 kind: SourceKind::Document { managed: false },
                 statements: vec![st],
                 attached_to: vec!["WorkerRole".into()],
+                fixed_reason: None,
             }],
             keep: vec![KeepEntry {
                 actions: vec!["s3:Delete*".into()],

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::build::{PrincipalPlan, ResourceSpec};
-use super::model::PrincipalGrants;
+use super::build::{PrincipalPlan, ProposedStatement, ResourceSpec};
+use super::model::{GrantStatement, PrincipalGrants};
 use super::resources::pattern_covers;
 use crate::policy::is_wildcard;
 
@@ -24,52 +24,97 @@ pub struct Violation {
 }
 
 /// Checks that every (action, resource, condition) of the plan is allowed by an original
-/// Allow statement with the same Condition.
+/// Allow statement with the same Condition, in the same deployments: a statement written into
+/// a document (or a connector) derives from that same source, from a statement under the same
+/// `Fn::If` branch when it is written under one ([`ProposedStatement::branch`]) and from one
+/// outside every `Fn::If` of the document otherwise; a replacement statement (written into a
+/// new policy, under no condition) derives from a replaced source, which is never under `Fn::If`.
 pub fn check_never_broader(
     grants: &PrincipalGrants,
     plan: &PrincipalPlan,
 ) -> Result<(), Violation> {
-    let originals: Vec<_> = grants.allow_statements().map(|(_, st)| st).collect();
-    for n in plan.all_statements() {
-        for action in &n.actions {
-            let violation = |resource: String| Violation {
-                principal: grants.logical_id.clone(),
-                sid: n.sid.clone(),
-                action: action.clone(),
-                resource,
-            };
-            if is_wildcard(action) {
-                return Err(violation("(wildcard action)".into()));
+    for (i, statements) in &plan.documents {
+        let Some(source) = grants.sources.get(*i) else {
+            if let Some(n) = statements.first() {
+                return Err(violation(grants, n, "(unknown source)".into()));
             }
-            let same_scope = |o: &crate::proposal::model::GrantStatement| {
-                o.effective.contains(action) && o.condition == n.condition
-            };
-            match &n.resource {
-                ResourceSpec::Original => {
-                    let ok = originals.iter().filter(|o| same_scope(o)).any(|o| {
-                        o.resource == n.original_resource && o.not_resource == n.not_resource
+            continue;
+        };
+        for n in statements {
+            let originals: Vec<&GrantStatement> = source
+                .statements
+                .iter()
+                .filter(|st| st.is_allow() && st.branch == n.branch)
+                .collect();
+            check_statement(grants, n, &originals)?;
+        }
+    }
+    let replaced: Vec<&GrantStatement> = grants
+        .sources
+        .iter()
+        .filter(|s| s.is_replaceable())
+        .flat_map(|s| s.statements.iter())
+        .filter(|st| st.is_allow() && st.branch.is_none())
+        .collect();
+    for n in &plan.replacement {
+        check_statement(grants, n, &replaced)?;
+    }
+    Ok(())
+}
+
+fn violation(grants: &PrincipalGrants, n: &ProposedStatement, what: String) -> Violation {
+    Violation {
+        principal: grants.logical_id.clone(),
+        sid: n.sid.clone(),
+        action: n.actions.iter().next().cloned().unwrap_or_default(),
+        resource: what,
+    }
+}
+
+/// One proposed statement against the original statements it may derive from.
+fn check_statement(
+    grants: &PrincipalGrants,
+    n: &ProposedStatement,
+    originals: &[&GrantStatement],
+) -> Result<(), Violation> {
+    for action in &n.actions {
+        let violation = |resource: String| Violation {
+            principal: grants.logical_id.clone(),
+            sid: n.sid.clone(),
+            action: action.clone(),
+            resource,
+        };
+        if is_wildcard(action) {
+            return Err(violation("(wildcard action)".into()));
+        }
+        let same_scope =
+            |o: &&&GrantStatement| o.effective.contains(action) && o.condition == n.condition;
+        match &n.resource {
+            ResourceSpec::Original => {
+                let ok = originals
+                    .iter()
+                    .filter(same_scope)
+                    .any(|o| o.resource == n.original_resource && o.not_resource == n.not_resource);
+                if !ok {
+                    return Err(violation(
+                        serde_json::to_string(&n.original_resource).unwrap_or_default(),
+                    ));
+                }
+            }
+            ResourceSpec::Narrowed { resources } => {
+                if n.not_resource.is_some() {
+                    return Err(violation("NotResource with narrowed Resource".into()));
+                }
+                for r in resources {
+                    let ok = originals.iter().filter(same_scope).any(|o| {
+                        o.not_resource.is_none()
+                            && o.resource_items()
+                                .iter()
+                                .filter_map(|v| v.as_str())
+                                .any(|p| pattern_covers(p, &r.arn))
                     });
                     if !ok {
-                        return Err(violation(
-                            serde_json::to_string(&n.original_resource).unwrap_or_default(),
-                        ));
-                    }
-                }
-                ResourceSpec::Narrowed { resources } => {
-                    if n.not_resource.is_some() {
-                        return Err(violation("NotResource with narrowed Resource".into()));
-                    }
-                    for r in resources {
-                        let ok = originals.iter().filter(|o| same_scope(o)).any(|o| {
-                            o.not_resource.is_none()
-                                && o.resource_items()
-                                    .iter()
-                                    .filter_map(|v| v.as_str())
-                                    .any(|p| pattern_covers(p, &r.arn))
-                        });
-                        if !ok {
-                            return Err(violation(r.arn.clone()));
-                        }
+                        return Err(violation(r.arn.clone()));
                     }
                 }
             }
@@ -194,31 +239,66 @@ mod tests {
                         condition: cond
                             .map(|c| json!({"StringEquals": {"aws:RequestTag/team": c}})),
                         raw: None,
+                        conditional: false,
+                        branch: None,
                     }
                 },
             )
     }
 
+    /// Where a statement of a document sits: outside any `Fn::If`, or under one of the two
+    /// branches of a statement-level `Fn::If`.
+    const BRANCHES: &[Option<&str>] = &[None, Some("/s/0/Fn::If/1"), Some("/s/0/Fn::If/2")];
+
     fn source() -> impl Strategy<Value = GrantSource> {
-        (0u8..4, prop::collection::vec(statement(), 1..4)).prop_map(|(k, statements)| {
-            let kind = match k {
-                0 => SourceKind::Document { managed: false },
-                1 => SourceKind::AwsManaged {
-                    name: "AdministratorAccess".into(),
-                },
-                2 => SourceKind::SamPolicyTemplate {
-                    name: "DynamoDBCrudPolicy".into(),
-                },
-                _ => SourceKind::Fixed,
-            };
-            GrantSource {
-                id: String::new(),
-                label: String::new(),
-                kind,
-                statements,
-                attached_to: vec!["P".into()],
-            }
-        })
+        (
+            0u8..6,
+            prop::collection::vec(
+                (
+                    statement(),
+                    prop::sample::select(BRANCHES),
+                    prop::sample::select(&["Read", "Write"][..]),
+                ),
+                1..4,
+            ),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(k, placed, under_if)| {
+                let mut statements: Vec<GrantStatement> = Vec::new();
+                let mut categories = Vec::new();
+                for (mut st, branch, category) in placed {
+                    // Statement-level `Fn::If` only exists in documents.
+                    if k == 0 {
+                        st.branch = branch.map(str::to_string);
+                    }
+                    // A whole document under `Fn::If` (or a resource Condition).
+                    st.conditional = st.branch.is_some() || (k == 0 && under_if);
+                    statements.push(st);
+                    categories.push(category.to_string());
+                }
+                let kind = match k {
+                    0 => SourceKind::Document { managed: false },
+                    1 => SourceKind::AwsManaged {
+                        name: "AdministratorAccess".into(),
+                    },
+                    2 => SourceKind::SamPolicyTemplate {
+                        name: "DynamoDBCrudPolicy".into(),
+                    },
+                    3 => SourceKind::Connector {
+                        categories: vec!["Read".into(), "Write".into()],
+                        statement_categories: categories,
+                    },
+                    _ => SourceKind::Fixed,
+                };
+                GrantSource {
+                    id: String::new(),
+                    label: String::new(),
+                    kind,
+                    statements,
+                    attached_to: vec!["P".into()],
+                    fixed_reason: None,
+                }
+            })
     }
 
     fn usage() -> impl Strategy<Value = PrincipalUsage> {
@@ -314,6 +394,35 @@ mod tests {
             for action in d.kept.keys() {
                 prop_assert!(plan.actions().contains(action) || fixed.contains(action), "kept {action} dropped");
             }
+            // ...in every deployment: a kept action granted under an `Fn::If` branch (or in a
+            // conditional document) stays granted there, or by a statement present in every
+            // deployment.
+            let everywhere = |action: &str| {
+                fixed.contains(action)
+                    || plan.replacement.iter().any(|n| n.actions.contains(action))
+                    || plan.documents.iter().any(|(i, ns)| {
+                        // Not a whole document under `Fn::If`, and outside its `Fn::If`s.
+                        let whole = grants.sources[*i]
+                            .statements
+                            .iter()
+                            .any(|st| st.conditional && st.branch.is_none());
+                        !whole
+                            && ns
+                                .iter()
+                                .any(|n| n.branch.is_none() && n.actions.contains(action))
+                    })
+            };
+            for (si, s) in grants.sources.iter().enumerate() {
+                if !s.is_document() { continue; }
+                for st in s.statements.iter().filter(|st| st.is_allow() && st.conditional) {
+                    for action in st.effective.iter().filter(|a| d.kept.contains_key(*a)) {
+                        let there = plan.documents.get(&si).is_some_and(|ns| {
+                            ns.iter().any(|n| n.branch == st.branch && n.actions.contains(action))
+                        });
+                        prop_assert!(there || everywhere(action), "kept {action} lost under {:?}", st.branch);
+                    }
+                }
+            }
             // Every used resource of a kept action stays allowed when an unconditioned
             // literal-resource grant allowed it before.
             for (action, au) in &d.used {
@@ -352,6 +461,8 @@ mod tests {
             not_resource: None,
             condition: None,
             raw: None,
+            conditional: false,
+            branch: None,
         };
         let grants = PrincipalGrants {
             logical_id: "P".into(),
@@ -362,6 +473,7 @@ mod tests {
                 kind: SourceKind::Document { managed: false },
                 statements: vec![st],
                 attached_to: vec![],
+                fixed_reason: None,
             }],
             keep: vec![],
             permissions_boundary: false,
@@ -381,6 +493,7 @@ mod tests {
             original_resource: None,
             not_resource: None,
             condition: None,
+            branch: None,
         };
         plan.documents.insert(
             0,
@@ -398,5 +511,46 @@ mod tests {
         plan.documents
             .insert(0, vec![proposed(&["s3:Get*"], "arn:aws:s3:::orders/*")]);
         assert!(check_never_broader(&grants, &plan).is_err());
+
+        // Under a statement-level Fn::If, a statement derives only from its own branch: taken
+        // out of the branch it would hold in the other deployment too.
+        let mut branched = grants.clone();
+        branched.sources[0].statements[0].branch = Some("/Statement/0/Fn::If/1".into());
+        branched.sources[0].statements[0].conditional = true;
+        let mut in_branch = proposed(&["s3:GetObject"], "arn:aws:s3:::orders/*");
+        in_branch.branch = Some("/Statement/0/Fn::If/1".into());
+        plan.documents.insert(0, vec![in_branch.clone()]);
+        assert!(check_never_broader(&branched, &plan).is_ok());
+        plan.documents.insert(
+            0,
+            vec![proposed(&["s3:GetObject"], "arn:aws:s3:::orders/*")],
+        );
+        assert!(check_never_broader(&branched, &plan).is_err());
+        in_branch.branch = Some("/Statement/0/Fn::If/2".into());
+        plan.documents.insert(0, vec![in_branch]);
+        assert!(check_never_broader(&branched, &plan).is_err());
+
+        // Statements of one source never land in another (a document under Fn::If would
+        // otherwise leak into an unconditional one), nor in the replacement.
+        let mut two = grants.clone();
+        two.sources.push(GrantSource {
+            id: "t".into(),
+            label: "t".into(),
+            kind: SourceKind::Document { managed: false },
+            statements: vec![],
+            attached_to: vec![],
+            fixed_reason: None,
+        });
+        let mut plan = PrincipalPlan::default();
+        plan.documents.insert(
+            1,
+            vec![proposed(&["s3:GetObject"], "arn:aws:s3:::orders/*")],
+        );
+        assert!(check_never_broader(&two, &plan).is_err());
+        let plan = PrincipalPlan {
+            replacement: vec![proposed(&["s3:GetObject"], "arn:aws:s3:::orders/*")],
+            ..PrincipalPlan::default()
+        };
+        assert!(check_never_broader(&two, &plan).is_err());
     }
 }

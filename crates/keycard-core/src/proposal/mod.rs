@@ -183,3 +183,5 @@ pub(crate) fn source_name(s: &EvidenceSource) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod conditional_tests;

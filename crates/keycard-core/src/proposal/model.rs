@@ -37,6 +37,15 @@ pub struct GrantStatement {
     /// written back byte-for-byte equivalent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<Value>,
+    /// Whether the statement exists only in some deployments: under an `Fn::If` branch (of its
+    /// policy, its list item, or itself) or in a resource with a `Condition`. An action kept
+    /// from it alone would be missing in the other deployments.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+    /// The statement's path when it sits under an `Fn::If` inside its document's `Statement`
+    /// (`…/Statement/1/Fn::If/2`): what is derived from it is written back under that branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 impl GrantStatement {
@@ -52,6 +61,8 @@ impl GrantStatement {
             not_resource: None,
             condition: None,
             raw: None,
+            conditional: false,
+            branch: None,
         }
     }
 
@@ -82,8 +93,16 @@ pub enum SourceKind {
     AwsManaged { name: String },
     /// A SAM policy template (`DynamoDBCrudPolicy`, …): replaced by explicit statements.
     SamPolicyTemplate { name: String },
-    /// Anything keycard cannot rewrite (a customer managed policy outside the template, a
-    /// connector): left exactly as it is.
+    /// A SAM connector's `Permissions` (`Read`, `Write`): narrowed by dropping the categories
+    /// none of whose statements is needed. `categories` are those written, in order;
+    /// `statement_categories` gives the category of each statement of the source.
+    Connector {
+        categories: Vec<String>,
+        statement_categories: Vec<String>,
+    },
+    /// Anything keycard cannot rewrite (a customer managed policy outside the template, an
+    /// `Action` chosen with an intrinsic): left exactly as it is, with the reason in
+    /// [`GrantSource::fixed_reason`].
     Fixed,
 }
 
@@ -99,6 +118,9 @@ pub struct GrantSource {
     /// Logical ids of every principal this source is attached to (shared policies).
     #[serde(default)]
     pub attached_to: Vec<String>,
+    /// Why a `Fixed` source is left as it is, in words (the report's `not_narrowed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_reason: Option<String>,
 }
 
 impl GrantSource {
@@ -112,6 +134,20 @@ impl GrantSource {
 
     pub fn is_document(&self) -> bool {
         matches!(self.kind, SourceKind::Document { .. })
+    }
+
+    /// Whether the source is rewritten in place (a document, or a connector's `Permissions`).
+    pub fn is_rewritten_in_place(&self) -> bool {
+        matches!(
+            self.kind,
+            SourceKind::Document { .. } | SourceKind::Connector { .. }
+        )
+    }
+
+    /// Leaves the source as it is, saying why.
+    pub fn freeze(&mut self, reason: impl Into<String>) {
+        self.kind = SourceKind::Fixed;
+        self.fixed_reason = Some(reason.into());
     }
 }
 

@@ -18,7 +18,7 @@ use super::size::{
 };
 use super::{ProposalError, ProposalInput, source_name};
 use crate::report::{
-    CoverageReport, DeniedAttempt, Flag, KeptActionReport, NotAnalysable, PolicySize,
+    CoverageReport, DeniedAttempt, Flag, KeptActionReport, NotAnalysable, NotNarrowed, PolicySize,
     ReplacedPolicy, Report, ReportWindow, RoleCounts, RoleReport, RoleStatus, SCHEMA_VERSION,
     Summary, UnmappedReport, UnobservableAction, WildcardReport,
 };
@@ -32,9 +32,11 @@ pub struct TemplateModel {
     /// Parameter defaults, for resolving names.
     pub parameters: BTreeMap<String, String>,
     pub not_analysable: Vec<NotAnalysable>,
-    /// Sources (by id) whose document cannot be deleted, because other parts of the template
-    /// refer to its resource (`DependsOn`, `Ref`): they are left unchanged rather than emptied.
-    pub unremovable: BTreeSet<String>,
+    /// Sources (by id) whose document cannot be deleted, with why: other parts of the template
+    /// refer to its resource (`DependsOn`, `Ref`), or the document is one branch of an `Fn::If`
+    /// and the policy needs a document in every deployment. They are left unchanged rather
+    /// than emptied.
+    pub unremovable: BTreeMap<String, String>,
 }
 
 /// One principal: its grants and what is needed to find its ARN.
@@ -73,10 +75,16 @@ pub struct Outcome {
 }
 
 /// The final content of a rewritten policy document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DocumentRewrite {
-    /// Deny statements as written, then the proposed Allow statements.
+    /// Deny statements as written, then the proposed Allow statements (of every `Fn::If`
+    /// branch: what sizes are estimated from, and empty when the document goes away).
     pub statements: Vec<Value>,
+    /// The proposed Allow statements derived from statements outside any `Fn::If`.
+    pub unconditional: Vec<Value>,
+    /// The proposed Allow statements derived from each statement under an `Fn::If` in the
+    /// document's `Statement`, by that statement's path: written back under the same branch.
+    pub by_branch: BTreeMap<String, Vec<Value>>,
 }
 
 /// The plan for the whole template.
@@ -87,6 +95,8 @@ pub struct Planned {
     pub documents: BTreeMap<String, DocumentRewrite>,
     /// Replaceable sources (AWS managed policies, SAM policy templates) to remove, by id.
     pub removed_sources: BTreeSet<String>,
+    /// Connector sources (by id) and the `Permissions` categories they keep.
+    pub connector_permissions: BTreeMap<String, BTreeSet<String>>,
     /// Evidence principals no template principal matched.
     pub unattributed: Vec<String>,
     pub window: Option<Window>,
@@ -211,7 +221,7 @@ pub fn plan_principals(
     }
 
     let mut not_fitting: BTreeMap<String, String> = BTreeMap::new();
-    let mut pinned: BTreeSet<String> = BTreeSet::new();
+    let mut pinned: BTreeMap<String, String> = BTreeMap::new();
     loop {
         // Shared sources change only when every principal they are attached to changes.
         let mut holders: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -242,7 +252,7 @@ pub fn plan_principals(
                     continue;
                 }
                 if shared_frozen.contains(&s.id) {
-                    s.kind = SourceKind::Fixed;
+                    s.freeze("shared with a principal that gets no proposal");
                     flags.push(flag(
                         "shared_policy_unchanged",
                         "info",
@@ -251,13 +261,13 @@ pub fn plan_principals(
                             s.label
                         ),
                     ));
-                } else if pinned.contains(&s.id) {
-                    s.kind = SourceKind::Fixed;
+                } else if let Some(why) = pinned.get(&s.id) {
+                    s.freeze(format!("it would be left without statements, but {why}"));
                     flags.push(flag(
                         "policy_unchanged",
                         "medium",
                         format!(
-                            "{} would be left without statements but other resources refer to it; left unchanged (remove it by hand)",
+                            "{} would be left without statements, but {why}; left unchanged",
                             s.label
                         ),
                     ));
@@ -300,7 +310,16 @@ pub fn plan_principals(
         type Pieces = ((Vec<Value>, Vec<Value>), Vec<ProposedStatement>);
         let mut pieces: BTreeMap<String, Pieces> = BTreeMap::new();
         let mut removed_sources = BTreeSet::new();
+        let mut connector_permissions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for o in outcomes.iter().filter(|o| o.status == RoleStatus::Proposed) {
+            for (i, kept) in &o.plan.connector_permissions {
+                if let Some(source) = o.grants.sources.get(*i) {
+                    connector_permissions
+                        .entry(source.id.clone())
+                        .or_default()
+                        .extend(kept.iter().cloned());
+                }
+            }
             for (i, statements) in &o.plan.documents {
                 let Some(source) = o.grants.sources.get(*i) else {
                     continue;
@@ -315,23 +334,42 @@ pub fn plan_principals(
             }
         }
         for (id, ((denies, after), allows)) in pieces {
-            let mut statements = denies;
-            statements.extend(
-                merge_and_name(allows)
-                    .iter()
-                    .map(ProposedStatement::to_json),
-            );
-            statements.extend(after);
-            documents.insert(id, DocumentRewrite { statements });
+            let mut rewrite = DocumentRewrite {
+                statements: denies,
+                ..DocumentRewrite::default()
+            };
+            for st in merge_and_name(allows) {
+                let json = st.to_json();
+                rewrite.statements.push(json.clone());
+                match &st.branch {
+                    Some(b) => rewrite.by_branch.entry(b.clone()).or_default().push(json),
+                    None => rewrite.unconditional.push(json),
+                }
+            }
+            rewrite.statements.extend(after);
+            documents.insert(id, rewrite);
         }
 
-        // A document that would be emptied but cannot be deleted stays as it is.
-        let newly_pinned: Vec<String> = documents
-            .iter()
-            .filter(|(id, d)| d.statements.is_empty() && model.unremovable.contains(*id))
-            .map(|(id, _)| id.clone())
-            .filter(|id| !pinned.contains(id))
-            .collect();
+        // A document that would be emptied but cannot be deleted stays as it is; so does one
+        // whose `Fn::If` statements could leave it empty in some deployment.
+        let mut newly_pinned: Vec<(String, String)> = Vec::new();
+        for (id, d) in &documents {
+            if pinned.contains_key(id) {
+                continue;
+            }
+            if d.statements.is_empty()
+                && let Some(why) = model.unremovable.get(id)
+            {
+                newly_pinned.push((id.clone(), why.clone()));
+            } else if let Some(source) = source_by_id(&outcomes, id)
+                && may_empty_a_branch(source, d)
+            {
+                newly_pinned.push((
+                    id.clone(),
+                    "its statements under Fn::If could leave it empty in some deployment".into(),
+                ));
+            }
+        }
         if !newly_pinned.is_empty() {
             pinned.extend(newly_pinned);
             continue;
@@ -374,6 +412,7 @@ pub fn plan_principals(
             outcomes,
             documents,
             removed_sources,
+            connector_permissions,
             unattributed,
             window,
             reference_time: reference,
@@ -391,6 +430,39 @@ fn has_activity(e: &Evidence<'_>) -> bool {
                 .values()
                 .any(|a| a.last_seen >= e.retention_cutoff)
     })
+}
+
+/// The source with this id, as planned for some principal.
+fn source_by_id<'o>(outcomes: &'o [Outcome], id: &str) -> Option<&'o GrantSource> {
+    outcomes
+        .iter()
+        .flat_map(|o| o.grants.sources.iter())
+        .find(|s| s.id == id)
+}
+
+/// Whether a rewrite of a document with statements under `Fn::If` could leave it without any
+/// statement in some deployment: nothing outside the `Fn::If`s would remain, and a statement
+/// under one of them would be left with nothing (its branch becomes `AWS::NoValue`). IAM
+/// refuses a policy without statements, so such a document is left as it is.
+fn may_empty_a_branch(source: &GrantSource, d: &DocumentRewrite) -> bool {
+    let branched: Vec<&str> = source
+        .statements
+        .iter()
+        .filter(|s| s.is_allow())
+        .filter_map(|s| s.branch.as_deref())
+        .collect();
+    if branched.is_empty() || d.statements.is_empty() {
+        return false;
+    }
+    let unconditional_denies = source
+        .statements
+        .iter()
+        .any(|s| !s.is_allow() && s.branch.is_none());
+    d.unconditional.is_empty()
+        && !unconditional_denies
+        && branched
+            .iter()
+            .any(|b| d.by_branch.get(*b).is_none_or(Vec::is_empty))
 }
 
 /// The Deny statements of a source, as written: those before its first Allow statement and
@@ -484,7 +556,10 @@ fn place(
                     limit: MANAGED_POLICY_LIMIT,
                 });
             }
-            SourceKind::AwsManaged { .. } | SourceKind::Fixed => managed_count += 1,
+            // SAM writes a connector's statements into a managed policy of its own.
+            SourceKind::AwsManaged { .. } | SourceKind::Connector { .. } | SourceKind::Fixed => {
+                managed_count += 1
+            }
         }
     }
     if !proposed || o.plan.replacement.is_empty() {
@@ -593,7 +668,9 @@ pub fn build_report(planned: &Planned, model: &TemplateModel, input: &ProposalIn
         summary.removed_actions += r.counts.removed;
         summary.kept_for_rare_use += r.counts.kept_for_rare_use;
         match r.status {
-            RoleStatus::Proposed | RoleStatus::Unchanged => summary.proposed += 1,
+            RoleStatus::Proposed | RoleStatus::Unchanged | RoleStatus::NotNarrowed => {
+                summary.proposed += 1
+            }
             RoleStatus::NoActivity => summary.removal_candidates += 1,
             RoleStatus::Unmatched => summary.unmatched += 1,
             RoleStatus::DoesNotFit => summary.not_fitting += 1,
@@ -678,10 +755,34 @@ fn role_report(
             .map(str::to_string)
             .collect()
     };
-    let status = if proposed_status && removed.is_empty() {
-        RoleStatus::Unchanged
+    // What a proposal left as written, so that no report calls a role whose grants were
+    // skipped "unchanged, everything kept".
+    let not_narrowed: Vec<NotNarrowed> = if proposed_status {
+        o.grants
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Fixed && s.statements.iter().any(|s| s.is_allow()))
+            .map(|s| NotNarrowed {
+                source: s.label.clone(),
+                reason: s
+                    .fixed_reason
+                    .clone()
+                    .unwrap_or_else(|| "keycard cannot rewrite this grant".into()),
+            })
+            .chain(o.plan.unused_connectors.iter().filter_map(|i| {
+                o.grants.sources.get(*i).map(|s| NotNarrowed {
+                    source: s.label.clone(),
+                    reason: "none of its Permissions categories is needed (what was used is granted elsewhere), and SAM needs at least one: remove the connector if nothing else needs it".into(),
+                })
+            }))
+            .collect()
     } else {
-        o.status
+        Vec::new()
+    };
+    let status = match (proposed_status, removed.is_empty(), not_narrowed.is_empty()) {
+        (true, true, true) => RoleStatus::Unchanged,
+        (true, true, false) => RoleStatus::NotNarrowed,
+        _ => o.status,
     };
     let used: Vec<String> = d
         .used
@@ -843,6 +944,30 @@ fn role_report(
         ));
     }
     flags.extend(o.flags.iter().cloned());
+    for n in &not_narrowed {
+        flags.push(flag(
+            "not_narrowed",
+            "medium",
+            format!("{} left as written: {}", n.source, n.reason),
+        ));
+    }
+    for (i, kept) in &o.plan.connector_permissions {
+        if let Some(s) = o.grants.sources.get(*i)
+            && let SourceKind::Connector { categories, .. } = &s.kind
+            && kept.len() < categories.len()
+        {
+            flags.push(flag(
+                "connector_narrowed",
+                "info",
+                format!(
+                    "{}: Permissions [{}] → [{}]",
+                    s.label,
+                    categories.join(", "),
+                    kept.join(", ")
+                ),
+            ));
+        }
+    }
 
     let mut sources: BTreeSet<String> = pu
         .sources
@@ -920,6 +1045,7 @@ fn role_report(
                 replaced_by: r.replaced_by.clone(),
             })
             .collect(),
+        not_narrowed,
         flags,
         policies: o.sizes.clone(),
         window: role_window.map(report_window),

@@ -253,7 +253,9 @@ fn chart(report: &Report) -> String {
             esc(&truncate(id, 26))
         );
         let proposed = match r.status {
-            RoleStatus::Proposed | RoleStatus::Unchanged => r.counts.proposed,
+            RoleStatus::Proposed | RoleStatus::Unchanged | RoleStatus::NotNarrowed => {
+                r.counts.proposed
+            }
             _ => r.counts.granted,
         };
         for (j, (value, color, what)) in [
@@ -317,6 +319,21 @@ fn role_section(body: &mut String, id: &str, r: &RoleReport) {
                 esc(&f.severity),
                 esc(&f.kind.replace('_', " ")),
                 esc(&f.message)
+            );
+        }
+        let _ = writeln!(body, "</tbody></table>");
+    }
+    if !r.not_narrowed.is_empty() {
+        let _ = writeln!(
+            body,
+            "<h3>Not narrowed</h3><table class=\"not-narrowed\"><thead><tr><th>Grant</th><th>Why it is left as written</th></tr></thead><tbody>"
+        );
+        for n in &r.not_narrowed {
+            let _ = writeln!(
+                body,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&n.source),
+                esc(&n.reason)
             );
         }
         let _ = writeln!(body, "</tbody></table>");
@@ -475,6 +492,7 @@ fn status_class(s: RoleStatus) -> &'static str {
     match s {
         RoleStatus::Proposed => "proposed",
         RoleStatus::Unchanged => "unchanged",
+        RoleStatus::NotNarrowed => "not-narrowed",
         RoleStatus::NoActivity => "no-activity",
         RoleStatus::Unmatched => "unmatched",
         RoleStatus::DoesNotFit => "does-not-fit",

@@ -119,6 +119,13 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         }
         out.push('\n');
     }
+    if !r.not_narrowed.is_empty() {
+        let _ = writeln!(out, "**Not narrowed** (left as written)\n");
+        for n in &r.not_narrowed {
+            let _ = writeln!(out, "- `{}`: {}", n.source, n.reason);
+        }
+        out.push('\n');
+    }
     if !r.replaced_policies.is_empty() {
         let _ = writeln!(out, "**Replaced policies**\n");
         for p in &r.replaced_policies {
@@ -278,6 +285,13 @@ fn status_sentence(r: &RoleReport) -> String {
         RoleStatus::Unchanged => {
             "Everything granted is kept; the template is unchanged for this principal.".into()
         }
+        RoleStatus::NotNarrowed => format!(
+            "Granted {} actions, used {}; nothing was removed, and {} grant{} could not be narrowed (below).",
+            r.counts.granted,
+            r.counts.used,
+            r.not_narrowed.len(),
+            if r.not_narrowed.len() == 1 { "" } else { "s" }
+        ),
         RoleStatus::NoActivity => {
             "No activity in the evidence: no proposal was made. Consider removing the principal."
                 .into()

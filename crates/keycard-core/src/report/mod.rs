@@ -17,7 +17,7 @@ pub use html::render_html;
 pub use markdown::render_markdown;
 
 /// Version of the report.json schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +87,9 @@ pub enum RoleStatus {
     Proposed,
     /// Nothing needed to change (everything granted is kept).
     Unchanged,
+    /// Nothing was removed from what keycard could narrow, and some grants were left as they
+    /// are (listed in `not_narrowed`): the role may well be over-granted.
+    NotNarrowed,
     /// No activity in the evidence: no proposal; a candidate for removal.
     NoActivity,
     /// Not matched to any evidence principal: no proposal.
@@ -102,6 +105,7 @@ impl RoleStatus {
         match self {
             RoleStatus::Proposed => "proposed",
             RoleStatus::Unchanged => "unchanged",
+            RoleStatus::NotNarrowed => "not narrowed",
             RoleStatus::NoActivity => "no activity",
             RoleStatus::Unmatched => "unmatched",
             RoleStatus::DoesNotFit => "does not fit",
@@ -153,12 +157,23 @@ pub struct RoleReport {
     pub used_not_granted: Vec<String>,
     pub wildcards: Vec<WildcardReport>,
     pub replaced_policies: Vec<ReplacedPolicy>,
+    /// Grants of a principal with a proposal that were left as written, and why (schema 3).
+    #[serde(default)]
+    pub not_narrowed: Vec<NotNarrowed>,
     pub flags: Vec<Flag>,
     /// Size of each policy of the proposal (or of the current template when there is none).
     pub policies: Vec<PolicySize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<ReportWindow>,
     pub sources: Vec<String>,
+}
+
+/// A grant left as written although its principal got a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotNarrowed {
+    /// The grant as a reviewer reads it (`ApiFunction Policies[1]`, `AmazonS3FullAccess`).
+    pub source: String,
+    pub reason: String,
 }
 
 /// Counts, for charts and summaries.

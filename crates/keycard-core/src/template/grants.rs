@@ -247,6 +247,13 @@ const GROUP: &str = "AWS::IAM::Group";
 const SAM_FUNCTION: &str = "AWS::Serverless::Function";
 const SAM_STATE_MACHINE: &str = "AWS::Serverless::StateMachine";
 
+/// Function and state machine properties SAM does not accept in `Globals`. Source:
+/// aws-sam-translator 1.115.0, `samtranslator/plugins/globals/globals.py`,
+/// `Globals.supported_properties` ("Everything on Serverless::Function except Role, Policies,
+/// FunctionName, Events"; a state machine supports only `PropagateTags` there), and the SAM
+/// developer guide, "Globals section of the AWS SAM template", supported properties.
+const SAM_GLOBALS_REFUSED: [&str; 2] = ["Role", "Policies"];
+
 /// Finds every grant in the template. Never fails: what cannot be read is reported in
 /// [`Grants::not_analysable`].
 pub fn find_grants(t: &Template) -> Grants {
@@ -302,6 +309,7 @@ impl<'a> Finder<'a> {
     fn run(&mut self) {
         let t = self.t;
         self.check_transforms();
+        self.check_sam_globals();
         let resources: Vec<(&str, &Node)> = t.resources().collect();
         let res_path = "/Resources";
 
@@ -1002,8 +1010,34 @@ impl<'a> Finder<'a> {
 
     // --- SAM ------------------------------------------------------------------------------------
 
+    /// `Globals` properties SAM refuses and that would otherwise look like grants: the
+    /// template does not transform, so they grant nothing and are reported.
+    fn check_sam_globals(&mut self) {
+        let t = self.t;
+        for section in ["Function", "StateMachine"] {
+            let path = push_pointer("/Globals", section);
+            for key in SAM_GLOBALS_REFUSED {
+                if let Some(node) = t
+                    .root()
+                    .get("Globals")
+                    .and_then(|g| g.get(section))
+                    .and_then(|s| s.get(key))
+                {
+                    self.not_analysable(
+                        node,
+                        &push_pointer(&path, key),
+                        &format!(
+                            "SAM does not support {key} in Globals.{section} (the transform fails with \"'{key}' is not a supported property of '{section}'\"); these grants apply to no function: move them onto each function"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// Properties of a SAM function/state machine with `Globals` merged in: lists are
-    /// concatenated (globals first), scalars overridden, as SAM does.
+    /// concatenated (globals first), scalars overridden, as SAM does. `Role` and `Policies`
+    /// are never taken from `Globals`: SAM refuses them there (see [`SAM_GLOBALS_REFUSED`]).
     fn sam_properties<'n>(&self, ty: &str, res: &'n Node, path: &str) -> SamProps<'n>
     where
         'a: 'n,
@@ -1025,19 +1059,16 @@ impl<'a> Finder<'a> {
                     path: push_pointer(&props_path, key),
                 })
                 .or_else(|| {
-                    globals.and_then(|g| g.get(key)).map(|n| Located {
-                        node: n,
-                        path: push_pointer(&globals_path, key),
-                    })
+                    globals
+                        .filter(|_| !SAM_GLOBALS_REFUSED.contains(&key))
+                        .and_then(|g| g.get(key))
+                        .map(|n| Located {
+                            node: n,
+                            path: push_pointer(&globals_path, key),
+                        })
                 })
         };
         let mut policies = Vec::new();
-        if let Some(g) = globals.and_then(|g| g.get("Policies")) {
-            policies.push(Located {
-                node: g,
-                path: push_pointer(&globals_path, "Policies"),
-            });
-        }
         if let Some(p) = props.and_then(|p| p.get("Policies")) {
             policies.push(Located {
                 node: p,
@@ -1388,7 +1419,10 @@ impl<'a> Finder<'a> {
                         }
                     };
                     let fake = json_node(&raw, at);
-                    if let Some(rec) = self.statement(&fake, &perm_path, &[]) {
+                    // `…/Permissions#Read`: the category a statement comes from, so a proposal
+                    // can keep a connector's needed categories only.
+                    let spath = format!("{perm_path}#{category}");
+                    if let Some(rec) = self.statement(&fake, &spath, &[]) {
                         statements.push(rec);
                     }
                 }

@@ -119,6 +119,19 @@ pub struct Template {
     anchors: bool,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Whole-template loads on this thread, so tests can assert that a pipeline parses the
+    /// template a constant number of times (not once per edit or per role).
+    static WHOLE_LOADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whole-template loads made on this thread so far (tests only).
+#[cfg(test)]
+pub(crate) fn whole_loads() -> usize {
+    WHOLE_LOADS.with(std::cell::Cell::get)
+}
+
 impl Template {
     /// Loads a YAML or JSON template (JSON when the first non-blank character is `{` and the
     /// text parses as JSON, as CloudFormation decides). Duplicate keys are an error.
@@ -157,6 +170,8 @@ impl Template {
         text: &str,
         options: &LoadOptions,
     ) -> Result<Template, TemplateError> {
+        #[cfg(test)]
+        WHOLE_LOADS.with(|n| n.set(n.get() + 1));
         let limits = &options.limits;
         if text.len() > limits.max_bytes {
             return Err(TemplateError::TooLarge {
