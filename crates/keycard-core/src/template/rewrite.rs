@@ -213,13 +213,28 @@ fn coalesce_removals(t: &Template, edits: &[Edit]) -> Vec<Edit> {
     if emptied.is_empty() {
         return edits.to_vec();
     }
-    let mut out: Vec<Edit> = edits
-        .iter()
-        .filter(
-            |e| !matches!(e, Edit::Remove { path } if emptied.contains_key(&parent_pointer(path))),
-        )
-        .cloned()
-        .collect();
+    // Items pushed onto (or keys inserted into) an emptied collection become its new content:
+    // a push after the list's end and a replacement of the whole list would overlap silently
+    // (`Policies: []` followed by the pushed `- Statement:` lines, which does not parse).
+    let mut out: Vec<Edit> = Vec::with_capacity(edits.len());
+    for e in edits {
+        match e {
+            Edit::Remove { path } if emptied.contains_key(&parent_pointer(path)) => {}
+            Edit::Push { path, value } if matches!(emptied.get(path), Some(J::Array(_))) => {
+                if let Some(J::Array(items)) = emptied.get_mut(path) {
+                    items.push(value.clone());
+                }
+            }
+            Edit::Insert { path, key, value }
+                if matches!(emptied.get(path), Some(J::Object(_))) =>
+            {
+                if let Some(J::Object(map)) = emptied.get_mut(path) {
+                    map.insert(key.clone(), value.clone());
+                }
+            }
+            _ => out.push(e.clone()),
+        }
+    }
     out.extend(
         emptied
             .into_iter()
@@ -1630,6 +1645,40 @@ Outputs:
             )])
             .unwrap();
         assert!(out2.contains("      ManagedPolicyArns: []\n"), "{out2}");
+    }
+
+    /// Shaped like cfn-lint's test/fixtures/templates/good/transform/function_use_s3_uri.yaml:
+    /// every AWS managed policy of a SAM function removed and a statement pushed in their place.
+    /// The push once landed after a `Policies: []` replacement ("did not find expected key").
+    #[test]
+    fn removing_every_item_and_pushing_one_replaces_the_list() {
+        let text = "\
+Resources:
+  Function:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      Policies:
+        - arn:aws:iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy
+        - arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole
+      Layers:
+        - !FindInMap [RegionMap, !Ref AWS::Region, \"InsightsArn\"]
+";
+        let policies = "/Resources/Function/Properties/Policies";
+        let statement = json!({"Statement": [{"Effect": "Allow",
+            "Action": "logs:CreateLogGroup", "Resource": "*"}]});
+        let out = load(text)
+            .apply(&[
+                Edit::push(policies, statement),
+                Edit::remove(&format!("{policies}/0")),
+                Edit::remove(&format!("{policies}/1")),
+            ])
+            .unwrap();
+        assert!(
+            out.contains("      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: logs:CreateLogGroup\n              Resource: \"*\"\n      Layers:\n"),
+            "{out}"
+        );
+        assert!(!out.contains("[]"), "{out}");
     }
 
     /// Shaped like the CIS benchmark Quick Start (cfn-lint's test/fixtures/templates/quickstart/
