@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::action_matches;
 
+mod action_set;
 mod arn;
+
+pub use action_set::{ActionSet, Iter as ActionSetIter};
 
 /// The catalog file compiled into the binary.
 const EMBEDDED: &str = include_str!("../../../data/iam-catalog.tsv");

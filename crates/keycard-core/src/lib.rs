@@ -10,6 +10,7 @@ pub mod check;
 pub mod cloudtrail;
 pub mod coverage;
 pub mod ledger;
+pub mod limited_read;
 pub mod managed_policies;
 pub mod policy;
 pub mod proposal;

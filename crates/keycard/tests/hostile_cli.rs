@@ -550,3 +550,491 @@ fn an_earlier_runs_artifacts_are_replaced_as_a_set() {
     );
     assert!(app.path("out/report.json").exists());
 }
+
+// --- Bounded memory and time (issue 14, part 2) --------------------------------------------------
+
+/// Runs `keycard ARGS` and returns its exit code, stderr and peak RSS in MiB: from
+/// `/usr/bin/time -f %M` when installed, else the `VmHWM` high-water mark polled from /proc
+/// while it runs (a mark only grows, so the last reading is at most a few ms short).
+fn peak_rss(args: &[&std::ffi::OsStr]) -> (i32, String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let time = Path::new("/usr/bin/time");
+    let rss_file = dir.path().join("rss");
+    let mut cmd = if time.is_file() {
+        let mut c = std::process::Command::new(time);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(bin());
+        c
+    } else {
+        std::process::Command::new(bin())
+    };
+    let mut child = cmd
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut polled_kib = 0u64;
+    let stderr_reader = {
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut pipe, &mut s).unwrap();
+            s
+        })
+    };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            polled_kib = polled_kib.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stderr = stderr_reader.join().unwrap();
+    let kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<u64>().ok()))
+        .unwrap_or(polled_kib);
+    assert!(kib > 0, "no peak RSS measured for {args:?}");
+    // Under /usr/bin/time the exit status is keycard's (time passes it on).
+    (status.code().unwrap_or(-1), stderr, kib / 1024)
+}
+
+fn os(items: &[&str]) -> Vec<std::ffi::OsString> {
+    items.iter().map(Into::into).collect()
+}
+
+fn refs(v: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
+    v.iter().map(std::ffi::OsString::as_os_str).collect()
+}
+
+/// One role with 1,024 `{Effect: Allow, Action: '*', Resource: '*'}` statements (~70 KB).
+fn star_statements_template(statements: usize) -> String {
+    let mut t = String::from(
+        "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement:\n",
+    );
+    for i in 0..statements {
+        writeln!(
+            t,
+            "              - {{Sid: S{i}, Effect: Allow, Action: '*', Resource: '*'}}"
+        )
+        .unwrap();
+    }
+    t
+}
+
+/// Each `Action: '*'` statement once cost ~1.6 MB (its own copy of every catalog action):
+/// 1,024 of them took 1.6 GB in `grants` and `check`, and `propose` aborted. Action sets are now
+/// shared bitsets, so the whole run stays far under a few hundred MB.
+#[test]
+fn a_thousand_star_statements_stay_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, star_statements_template(1024)).unwrap();
+    let trail = dir.path().join("cloudtrail");
+    std::fs::create_dir(&trail).unwrap();
+    std::fs::write(trail.join("trail.json"), many_roles_trail(1)).unwrap();
+    let t = template.display().to_string();
+
+    let (code, stderr, mib) = peak_rss(&refs(&os(&["grants", &t])));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(mib < 200, "grants: {mib} MiB");
+}
+
+/// `check` reads the same grants; 64 statements keep the test quick in a debug build (its
+/// rules visit every action of each `*` statement).
+#[test]
+fn check_on_star_statements_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, star_statements_template(64)).unwrap();
+    let t = template.display().to_string();
+    let (code, stderr, mib) = peak_rss(&refs(&os(&["check", &t])));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 1, "findings: {stderr}");
+    assert!(mib < 200, "check: {mib} MiB");
+}
+
+/// Twelve levels of aliased `!If` (under 1 KB) reach 4,096 statements: once 6.5 GB.
+#[test]
+fn aliased_if_levels_stay_small() {
+    let mut t = String::from(
+        "Conditions:\n  C: !Equals [a, a]\nMetadata:\n  x0: &a0 {Effect: Allow, Action: '*', Resource: '*'}\n",
+    );
+    for i in 1..=12 {
+        writeln!(t, "  x{i}: &a{i} !If [C, *a{p}, *a{p}]", p = i - 1).unwrap();
+    }
+    t.push_str("Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement:\n              - *a12\n");
+    assert!(t.len() < 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, t).unwrap();
+    let (code, stderr, mib) = peak_rss(&refs(&os(&["grants", &template.display().to_string()])));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(mib < 200, "grants: {mib} MiB");
+}
+
+/// Past the statement budget a template is refused as too large to analyse, naming the file.
+#[test]
+fn a_template_over_the_statement_budget_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("huge.yaml");
+    let mut t = String::from(
+        "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement: [",
+    );
+    for i in 0..50_001 {
+        if i > 0 {
+            t.push(',');
+        }
+        t.push_str("{Effect: Allow, Action: s3:GetObject, Resource: '*'}");
+    }
+    t.push_str("]\n");
+    std::fs::write(&template, t).unwrap();
+    keycard()
+        .arg("grants")
+        .arg(&template)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "huge.yaml:1:1: too large to analyse",
+        ));
+}
+
+/// Inputs are read through a limit: `/dev/zero` and a 1 GiB file fail at once, without being
+/// read whole, for every command and every kind of input.
+#[test]
+fn endless_and_huge_inputs_fail_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.yaml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let huge = huge.display().to_string();
+    let out = dir.path().join("out").display().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["grants", "/dev/zero"],
+        vec!["grants", &huge],
+        vec!["check", "/dev/zero"],
+        vec!["check", &huge],
+        vec![
+            "propose",
+            "--template",
+            "/dev/zero",
+            "--cloudtrail",
+            "examples/orders-app/cloudtrail",
+            "--out",
+            &out,
+        ],
+        vec![
+            "propose",
+            "--template",
+            &huge,
+            "--cloudtrail",
+            "examples/orders-app/cloudtrail",
+            "--out",
+            &out,
+        ],
+    ];
+    for args in cases {
+        let started = std::time::Instant::now();
+        let (code, stderr, mib) = peak_rss(&refs(&os(&args)));
+        assert!(matches!(code, 1 | 2), "{args:?} exited {code}: {stderr}");
+        assert!(stderr.contains("larger than 10 MiB"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(mib < 100, "{args:?}: {mib} MiB");
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    // stdin too.
+    keycard()
+        .args(["check", "-"])
+        .write_stdin(vec![b'#'; 11 << 20])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("<stdin> is larger than 10 MiB"));
+}
+
+/// A 1 MB gzip member that inflates to 1 GiB is refused at the per-object cap (reported as a
+/// malformed file naming it) under a few hundred MB, and the run goes on with the other files.
+#[test]
+fn a_gzip_bomb_is_refused_and_the_scan_goes_on() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("cloudtrail");
+    std::fs::create_dir(&trail).unwrap();
+    let bomb =
+        trail.join("111122223333_CloudTrail_eu-west-1_20250603T1200Z_bomb000000000000.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..1024 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.finish().unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 2 << 20);
+    std::fs::write(trail.join("good.json"), many_roles_trail(3)).unwrap();
+
+    let t = trail.display().to_string();
+    let (code, stderr, mib) =
+        peak_rss(&refs(&os(&["usage", "--cloudtrail", &t, "--threads", "2"])));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(matches!(code, 0 | 1), "usage exited {code}: {stderr}");
+    assert!(mib < 400, "usage: {mib} MiB");
+
+    let out = keycard()
+        .args(["usage", "--cloudtrail", &t, "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = json.to_string();
+    assert!(text.contains("bomb000000000000.json.gz"), "{text}");
+    assert!(
+        text.contains("larger than 256 MiB once decompressed"),
+        "{text}"
+    );
+    // The good file was still read.
+    assert!(text.contains("Role2"), "{text}");
+}
+
+/// Numeric options are range-checked by the parser (exit 2, the option named).
+#[test]
+fn polling_options_out_of_range_are_usage_errors() {
+    for (flag, value) in [
+        ("--poll-seconds", "99999999999"),
+        ("--poll-seconds", "3601"),
+        ("--max-polls", "0"),
+        ("--max-polls", "10001"),
+    ] {
+        keycard()
+            .args([
+                "propose",
+                "--stack",
+                "s",
+                "--access-analyzer",
+                "--trail",
+                "t",
+                "--access-role",
+                "r",
+                "--out",
+                "o",
+                flag,
+                value,
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+/// A trail folder laid out as users build them: a real day folder, a symlink to a folder kept
+/// elsewhere, a symlink looping back to the trail folder, and a file whose name is not UTF-8.
+#[cfg(unix)]
+fn linked_trail(dir: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    let trail = dir.join("cloudtrail");
+    let day = trail.join("2025/06/03");
+    let elsewhere = dir.join("archive");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let name = |n: u32| format!("111122223333_CloudTrail_eu-west-1_20250603T12{n:02}Z_f.json");
+    let one_role = |i: usize| {
+        many_roles_trail(i + 1)
+            .replace(&format!("e0000000-0000-4000-8000-{i:012}"), "keep")
+            .replace("e0000000", "x")
+            .replace("keep", &format!("e0000000-0000-4000-8000-{i:012}"))
+    };
+    // Role0 in the real folder, Role1 only behind the symlink, Role2 only in the file whose
+    // name is not UTF-8.
+    std::fs::write(day.join(name(0)), one_role(0)).unwrap();
+    std::fs::write(elsewhere.join(name(1)), one_role(1)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, trail.join("linked")).unwrap();
+    std::os::unix::fs::symlink(&trail, day.join("loop")).unwrap();
+    let mut odd = b"111122223333_CloudTrail_eu-west-1_20250603T1202Z_\xff\xfe".to_vec();
+    odd.extend_from_slice(b".json");
+    std::fs::write(day.join(std::ffi::OsStr::from_bytes(&odd)), one_role(2)).unwrap();
+    trail
+}
+
+/// Symlinked folders inside --cloudtrail are followed, a loop is reported once and not
+/// followed, and a file name that is not UTF-8 is read; the counts say so.
+#[cfg(unix)]
+#[test]
+fn symlinked_folders_and_odd_names_are_read_and_loops_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = linked_trail(dir.path());
+    let t = trail.display().to_string();
+    let out = keycard()
+        .args(["usage", "--cloudtrail", &t, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for role in ["Role0", "Role1", "Role2"] {
+        assert!(
+            json["principals"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.ends_with(&format!("role/{role}"))),
+            "{role} not read: {json}"
+        );
+    }
+    assert_eq!(json["files"]["read"], 3, "{json}");
+    let skipped = json["files"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["reason"], "symlink_loop");
+    assert_eq!(skipped[0]["path"], "2025/06/03/loop");
+
+    // Text: one warning for the loop, and the summary counts what was skipped and why.
+    let out = keycard()
+        .args(["usage", "--cloudtrail", &t])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("symlink loop").count(), 1, "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("3 files read")
+            && stdout.contains("1 paths skipped (1 symlink loop, not followed)"),
+        "{stdout}"
+    );
+}
+
+/// `propose` reports the skipped paths in its summary and in report.json/.md/.html.
+#[cfg(unix)]
+#[test]
+fn propose_reports_skipped_paths_in_every_artifact() {
+    let app = App::new();
+    let trail = linked_trail(app.dir.path());
+    let mut cmd = keycard();
+    cmd.current_dir(app.dir.path()).args([
+        "propose",
+        "--template",
+        "app/template.yaml",
+        "--cloudtrail",
+    ]);
+    cmd.arg(&trail).args([
+        "--stack-name",
+        "orders-app",
+        "--account-id",
+        ACCOUNT,
+        "--out",
+        "out",
+    ]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Not read: 1 paths skipped (1 symlink loop, not followed)"),
+        "{stdout}"
+    );
+    let report = std::fs::read_to_string(app.path("out/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["evidence"]["files"], 3);
+    assert_eq!(report["evidence"]["skipped"][0]["reason"], "symlink_loop");
+    let md = std::fs::read_to_string(app.path("out/report.md")).unwrap();
+    assert!(
+        md.contains("## Evidence not read") && md.contains("`2025/06/03/loop`: symlink loop"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(app.path("out/report.html")).unwrap();
+    assert!(html.contains("<code>2025/06/03/loop</code>: symlink loop"));
+}
+
+/// Control characters, ANSI escapes and bidi overrides in role ARNs and event names are shown
+/// escaped on the terminal and in report.md and report.html, never written raw.
+#[test]
+fn control_characters_from_inputs_are_escaped_everywhere() {
+    let hostile_role = "Role0\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}cod.exe";
+    // A CloudTrail record whose role name and event name carry escapes.
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("cloudtrail");
+    std::fs::create_dir(&trail).unwrap();
+    let records: serde_json::Value = serde_json::from_str(&many_roles_trail(1)).unwrap();
+    let text = records
+        .to_string()
+        .replace(
+            "Role0",
+            &serde_json::to_string(hostile_role)
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
+        )
+        .replace("ListBuckets", "List\\u001b[31mBuckets");
+    std::fs::write(trail.join("t.json"), text).unwrap();
+    let raw = |s: &str| s.contains('\u{1b}') || s.contains('\u{202e}') || s.contains('\u{7}');
+
+    for format in ["text", "json"] {
+        let out = keycard()
+            .args(["usage", "--cloudtrail"])
+            .arg(&trail)
+            .args(["--format", format, "--color", "always"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // Colour sequences of keycard's own are allowed; nothing else.
+        let without_colour = stdout
+            .replace("\u{1b}[1m", "")
+            .replace("\u{1b}[0m", "")
+            .replace("\u{1b}[33m", "")
+            .replace("\u{1b}[31m", "");
+        assert!(out.status.success());
+        assert!(!raw(&without_colour), "{format}: {stdout:?}");
+        assert!(stdout.contains("Role0"), "{stdout}");
+        if format == "text" {
+            assert!(stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{stdout}");
+        }
+        assert!(!raw(&String::from_utf8_lossy(&out.stderr)));
+    }
+
+    // propose: the unattributed principal lands in the summary, report.md and report.html.
+    let app = App::new();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{hostile_role}");
+    std::fs::write(
+        app.path("usage.json"),
+        serde_json::json!({"principals": {arn: {"actions": {"s3:GetObject": {
+            "first_seen": "2026-01-01T00:00:00Z", "last_seen": "2026-10-01T00:00:00Z",
+            "count": 1}}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = app.propose(&["--out", "out"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!raw(&String::from_utf8_lossy(&out.stdout)));
+    assert!(!raw(&String::from_utf8_lossy(&out.stderr)));
+    for artifact in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(app.path(&format!("out/{artifact}"))).unwrap();
+        assert!(!raw(&text), "{artifact} holds a raw escape");
+    }
+    // report.md lists the evidence principals not in the template, escaped.
+    let md = std::fs::read_to_string(app.path("out/report.md")).unwrap();
+    assert!(md.contains("\\u{202e}cod.exe"), "{md}");
+}

@@ -15,6 +15,7 @@
 
 pub mod identity;
 pub mod mapping;
+pub mod object;
 pub mod record;
 pub mod resources;
 
@@ -37,6 +38,8 @@ use crate::usage::{ActionUsage, EvidenceSource, PrincipalUsage, UnmappedEvent, U
 use identity::{Attribution, PrincipalKey};
 use mapping::{EventRef, Exceptions, Mapping, ResourceRule};
 use record::Record;
+
+pub use object::{MAX_OBJECT_BYTES, ObjectReadError, read_object};
 
 /// Why a scan could not start. Problems with individual files are not errors: they are
 /// reported in [`FileStats::malformed`].
@@ -340,39 +343,21 @@ impl Accumulator {
     }
 
     /// Reads one file's bytes (gzip or plain) and counts its records.
-    fn scan_stream(&mut self, name: &str, mut reader: impl Read, prep: &Prepared, dedup: &Dedup) {
+    fn scan_stream(&mut self, name: &str, reader: impl Read, prep: &Prepared, dedup: &Dedup) {
         self.stats.read += 1;
-        self.buf.clear();
-        let mut head = [0u8; 2];
-        let mut got = 0;
-        let mut read_error: Option<String> = None;
-        while got < 2 {
-            match reader.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    read_error = Some(format!("cannot read: {e}"));
-                    break;
-                }
-            }
-        }
-        let chained = (&head[..got]).chain(reader);
-        if read_error.is_none() {
-            let res = if got == 2 && head == [0x1f, 0x8b] {
-                flate2::read::MultiGzDecoder::new(chained).read_to_end(&mut self.buf)
-            } else {
-                let mut r = chained;
-                r.read_to_end(&mut self.buf)
-            };
-            if let Err(e) = res {
-                read_error = Some(if got == 2 && head == [0x1f, 0x8b] {
-                    format!("gzip stream broken ({e})")
-                } else {
-                    format!("cannot read: {e}")
+        let read_error = match object::read_object(reader, MAX_OBJECT_BYTES, &mut self.buf) {
+            Ok(()) => None,
+            Err(e @ object::ObjectReadError::TooLarge { .. }) => {
+                self.stats.malformed.push(MalformedFile {
+                    path: name.to_string(),
+                    reason: e.to_string(),
                 });
+                // Up to the cap was inflated: give that memory back.
+                self.buf = Vec::new();
+                return;
             }
-        }
+            Err(e) => Some(e.to_string()),
+        };
         let buf = std::mem::take(&mut self.buf);
         let parsed = if buf.iter().all(u8::is_ascii_whitespace) && read_error.is_none() {
             Err(record::ParseFailure {
@@ -397,7 +382,7 @@ impl Accumulator {
         }
         self.buf = buf;
         // A pathological file should not pin its memory for the rest of the scan.
-        if self.buf.capacity() > 256 << 20 {
+        if self.buf.capacity() > 64 << 20 {
             self.buf = Vec::new();
         }
     }

@@ -19,7 +19,7 @@ use crate::policy::Effect;
 use crate::report::{NotAnalysable, RoleStatus};
 use crate::template::{
     Edit, Format, Grant, GrantKind, Grants, PhysicalName, StatementRecord, Template, find_grants,
-    unified_diff,
+    try_find_grants, unified_diff,
 };
 
 /// Name of the inline policy keycard adds to a role for replaced grants.
@@ -28,7 +28,7 @@ pub const INLINE_POLICY_NAME: &str = "keycard-least-privilege";
 /// Loads the template, plans, rewrites, checks and reports.
 pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
     let template = Template::load(&input.template_name, &input.template_text)?;
-    let grants = find_grants(&template);
+    let grants = try_find_grants(&template)?;
     let model = model_from_template(&template, &grants);
     let planned = plan_principals(&model, input)?;
     let edits = edits_for(&template, &grants, &planned)?;

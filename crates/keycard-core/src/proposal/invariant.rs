@@ -227,7 +227,7 @@ mod tests {
                     }
                     GrantStatement {
                         effect: if allow { Effect::Allow } else { Effect::Deny },
-                        effective: effective(&actions, &not_actions),
+                        effective: effective(&actions, &not_actions).into(),
                         actions,
                         not_actions,
                         resource: Some(if res.len() == 1 {

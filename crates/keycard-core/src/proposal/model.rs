@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::policy::Effect;
+use crate::catalog::ActionSet;
 
 /// One statement of a grant, as the decision logic sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct GrantStatement {
     /// Canonical actions this statement applies to (wildcards expanded, `NotAction`
     /// complemented over the catalog).
     #[serde(default)]
-    pub effective: BTreeSet<String>,
+    pub effective: ActionSet,
     /// `Resource` exactly as written (intrinsics kept in long form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Value>,
@@ -51,7 +52,7 @@ pub struct GrantStatement {
 impl GrantStatement {
     /// An Allow statement over `actions` (already canonical) on `Resource: "*"`.
     pub fn allow_all_resources(actions: impl IntoIterator<Item = String>) -> Self {
-        let effective: BTreeSet<String> = actions.into_iter().collect();
+        let effective: ActionSet = actions.into_iter().collect();
         GrantStatement {
             effect: Effect::Allow,
             actions: effective.iter().cloned().collect(),

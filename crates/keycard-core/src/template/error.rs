@@ -59,6 +59,10 @@ pub enum TemplateError {
         line: usize,
         column: usize,
     },
+    #[error(
+        "{file}:1:1: too large to analyse: more than {limit} IAM statements once Fn::If branches and YAML aliases are expanded"
+    )]
+    TooLargeToAnalyse { file: String, limit: usize },
     #[error("{file}:{line}:{column}: nesting deeper than {limit} levels")]
     TooDeep {
         file: String,
@@ -79,7 +83,7 @@ impl TemplateError {
             | TemplateError::AliasBomb { line, column, .. }
             | TemplateError::TooDeep { line, column, .. }
             | TemplateError::Encoding { line, column, .. } => (*line, *column),
-            TemplateError::TooLarge { .. } => (1, 1),
+            TemplateError::TooLarge { .. } | TemplateError::TooLargeToAnalyse { .. } => (1, 1),
         }
     }
 }

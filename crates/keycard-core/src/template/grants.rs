@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value as J;
 
-use super::Template;
+use super::{Template, TemplateError};
 use super::node::{Node, Span, Style, Value, push_pointer};
-use crate::catalog::{AccessLevel, Catalog};
+use crate::catalog::{AccessLevel, ActionSet, Catalog};
 use crate::managed_policies::{Lookup, ManagedPolicies};
 use crate::sam_connector_profiles::{ProfileKind, SamConnectorProfiles, profile_replace};
 use crate::sam_policy_templates::SamPolicyTemplates;
@@ -176,8 +176,9 @@ pub struct StatementRecord {
     pub condition: Option<J>,
     /// The whole statement as written (long-form JSON).
     pub raw: J,
-    /// Canonical actions the statement applies to (wildcards expanded, NotAction complemented).
-    pub effective: BTreeSet<String>,
+    /// Canonical actions the statement applies to (wildcards expanded, NotAction complemented);
+    /// shared with every statement naming the same patterns.
+    pub effective: ActionSet,
     /// Action patterns that matched nothing in the catalog (or could not be read).
     pub unknown: Vec<String>,
     /// Conditions of `Fn::If` around this statement.
@@ -220,7 +221,7 @@ pub struct Grant {
     pub statements: Vec<StatementRecord>,
     /// Union of the effective actions of the Allow statements (for AWS managed policies, of
     /// their published statements; empty for customer managed policies outside the template).
-    pub effective_actions: BTreeSet<String>,
+    pub effective_actions: ActionSet,
     pub unknown_actions: Vec<String>,
     pub flags: Vec<Flag>,
     /// `Fn::If` branches and the resource `Condition` the grant depends on.
@@ -262,6 +263,7 @@ pub fn find_grants(t: &Template) -> Grants {
         out: Grants::default(),
         catalog: Catalog::embedded(),
         expansions: std::collections::HashMap::new(),
+        statements: 0,
     };
     f.run();
     f.out
@@ -274,12 +276,41 @@ struct Finder<'a> {
     /// Catalog expansions by (Action, NotAction) patterns: templates repeat the same lists
     /// (`s3:*`, a SAM template's actions) hundreds of times.
     expansions: std::collections::HashMap<(Vec<String>, Vec<String>), std::rc::Rc<Expanded>>,
+    /// Statements read so far, against [`STATEMENT_BUDGET`].
+    statements: usize,
+}
+
+/// Most statements read from one template, `Fn::If` branches and YAML aliases expanded. A
+/// 1 MB template (CloudFormation's ceiling) holds at most about 20,000 one-line statements;
+/// past this budget the text was built to be multiplied (nested aliased `Fn::If`s), and the
+/// template is refused as too large to analyse rather than analysed in part.
+pub const STATEMENT_BUDGET: usize = 50_000;
+
+/// The `not_analysable` reason [`find_grants`] gives when [`STATEMENT_BUDGET`] is exceeded.
+fn over_budget_reason() -> String {
+    format!(
+        "more than {STATEMENT_BUDGET} statements once Fn::If branches and aliases are expanded; the template is too large to analyse"
+    )
+}
+
+/// [`find_grants`], refusing a template over [`STATEMENT_BUDGET`] with
+/// [`TemplateError::TooLargeToAnalyse`] instead of returning a partial result.
+pub fn try_find_grants(t: &Template) -> Result<Grants, TemplateError> {
+    let grants = find_grants(t);
+    let reason = over_budget_reason();
+    if grants.not_analysable.iter().any(|n| n.reason == reason) {
+        return Err(TemplateError::TooLargeToAnalyse {
+            file: t.name().to_owned(),
+            limit: STATEMENT_BUDGET,
+        });
+    }
+    Ok(grants)
 }
 
 /// A memoised catalog expansion with the access levels the flags need.
 #[derive(Default)]
 struct Expanded {
-    actions: BTreeSet<String>,
+    actions: ActionSet,
     unknown: Vec<String>,
     write: bool,
     permissions_management: bool,
@@ -503,7 +534,7 @@ impl<'a> Finder<'a> {
             .iter()
             .any(|a| level(a) == Some(AccessLevel::PermissionsManagement));
         let e = std::rc::Rc::new(Expanded {
-            actions: expansion.actions,
+            actions: ActionSet::from(expansion.actions),
             unknown: expansion.unknown,
             write,
             permissions_management,
@@ -952,6 +983,13 @@ impl<'a> Finder<'a> {
         path: &str,
         conditions: &[ConditionBranch],
     ) -> Option<StatementRecord> {
+        self.statements += 1;
+        if self.statements > STATEMENT_BUDGET {
+            if self.statements == STATEMENT_BUDGET + 1 {
+                self.not_analysable(node, path, &over_budget_reason());
+            }
+            return None;
+        }
         if node.as_map().is_none() {
             self.not_analysable(
                 node,
@@ -1536,7 +1574,7 @@ impl<'a> Finder<'a> {
             managed_policy_arns: Vec::new(),
             sam_policy_templates: Vec::new(),
             statements: Vec::new(),
-            effective_actions: BTreeSet::new(),
+            effective_actions: ActionSet::new(),
             unknown_actions: Vec::new(),
             flags: Vec::new(),
             conditions: conds,
@@ -1559,12 +1597,7 @@ impl<'a> Finder<'a> {
             if !s.is_allow() {
                 continue;
             }
-            if g.effective_actions.is_empty() {
-                // Cloning a whole set is much cheaper than inserting its items one by one.
-                g.effective_actions = s.effective.clone();
-            } else {
-                g.effective_actions.extend(s.effective.iter().cloned());
-            }
+            g.effective_actions.union_with(&s.effective);
             if s.actions.iter().any(|a| a.contains('*') || a.contains('?')) {
                 flags.insert(Flag::WildcardAction);
             }

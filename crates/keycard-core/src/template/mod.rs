@@ -36,7 +36,7 @@ pub use diff::unified_diff;
 pub use error::{RewriteError, TemplateError};
 pub use grants::{
     Flag, Grant, GrantKind, Grants, NotAnalysable, PhysicalName, Principal, SamTemplateRef,
-    StatementRecord, find_grants,
+    STATEMENT_BUDGET, StatementRecord, find_grants, try_find_grants,
 };
 pub use lines::LineIndex;
 pub use node::{Entry, Key, Node, Pos, Span, Style, Value};

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use keycard_core::catalog::Catalog;
 use keycard_core::check::{self, FileReport, Finding, RULES, Severity, render};
+use keycard_core::limited_read::{self, Input};
 
 use crate::atomic_write::write_file;
 use crate::exit;
@@ -109,14 +110,14 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         };
         ui.debug(&format!("checking {name}"));
         let read = if stdin {
-            std::io::read_to_string(std::io::stdin())
+            limited_read::read_to_string(&name, std::io::stdin().lock(), Input::Template)
         } else {
-            std::fs::read_to_string(path)
+            limited_read::read_file_to_string(path, Input::Template)
         };
         let text = match read {
             Ok(t) => t,
             Err(e) => {
-                ui.error(&format!("cannot read {name}: {e}"));
+                ui.error(&e.to_string());
                 input_errors += 1;
                 continue;
             }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use keycard_core::coverage::trail_config::coverage_from_documents;
 use keycard_core::coverage::{Basis, Coverage, ObservedTrail, ReadWrite};
+use keycard_core::limited_read::{Input, read_file_to_string};
 use keycard_core::usage::Window;
 
 /// Coverage options, shared by `propose` and `usage`.
@@ -54,8 +55,8 @@ impl CoverageArgs {
         let mut coverage = if !self.trail_config.is_empty() {
             let mut docs = Vec::new();
             for path in &self.trail_config {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read --trail-config {}", path.display()))?;
+                let text = read_file_to_string(path, Input::TrailConfig)
+                    .context("cannot read --trail-config")?;
                 let doc: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("--trail-config {} is not JSON", path.display()))?;
                 docs.push(doc);

@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use keycard_core::template::{Grant, Grants, StatementRecord, Template, find_grants};
+use keycard_core::limited_read::Input;
+use keycard_core::template::{Grant, Grants, StatementRecord, Template, try_find_grants};
 use serde_json::{Value, json};
 
 use crate::exit;
@@ -29,9 +29,9 @@ pub struct Args {
 
 pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let name = args.template.display().to_string();
-    let bytes = std::fs::read(&args.template).with_context(|| format!("cannot read {name}"))?;
+    let bytes = keycard_core::limited_read::read_file(&args.template, Input::Template)?;
     let template = Template::load_bytes(&name, &bytes)?;
-    let grants = find_grants(&template);
+    let grants = try_find_grants(&template)?;
     for n in &grants.not_analysable {
         ui.warn(&format!(
             "{name}:{}:{}: not analysed: {}",

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir_with_progress};
 use keycard_core::ledger::LedgerIdentity;
+use keycard_core::limited_read::{Input, read_file_to_string};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, MAX_RETENTION_DAYS, ProposalInput, ProposalOptions,
     RoleResolution, propose,
@@ -130,18 +131,52 @@ pub struct AwsArgs {
     /// The role Access Analyzer assumes to read the trail and its bucket.
     #[arg(long, value_name = "ARN", requires = "access_analyzer")]
     pub access_role: Option<String>,
-    /// Seconds between two polls of a policy generation job.
+    /// Seconds between two polls of a policy generation job (0 to 3600; 0 only makes sense
+    /// against a local emulator).
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 15,
-        requires = "access_analyzer"
+        requires = "access_analyzer",
+        value_parser = clap::value_parser!(u64).range(0..=MAX_POLL_SECONDS)
     )]
     pub poll_seconds: u64,
-    /// Polls before a policy generation job is canceled (its role then keeps its grants).
+    /// Polls before a policy generation job is canceled (1 to 10000; its role then keeps its
+    /// grants).
     #[arg(long, value_name = "N", default_value_t = 120, requires = "access_analyzer",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_POLLS)))]
     pub max_polls: u32,
+}
+
+/// Longest wait between two polls: an hour. Longer only delays the run; an unbounded value let
+/// a typo (`--poll-seconds 15000000`) sleep for months.
+const MAX_POLL_SECONDS: u64 = 3600;
+
+/// Most polls per job: with the default 15 s interval, about 42 hours, far beyond the time
+/// Access Analyzer takes to generate a policy.
+const MAX_POLLS: u32 = 10_000;
+
+#[cfg(test)]
+#[test]
+fn numeric_options_are_range_checked_by_the_parser() {
+    use clap::Parser;
+    let base = "keycard propose --stack s --access-analyzer --trail t --access-role r --out o";
+    let parses = |extra: &[&str]| {
+        let args = base.split(' ').chain(extra.iter().copied());
+        crate::Cli::try_parse_from(args).is_ok()
+    };
+    assert!(parses(&[]));
+    assert!(parses(&["--poll-seconds", "0", "--max-polls", "10000"]));
+    for bad in [
+        ["--poll-seconds", "3601"],
+        ["--poll-seconds", "18446744073709551616"],
+        ["--poll-seconds", "-1"],
+        ["--max-polls", "0"],
+        ["--max-polls", "10001"],
+        ["--max-polls", "4294967296"],
+    ] {
+        assert!(!parses(&bad), "{bad:?} accepted");
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -183,8 +218,7 @@ struct Gathered {
 
 /// Local mode: the template file and a CloudTrail folder.
 fn gather_local(template: &Path, args: &Args, ui: &Ui) -> anyhow::Result<Gathered> {
-    let template_text = std::fs::read_to_string(template)
-        .with_context(|| format!("cannot read template {}", template.display()))?;
+    let template_text = read_file_to_string(template, Input::Template)?;
     let template_name = template
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -273,8 +307,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let ledger = outputs::read_ledger(&args, &identity, now)?;
     let keep = match &args.keep {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read keep file {}", path.display()))?;
+            let text = read_file_to_string(path, Input::Keep)?;
             read_keep(path, &text)?
         }
         None => KeepConfig::default(),

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use keycard_core::ledger::{self, Ledger, LedgerError, LedgerIdentity, ReadOptions};
+use keycard_core::limited_read::{Input, read_file_to_string};
 use keycard_core::proposal::Proposal;
 use keycard_core::report::{render_html, render_markdown};
 use keycard_core::usage::Usage;
@@ -75,8 +76,7 @@ pub fn read_ledger(
         return Ok(None);
     }
     let name = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read ledger {name}"))?;
+    let text = read_file_to_string(path, Input::Ledger)?;
     let opts = ReadOptions {
         expected: identity.clone(),
         now,
@@ -97,7 +97,7 @@ pub fn read_ledger(
 /// A usage file given as evidence (a bare usage or a ledger), entries checked.
 pub fn read_usage(path: &Path, now: DateTime<Utc>) -> anyhow::Result<Usage> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let text = read_file_to_string(path, Input::Usage)?;
     Ok(ledger::read_usage(&name, &text, now)?)
 }
 
