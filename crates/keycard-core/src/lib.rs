@@ -15,6 +15,7 @@ pub mod managed_policies;
 pub mod policy;
 pub mod proposal;
 pub mod report;
+pub mod risk;
 pub mod sam_connector_profiles;
 pub mod sam_policy_templates;
 pub mod template;

@@ -1,7 +1,7 @@
 //! Data-driven test of `keycard check`'s rules: every folder under `tests/fixtures/check/`
-//! holds a real-shaped template and `expected.txt`, one line per finding:
-//! `RULE line:column resource path [suppressed]` and the message indented below it, then
-//! `warning: …` lines.
+//! holds a real-shaped template and `expected.txt`, one line per finding (a statement, a managed
+//! policy attachment or a suppression): `RULE line:column resource path [suppressed]`, then each
+//! rule it breaks with its message, indented, then `warning: …` lines.
 //!
 //! To review a changed expectation, run with `KEYCARD_BLESS=1` and read the diff in git.
 
@@ -18,7 +18,7 @@ fn render(report: &FileReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
         out.push_str(&format!(
-            "{} {}:{} {} {}{}\n    {}\n",
+            "{} {}:{} {} {}{}\n",
             f.rule,
             f.start.line,
             f.start.column,
@@ -29,8 +29,19 @@ fn render(report: &FileReport) -> String {
             } else {
                 ""
             },
-            f.message
         ));
+        for v in &f.violations {
+            out.push_str(&format!(
+                "    {} {}{}\n",
+                v.rule,
+                v.message,
+                if v.suppressed.is_some() {
+                    " (suppressed)"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     for w in &report.warnings {
         out.push_str(&format!("warning: {w}\n"));

@@ -164,7 +164,8 @@ fn check_clean_template_exits_0_with_no_output() {
 
 #[test]
 fn fail_on_sets_the_threshold() {
-    // suppressions/: after suppressions, one critical (KC004) and two low (KC090) remain.
+    // suppressions/: after suppressions, one critical (KC004), one medium (KC012) and two low
+    // (KC090) remain.
     let t = fixture("suppressions");
     keycard().arg("check").arg(&t).assert().code(1);
     keycard()
@@ -200,7 +201,10 @@ fn suppressed_findings_show_only_when_verbose() {
         .arg(&t)
         .assert()
         .stdout(predicate::str::contains("KC002").not())
-        .stderr(predicate::str::contains("3 suppressed"));
+        // BatchRole's statement is partly suppressed (KC003, KC010) and still a finding (KC012).
+        .stdout(predicate::str::contains("KC012  BatchRole"))
+        .stdout(predicate::str::contains("KC010").not())
+        .stderr(predicate::str::contains("1 suppressed"));
     keycard()
         .args(["check", "--verbose"])
         .arg(&t)
@@ -210,6 +214,9 @@ fn suppressed_findings_show_only_when_verbose() {
         ))
         .stdout(predicate::str::contains(
             "Suppressions are reviewed decisions",
+        ))
+        .stdout(predicate::str::contains(
+            "KC010 suppressed: batch import job, reviewed by security (SEC-1432)",
         ));
 }
 
@@ -252,15 +259,16 @@ fn check_json_has_files_findings_and_summary() {
             .arg(fixture("clean")),
     );
     assert_eq!(code, 1);
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
     let files = json["files"].as_array().unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(files[1]["findings"].as_array().unwrap().len(), 0);
-    let rules: Vec<&str> = files[0]["findings"]
-        .as_array()
-        .unwrap()
+    // One finding per statement, listing every rule the statement breaks.
+    let findings = files[0]["findings"].as_array().unwrap();
+    let rules: Vec<&str> = findings
         .iter()
-        .map(|f| f["rule"].as_str().unwrap())
+        .flat_map(|f| f["violations"].as_array().unwrap())
+        .map(|v| v["rule"].as_str().unwrap())
         .collect();
     for want in [
         "KC007", "KC008", "KC011", "KC020", "KC021", "KC022", "KC023",
@@ -270,7 +278,8 @@ fn check_json_has_files_findings_and_summary() {
     let first = &files[0]["findings"][0];
     assert!(first["start"]["line"].as_u64().unwrap() > 0);
     assert!(first["path"].as_str().unwrap().starts_with("/Resources/"));
-    assert_eq!(json["summary"]["findings"], rules.len());
+    assert_eq!(json["summary"]["findings"], findings.len());
+    assert!(findings.len() < rules.len(), "{rules:?}");
 }
 
 fn sarif_validator() -> jsonschema::Validator {
@@ -338,13 +347,17 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
         .iter()
         .filter(|r| r.get("suppressions").is_some())
         .collect();
-    assert_eq!(suppressed.len(), 3);
+    assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0]["suppressions"][0]["kind"], "inSource");
-    assert!(suppressed.iter().any(|r| {
-        r["suppressions"][0]["justification"]
-            .as_str()
-            .unwrap()
-            .contains("SEC-1432")
+    // BatchRole's statement: KC003 and KC010 are suppressed with their reason, KC012 is not,
+    // so the result stands and lists the reviewed rules.
+    assert!(results.iter().any(|r| {
+        r["properties"]["suppressedRules"]
+            .as_array()
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|x| x["justification"].as_str().unwrap().contains("SEC-1432"))
+            })
     }));
     // The broken JSON-string policy is reported as a tool notification, not dropped.
     let notes = run["invocations"][0]["toolExecutionNotifications"]
@@ -425,6 +438,72 @@ fn missing_file_exits_2_but_checks_the_others() {
         .code(2)
         .stderr(predicate::str::contains("cannot read does/not/exist.yaml"))
         .stdout(predicate::str::contains("KC004"));
+}
+
+#[test]
+fn an_unreadable_template_is_in_json_and_sarif_not_only_on_stderr() {
+    // Given a missing file and a clean template,
+    let (json, code) = stdout_json(
+        keycard()
+            .args(["check", "--format", "json", "does/not/exist.yaml"])
+            .arg(fixture("clean")),
+    );
+    // then JSON names the file with its error,
+    assert_eq!(code, 2);
+    assert!(
+        json["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does/not/exist.yaml")
+    );
+    assert_eq!(json["summary"]["unreadable"], 1);
+    // and SARIF says the run failed, with an error notification a code-scanning upload shows.
+    let (sarif, code) = stdout_json(
+        keycard()
+            .args(["check", "--format", "sarif", "does/not/exist.yaml"])
+            .arg(fixture("clean")),
+    );
+    assert_eq!(code, 2);
+    assert_valid_sarif(&sarif_validator(), &sarif);
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert!(
+        invocation["toolExecutionNotifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["level"] == "error"
+                && n["message"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("does/not/exist.yaml"))
+    );
+}
+
+#[test]
+fn invalid_statements_are_findings_and_fail_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invalid.yaml");
+    std::fs::write(
+        &path,
+        "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement:\n              - Effect: allow\n                Action: s3:GetObject\n                Resource: arn:aws:s3:::b/*\n",
+    )
+    .unwrap();
+    keycard()
+        .arg("check")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("KC040"))
+        .stdout(predicate::str::contains("`allow` must be written `Allow`"));
+    keycard()
+        .arg("grants")
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "invalid statement: Effect `allow`",
+        ));
 }
 
 #[test]
@@ -712,6 +791,6 @@ fn check_reads_a_template_from_stdin() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "<stdin>:13:37  critical  KC030  PublicRole",
+            "<stdin>:11:13  critical  KC030  PublicRole",
         ));
 }

@@ -4,8 +4,13 @@
 //! what it expands to (is `s3:Put*` write? does `iam:*` contain escalation paths?), and
 //! `Resource: "*"` is only a finding for actions that could have been scoped to an ARN.
 //!
-//! Findings carry file/line regions and a stable rule id ([`rules::RULES`]); suppressions live
-//! in the template next to the resource they excuse, with a reason a reviewer can read:
+//! The rules read the grants `keycard propose` reads (`template::find_grants`: identity
+//! policies with SAM `Globals`, policy templates and connectors, trust and resource policies)
+//! and the one risk table (`crate::risk`). Each rule is a file in [`rules`]. A statement that
+//! breaks several rules is one finding listing them, at the statement.
+//!
+//! Findings carry file/line regions and stable rule ids ([`RuleId`]); suppressions live in the
+//! template next to the resource they excuse, with a reason a reviewer can read:
 //!
 //! ```yaml
 //! Metadata:
@@ -15,21 +20,21 @@
 //!         reason: "sqs:* on the one queue this function owns"
 //! ```
 
-pub mod extract;
+mod model;
+#[cfg(test)]
+mod one_model_tests;
 pub mod render;
 pub mod rules;
-pub mod tree;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::catalog::{AccessLevel, Catalog};
-use crate::policy::is_wildcard;
-use extract::{PolicyKind, StatementSite, extract, flat_text};
-pub use rules::{RULES, Rule, Severity, rule};
-pub use tree::Pos;
-use tree::{Kind, Node};
+pub use crate::template::Pos;
+use crate::template::{Template, find_grants};
+use model::Model;
+pub use rules::{RULES, Rule, RuleId, Severity};
 
 /// Why a file could not be checked at all.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +44,29 @@ pub enum CheckError {
     Load(#[from] crate::template::TemplateError),
 }
 
-/// One finding.
+/// One rule a finding's statement (or attachment) breaks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    /// Rule id (`KC001`…).
-    pub rule: &'static str,
+pub struct Violation {
+    pub rule: RuleId,
     pub severity: Severity,
     pub message: String,
+    /// The reason given when a suppression in the template applies to this rule here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}
+
+/// One finding: a statement, a managed policy attachment or a suppression, with every rule it
+/// breaks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The rule that decides the finding's severity: the most severe unsuppressed one (the
+    /// most severe of all when every one is suppressed).
+    pub rule: RuleId,
+    pub severity: Severity,
+    /// The messages of the unsuppressed rules (of all rules when every one is suppressed).
+    pub message: String,
+    /// Every rule broken here, most severe first.
+    pub violations: Vec<Violation>,
     /// The file as named on the command line.
     pub file: String,
     pub start: Pos,
@@ -54,15 +75,80 @@ pub struct Finding {
     pub resource: String,
     /// JSON-pointer-style path of the offending node inside the template.
     pub path: String,
-    /// The reason given when a suppression in the template applies to this finding.
+    /// Set when every rule broken here is suppressed: the reasons given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
 }
 
 impl Finding {
     pub fn rule(&self) -> &'static Rule {
-        // Findings are only ever created from the table, so the id is always found.
-        rule(self.rule).unwrap_or(&RULES[0])
+        self.rule.rule()
+    }
+
+    /// The rules that count (unsuppressed; all when the finding is suppressed), in order.
+    pub fn rules(&self) -> Vec<RuleId> {
+        let open: Vec<RuleId> = self
+            .violations
+            .iter()
+            .filter(|v| v.suppressed.is_none())
+            .map(|v| v.rule)
+            .collect();
+        if open.is_empty() {
+            self.violations.iter().map(|v| v.rule).collect()
+        } else {
+            open
+        }
+    }
+
+    /// Builds a finding from its violations (not empty), ordering them and choosing the rule
+    /// that decides severity and message.
+    fn new(
+        mut violations: Vec<Violation>,
+        file: &str,
+        (start, end): (Pos, Pos),
+        resource: &str,
+        path: &str,
+    ) -> Option<Finding> {
+        violations.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        let open: Vec<&Violation> = violations
+            .iter()
+            .filter(|v| v.suppressed.is_none())
+            .collect();
+        let shown: Vec<&Violation> = if open.is_empty() {
+            violations.iter().collect()
+        } else {
+            open.clone()
+        };
+        let first = *shown.first()?;
+        let suppressed = open.is_empty().then(|| {
+            let mut reasons: Vec<&str> = violations
+                .iter()
+                .filter_map(|v| v.suppressed.as_deref())
+                .collect();
+            reasons.dedup();
+            reasons.join("; ")
+        });
+        let message = if shown.len() == 1 {
+            first.message.clone()
+        } else {
+            shown
+                .iter()
+                .map(|v| format!("{}: {}", v.rule, v.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        Some(Finding {
+            rule: first.rule,
+            severity: first.severity,
+            message,
+            file: file.to_string(),
+            start,
+            end,
+            resource: resource.to_string(),
+            path: path.to_string(),
+            suppressed,
+            violations,
+        })
     }
 }
 
@@ -73,6 +159,21 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Parts of the template that could not be analysed (reported, never silently skipped).
     pub warnings: Vec<String>,
+    /// Why the template could not be checked at all (it could not be read or loaded); a report
+    /// with an error has no findings and must not pass for clean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FileReport {
+    /// The report of a template that could not be read or loaded.
+    pub fn failed(file: &str, error: String) -> FileReport {
+        FileReport {
+            file: file.to_string(),
+            error: Some(error),
+            ..FileReport::default()
+        }
+    }
 }
 
 /// What the rules need to know about actions; implemented by the IAM catalog.
@@ -94,7 +195,9 @@ impl ActionInfo for Catalog {
         Catalog::access_level(self, action)
     }
     fn resource_scoped(&self, action: &str) -> bool {
-        !in_list(STAR_IN_PRACTICE, action)
+        !STAR_IN_PRACTICE
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(action))
             && self
                 .action(action)
                 .is_some_and(|a| !a.resource_types().is_empty())
@@ -110,132 +213,107 @@ const STAR_IN_PRACTICE: &[&str] = &[
     "xray:PutTelemetryRecords",
 ];
 
-/// Actions that let a principal raise its own permissions (or another principal's) without
-/// iam:PassRole. Compared case-insensitively.
-const ESCALATION: &[&str] = &[
-    "iam:AddUserToGroup",
-    "iam:AttachGroupPolicy",
-    "iam:AttachRolePolicy",
-    "iam:AttachUserPolicy",
-    "iam:CreateAccessKey",
-    "iam:CreateLoginProfile",
-    "iam:CreatePolicyVersion",
-    "iam:DeleteRolePermissionsBoundary",
-    "iam:DeleteUserPermissionsBoundary",
-    "iam:PutGroupPolicy",
-    "iam:PutRolePermissionsBoundary",
-    "iam:PutRolePolicy",
-    "iam:PutUserPermissionsBoundary",
-    "iam:PutUserPolicy",
-    "iam:SetDefaultPolicyVersion",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateLoginProfile",
-    "lambda:UpdateFunctionCode",
-    "glue:UpdateDevEndpoint",
-    "ec2-instance-connect:SendSSHPublicKey",
-    "ssm:SendCommand",
-    "ssm:StartSession",
-];
-
-/// Actions that run code or infrastructure under a role the caller passes: with iam:PassRole
-/// they make an escalation path.
-const PASS_ROLE_TARGETS: &[&str] = &[
-    "lambda:CreateFunction",
-    "lambda:UpdateFunctionConfiguration",
-    "ec2:RunInstances",
-    "ecs:RunTask",
-    "ecs:RegisterTaskDefinition",
-    "cloudformation:CreateStack",
-    "cloudformation:UpdateStack",
-    "cloudformation:CreateChangeSet",
-    "glue:CreateDevEndpoint",
-    "glue:CreateJob",
-    "codebuild:CreateProject",
-    "codebuild:UpdateProject",
-    "datapipeline:CreatePipeline",
-    "sagemaker:CreateNotebookInstance",
-    "sagemaker:CreateTrainingJob",
-    "sagemaker:CreateProcessingJob",
-    "states:CreateStateMachine",
-    "states:UpdateStateMachine",
-];
-
-fn in_list(list: &[&str], action: &str) -> bool {
-    list.iter().any(|a| a.eq_ignore_ascii_case(action))
-}
-
-/// AWS managed policies by the rule they trigger.
-fn managed_policy_rule(name: &str) -> Option<&'static str> {
-    match name {
-        "AdministratorAccess" => Some("KC004"),
-        "PowerUserAccess" | "IAMFullAccess" => Some("KC005"),
-        n if n.ends_with("FullAccess") => Some("KC006"),
-        _ => None,
-    }
-}
-
-/// Lists at most a few names, then how many more: findings must stay one readable line.
-fn some(names: &BTreeSet<String>) -> String {
-    const SHOWN: usize = 4;
-    let shown: Vec<&str> = names.iter().take(SHOWN).map(String::as_str).collect();
-    let mut s = shown.join(", ");
-    let more = names.len().saturating_sub(SHOWN);
-    if more > 0 {
-        s.push_str(&format!(" (+{more} more)"));
-    }
-    s
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
-struct Run<'a> {
-    file: &'a str,
-    info: &'a dyn ActionInfo,
-    findings: Vec<Finding>,
-}
-
-impl Run<'_> {
-    fn push(&mut self, id: &'static str, node: &Node, resource: &str, path: &str, message: String) {
-        let severity = rule(id).map(|r| r.severity).unwrap_or(Severity::Low);
-        self.findings.push(Finding {
-            rule: id,
-            severity,
-            message,
-            file: self.file.to_string(),
-            start: node.start,
-            end: node.end,
-            resource: resource.to_string(),
-            path: path.to_string(),
-            suppressed: None,
-        });
-    }
-}
-
-/// Per principal, what its identity statements allow (for combination rules).
-#[derive(Default)]
-struct PrincipalGrants<'t> {
-    /// The first statement granting iam:PassRole: where a combination finding points.
-    pass_role: Option<(&'t Node, String, String)>,
-    targets: BTreeSet<String>,
-}
-
 /// Checks one template. `file` is how findings name it (as given on the command line).
 pub fn check_template(
     file: &str,
     text: &str,
     info: &dyn ActionInfo,
 ) -> Result<FileReport, CheckError> {
-    let template = crate::template::Template::load(file, text)?;
-    let root = Node::from_template(template.root(), &template);
-    // What the template engine cannot analyse (Fn::Transform includes, Fn::ForEach loops…)
-    // cannot be checked either: say so rather than report a clean template.
-    let mut not_analysable = crate::template::find_grants(&template).not_analysable;
+    let template = Template::load(file, text)?;
+    let grants = find_grants(&template);
+    let model = Model::build(&template, &grants, info);
+
+    let mut findings = Vec::new();
+    for s in &model.statements {
+        let violations: Vec<Violation> = rules::statement_violations(s, &model)
+            .into_iter()
+            .map(|(rule, message)| violation(rule, message))
+            .collect();
+        findings.extend(Finding::new(
+            violations,
+            file,
+            (s.start, s.end),
+            &s.resource,
+            &s.path,
+        ));
+    }
+    for m in &model.managed {
+        if let Some((rule, message)) = rules::managed_violation(m) {
+            findings.extend(Finding::new(
+                vec![violation(rule, message)],
+                file,
+                (m.start, m.end),
+                &m.grant.source,
+                &m.grant.path,
+            ));
+        }
+    }
+    let suppressions = rules::kc090_invalid_suppression::read(&template);
+    for bad in &suppressions.invalid {
+        findings.extend(Finding::new(
+            vec![violation(RuleId::KC090, bad.message.clone())],
+            file,
+            bad.at,
+            &bad.resource,
+            &bad.path,
+        ));
+    }
+    for f in &mut findings {
+        let mut changed = false;
+        for v in &mut f.violations {
+            if v.rule != RuleId::KC090
+                && let Some(reason) = suppressions.granted.get(&(f.resource.clone(), v.rule))
+            {
+                v.suppressed = Some(reason.clone());
+                changed = true;
+            }
+        }
+        if changed
+            && let Some(updated) = Finding::new(
+                std::mem::take(&mut f.violations),
+                file,
+                (f.start, f.end),
+                &f.resource,
+                &f.path,
+            )
+        {
+            *f = updated;
+        }
+    }
+    findings.sort_by(|a, b| (a.start, &a.path, a.rule).cmp(&(b.start, &b.path, b.rule)));
+
+    Ok(FileReport {
+        file: file.to_string(),
+        findings,
+        warnings: warnings(file, &model),
+        error: None,
+    })
+}
+
+fn violation(rule: RuleId, message: String) -> Violation {
+    Violation {
+        rule,
+        severity: rule.rule().severity,
+        message,
+        suppressed: None,
+    }
+}
+
+/// What the template engine could not analyse (`Fn::Transform` includes, `Fn::ForEach` loops…):
+/// it cannot be checked either, so it is said rather than reported clean. Invalid statements are
+/// findings (KC040) and documents read from `Fn::Sub` are checked, so neither is a warning here.
+fn warnings(file: &str, m: &Model<'_>) -> Vec<String> {
+    let g = m.grants;
+    let mut not_analysable: Vec<&crate::template::NotAnalysable> = g
+        .not_analysable
+        .iter()
+        .filter(|n| {
+            !g.invalid
+                .iter()
+                .any(|i| i.path == n.path && n.reason.ends_with(&i.problem))
+        })
+        .filter(|n| !(n.reason.contains("Fn::Sub") && g.read_only.iter().any(|r| r.path == n.path)))
+        .collect();
     // A node reported for itself and for a part of it (a PolicyDocument that is an
     // `Fn::Transform`) is one problem: keep the more precise report.
     let paths: Vec<String> = not_analysable.iter().map(|n| n.path.clone()).collect();
@@ -244,485 +322,33 @@ pub fn check_template(
             .iter()
             .any(|p| p.len() > n.path.len() && p.starts_with(&format!("{}/", n.path)))
     });
-    let arena = extract::Arena::parse_string_documents(&root);
-    let found = extract(&root, &arena);
-    let mut run = Run {
-        file,
-        info,
-        findings: Vec::new(),
-    };
-    let mut warnings: Vec<String> = not_analysable
+    let mut seen = BTreeMap::new();
+    not_analysable
         .iter()
+        .filter(|n| {
+            seen.insert((n.path.clone(), n.reason.clone()), ())
+                .is_none()
+        })
         .map(|n| {
             format!(
                 "{file}:{}:{}: {}: not analysed: {}",
                 n.line, n.column, n.path, n.reason
             )
         })
-        .collect();
-    for (site, pos, reason) in &found.unreadable {
-        if !not_analysable.iter().any(|n| n.path == site.path) {
-            warnings.push(format!(
-                "{file}:{}:{}: {}: not analysed: {reason}",
-                pos.line, pos.column, site.path
-            ));
-        }
-    }
-
-    let mut principals: BTreeMap<String, PrincipalGrants<'_>> = BTreeMap::new();
-    for st in &found.statements {
-        match st.kind {
-            PolicyKind::Trust => trust_statement(&mut run, st),
-            PolicyKind::Resource => resource_statement(&mut run, st),
-            PolicyKind::Identity => identity_statement(&mut run, st, &mut principals),
-        }
-    }
-    for (principal, grants) in &principals {
-        if let Some((node, resource, path)) = &grants.pass_role
-            && !grants.targets.is_empty()
-        {
-            run.push(
-                "KC023",
-                node,
-                resource,
-                path,
-                format!(
-                    "{principal} can pass roles (iam:PassRole) and also {}",
-                    some(&grants.targets)
-                ),
-            );
-        }
-    }
-    for m in &found.managed {
-        if let Some(name) = &m.aws_managed_name
-            && let Some(id) = managed_policy_rule(name)
-        {
-            run.push(
-                id,
-                m.node,
-                &m.site.resource,
-                &m.site.path,
-                format!(
-                    "AWS managed policy {name} is attached to {}",
-                    m.site.principals.join(", ")
-                ),
-            );
-        }
-    }
-
-    apply_suppressions(&mut run, &root);
-    let mut findings = run.findings;
-    findings.sort_by(|a, b| {
-        (a.start, a.rule, &a.path, &a.message).cmp(&(b.start, b.rule, &b.path, &b.message))
-    });
-    findings.dedup_by(|a, b| {
-        a.rule == b.rule && a.path == b.path && a.start == b.start && a.message == b.message
-    });
-    Ok(FileReport {
-        file: file.to_string(),
-        findings,
-        warnings,
-    })
-}
-
-fn scalar_items(node: Option<&Node>) -> Vec<&Node> {
-    node.map(Node::items).unwrap_or_default()
-}
-
-fn identity_statement<'t>(
-    run: &mut Run<'_>,
-    st: &StatementSite<'t>,
-    principals: &mut BTreeMap<String, PrincipalGrants<'t>>,
-) {
-    let node = st.node;
-    if node.get("Effect").and_then(Node::as_str) != Some("Allow") {
-        return;
-    }
-    let res = st.site.resource.as_str();
-    let path = st.site.path.as_str();
-    if let Some(na) = node.get("NotAction") {
-        run.push(
-            "KC007",
-            na,
-            res,
-            &format!("{path}/NotAction"),
-            "Allow with NotAction grants every action except the listed ones".into(),
-        );
-    }
-    if let Some(nr) = node.get("NotResource") {
-        run.push(
-            "KC008",
-            nr,
-            res,
-            &format!("{path}/NotResource"),
-            "Allow with NotResource grants the actions on every resource except the listed ones"
-                .into(),
-        );
-    }
-    let Some(action_node) = node.get("Action") else {
-        return;
-    };
-    let is_list = matches!(action_node.kind, Kind::Seq(_));
-    let mut effective = BTreeSet::new();
-    let mut everything = false;
-    for (i, a) in action_node.items().into_iter().enumerate() {
-        let apath = if is_list {
-            format!("{path}/Action/{i}")
-        } else {
-            format!("{path}/Action")
-        };
-        let Some(pattern) = a.as_str() else {
-            continue; // an intrinsic: nothing known statically
-        };
-        let pattern = pattern.trim();
-        if pattern == "*" || pattern == "*:*" {
-            run.push(
-                "KC001",
-                a,
-                res,
-                &apath,
-                format!("`{pattern}` allows every action"),
-            );
-            everything = true;
-            continue;
-        }
-        let Some((service, name)) = pattern.split_once(':') else {
-            run.push(
-                "KC009",
-                a,
-                res,
-                &apath,
-                format!("`{pattern}` is not an action (service:Action)"),
-            );
-            continue;
-        };
-        let expanded = run.info.expand(pattern);
-        if name == "*" {
-            run.push(
-                "KC002",
-                a,
-                res,
-                &apath,
-                format!(
-                    "`{pattern}` allows all {} of {service}",
-                    plural(expanded.len(), "action")
-                ),
-            );
-        } else if is_wildcard(pattern) {
-            run.push(
-                "KC003",
-                a,
-                res,
-                &apath,
-                format!(
-                    "`{pattern}` matches {} today and any added later",
-                    plural(expanded.len(), "action")
-                ),
-            );
-        }
-        if expanded.is_empty() {
-            run.push(
-                "KC009",
-                a,
-                res,
-                &apath,
-                format!("`{pattern}` matches no known IAM action"),
-            );
-        }
-        effective.extend(expanded);
-    }
-    if everything {
-        return; // KC001 says it all; listing every consequence of `*` is noise
-    }
-
-    let resources = scalar_items(node.get("Resource"));
-    let star = resources
-        .iter()
-        .find(|r| r.as_str().map(str::trim) == Some("*"));
-    let lower = |a: &str| a.to_ascii_lowercase();
-    if let Some(star) = star {
-        let rpath = format!("{path}/Resource");
-        let mut writes = BTreeSet::new();
-        let mut perms = BTreeSet::new();
-        for a in &effective {
-            let l = lower(a);
-            if l == "iam:passrole" || l == "sts:assumerole" || !run.info.resource_scoped(a) {
-                continue;
-            }
-            match run.info.access_level(a) {
-                Some(AccessLevel::Write) => {
-                    writes.insert(a.clone());
-                }
-                Some(AccessLevel::PermissionsManagement) => {
-                    perms.insert(a.clone());
-                }
-                _ => {}
-            }
-        }
-        if !perms.is_empty() {
-            run.push(
-                "KC011",
-                star,
-                res,
-                &rpath,
-                format!("{} on Resource \"*\"", some(&perms)),
-            );
-        }
-        if !writes.is_empty() {
-            run.push(
-                "KC010",
-                star,
-                res,
-                &rpath,
-                format!("{} on Resource \"*\"", some(&writes)),
-            );
-        }
-        if effective.iter().any(|a| lower(a) == "iam:passrole") {
-            run.push(
-                "KC021",
-                star,
-                res,
-                &rpath,
-                "iam:PassRole on Resource \"*\"".into(),
-            );
-        }
-        if effective.iter().any(|a| lower(a) == "sts:assumerole") {
-            run.push(
-                "KC022",
-                star,
-                res,
-                &rpath,
-                "sts:AssumeRole on Resource \"*\"".into(),
-            );
-        }
-    }
-    let escalations: BTreeSet<String> = effective
-        .iter()
-        .filter(|a| in_list(ESCALATION, a))
-        .cloned()
-        .collect();
-    if !escalations.is_empty() {
-        run.push(
-            "KC020",
-            action_node,
-            res,
-            &format!("{path}/Action"),
-            format!("allows {}", some(&escalations)),
-        );
-    }
-    for p in &st.site.principals {
-        let g = principals.entry(p.clone()).or_default();
-        if g.pass_role.is_none() && effective.iter().any(|a| lower(a) == "iam:passrole") {
-            g.pass_role = Some((action_node, res.to_string(), format!("{path}/Action")));
-        }
-        g.targets.extend(
-            effective
-                .iter()
-                .filter(|a| in_list(PASS_ROLE_TARGETS, a))
-                .cloned(),
-        );
-    }
-}
-
-fn trust_statement(run: &mut Run<'_>, st: &StatementSite<'_>) {
-    let node = st.node;
-    if node.get("Effect").and_then(Node::as_str) != Some("Allow") {
-        return;
-    }
-    if node.get("Condition").is_some() {
-        return; // conditions (ExternalId, PrincipalOrgID, token subject…) are what the rules ask for
-    }
-    let res = st.site.resource.as_str();
-    let path = st.site.path.as_str();
-    let Some(principal) = node.get("Principal") else {
-        return;
-    };
-    let ppath = format!("{path}/Principal");
-    if principal.as_str().map(str::trim) == Some("*") {
-        run.push(
-            "KC030",
-            principal,
-            res,
-            &ppath,
-            "trust policy Principal is \"*\"".into(),
-        );
-        return;
-    }
-    for (kind, _, value) in principal.entries() {
-        for item in value.items() {
-            match kind.as_str() {
-                "AWS" => {
-                    let Some(text) = flat_text(item) else {
-                        continue; // !GetAtt of a role in this stack: same account
-                    };
-                    if text.trim() == "*" {
-                        run.push(
-                            "KC030",
-                            item,
-                            res,
-                            &ppath,
-                            "trust policy admits AWS principal \"*\"".into(),
-                        );
-                    } else if !text.contains("${AWS::AccountId}") {
-                        run.push(
-                            "KC031",
-                            item,
-                            res,
-                            &ppath,
-                            format!("trust policy admits {text} without conditions"),
-                        );
-                    }
-                }
-                "Federated" => {
-                    let text = flat_text(item).unwrap_or_else(|| "a federated provider".into());
-                    run.push(
-                        "KC032",
-                        item,
-                        res,
-                        &ppath,
-                        format!("trust policy admits {text} without conditions"),
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// Whether a statement's `Principal` is everyone: `"*"` or `{"AWS": "*"}` (also in a list).
-fn everyone(principal: &Node) -> bool {
-    if principal.as_str().map(str::trim) == Some("*") {
-        return true;
-    }
-    principal.get("AWS").is_some_and(|aws| {
-        aws.items()
-            .iter()
-            .any(|i| i.as_str().map(str::trim) == Some("*"))
-    })
-}
-
-/// A resource policy (bucket, queue, topic, key, secret) that lets anyone use the resource.
-/// Conditions (aws:SourceArn, aws:PrincipalOrgID, aws:SecureTransport…) are left to the
-/// author's judgement; only the unconditioned grant is certain to be open.
-fn resource_statement(run: &mut Run<'_>, st: &StatementSite<'_>) {
-    let node = st.node;
-    if node.get("Effect").and_then(Node::as_str) != Some("Allow") || node.get("Condition").is_some()
-    {
-        return;
-    }
-    if let Some(principal) = node.get("Principal")
-        && everyone(principal)
-    {
-        let actions: Vec<String> = node
-            .get("Action")
-            .map(Node::items)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect();
-        let what = if actions.is_empty() {
-            "its actions".to_string()
-        } else {
-            actions.join(", ")
-        };
-        run.push(
-            "KC033",
-            principal,
-            &st.site.resource,
-            &format!("{}/Principal", st.site.path),
-            format!(
-                "resource policy allows {what} to everyone (Principal \"*\") without conditions"
-            ),
-        );
-    }
-}
-
-/// Reads `Metadata.keycard.suppress` of every resource and marks matching findings. Accepted:
-/// `suppress: [{rule: KC002, reason: "…"}]`, or `suppress: [KC002]` with a sibling `reason`.
-/// A suppression without a reason, or naming an unknown rule, is not applied and is reported
-/// (KC090), which itself cannot be suppressed.
-fn apply_suppressions(run: &mut Run<'_>, root: &Node) {
-    let mut granted: BTreeMap<(String, &'static str), String> = BTreeMap::new();
-    let Some(resources) = root.get("Resources") else {
-        return;
-    };
-    for (id, _, res) in resources.entries() {
-        let Some(keycard) = res.get("Metadata").and_then(|m| m.get("keycard")) else {
-            continue;
-        };
-        let Some(list) = keycard.get("suppress") else {
-            continue;
-        };
-        let shared_reason = keycard.get("reason").and_then(Node::as_str);
-        let base = format!("/Resources/{id}/Metadata/keycard/suppress");
-        for (i, item) in list.items().into_iter().enumerate() {
-            let (rule_id, reason) = match &item.kind {
-                Kind::Scalar { value, .. } => (Some(value.as_str()), shared_reason),
-                Kind::Map(_) => (
-                    item.get("rule").and_then(Node::as_str),
-                    item.get("reason").and_then(Node::as_str).or(shared_reason),
-                ),
-                Kind::Seq(_) => (None, None),
-            };
-            let ipath = format!("{base}/{i}");
-            let Some(rule_id) = rule_id else {
-                run.push(
-                    "KC090",
-                    item,
-                    id,
-                    &ipath,
-                    "suppression names no rule (`rule: KCnnn`)".into(),
-                );
-                continue;
-            };
-            let known = rule(rule_id).filter(|r| r.id != "KC090");
-            let Some(known) = known else {
-                run.push(
-                    "KC090",
-                    item,
-                    id,
-                    &ipath,
-                    format!("suppression names unknown rule {rule_id}"),
-                );
-                continue;
-            };
-            match reason.map(str::trim).filter(|r| !r.is_empty()) {
-                Some(reason) => {
-                    granted.insert((id.clone(), known.id), reason.to_string());
-                }
-                None => run.push(
-                    "KC090",
-                    item,
-                    id,
-                    &ipath,
-                    format!(
-                        "suppression of {} has no reason, so it is not applied",
-                        known.id
-                    ),
-                ),
-            }
-        }
-    }
-    for f in &mut run.findings {
-        if f.rule != "KC090"
-            && let Some(reason) = granted.get(&(f.resource.clone(), f.rule))
-        {
-            f.suppressed = Some(reason.clone());
-        }
-    }
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rules_of(text: &str) -> Vec<&'static str> {
+    fn rules_of(text: &str) -> Vec<RuleId> {
         check_template("t.yaml", text, Catalog::embedded())
             .unwrap()
             .findings
             .iter()
             .filter(|f| f.suppressed.is_none())
-            .map(|f| f.rule)
+            .flat_map(|f| f.rules())
             .collect()
     }
 
@@ -737,23 +363,24 @@ mod tests {
         let t = role_with(
             "              - Effect: Deny\n                Action: '*'\n                NotResource: '*'\n",
         );
-        assert_eq!(rules_of(&t), Vec::<&str>::new());
+        assert_eq!(rules_of(&t), Vec::<RuleId>::new());
     }
 
     #[test]
-    fn action_case_and_intrinsics_are_handled() {
+    fn a_statement_breaking_several_rules_is_one_finding_listing_them() {
         let t = role_with(
-            "              - Effect: Allow\n                Action: [IAM:passrole, !Ref ActionParam]\n                Resource: '*'\n",
+            "              - Effect: Allow\n                Action: [iam:PutRolePolicy, iam:CreatePolicyVersion]\n                Resource: '*'\n",
         );
-        assert_eq!(rules_of(&t), vec!["KC021"]);
-    }
-
-    #[test]
-    fn scoped_writes_and_unscopable_actions_are_clean() {
-        let t = role_with(
-            "              - Effect: Allow\n                Action: [s3:PutObject]\n                Resource: !Sub arn:${AWS::Partition}:s3:::b/*\n              - Effect: Allow\n                Action: [xray:PutTraceSegments, s3:ListAllMyBuckets]\n                Resource: '*'\n",
+        let report = check_template("t.yaml", &t, Catalog::embedded()).unwrap();
+        assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+        let f = &report.findings[0];
+        assert_eq!(f.rules(), vec![RuleId::KC011, RuleId::KC020]);
+        assert_eq!(f.severity, Severity::High);
+        assert_eq!(
+            f.path,
+            "/Resources/R/Properties/Policies/0/PolicyDocument/Statement/0"
         );
-        assert_eq!(rules_of(&t), Vec::<&str>::new());
+        assert!(f.message.contains("KC020: allows"), "{}", f.message);
     }
 
     #[test]
@@ -761,7 +388,7 @@ mod tests {
         let t = role_with(
             "              - Effect: Allow\n                Action: '*'\n                Resource: '*'\n",
         );
-        assert_eq!(rules_of(&t), vec!["KC001"]);
+        assert_eq!(rules_of(&t), vec![RuleId::KC001]);
     }
 
     #[test]

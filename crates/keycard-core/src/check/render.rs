@@ -35,14 +35,16 @@ pub fn summary(reports: &[FileReport]) -> Value {
             *by.entry(f.severity.as_str()).or_default() += 1;
         }
     }
-    json!({ "findings": total, "suppressed": suppressed, "by_severity": by })
+    let unreadable = reports.iter().filter(|r| r.error.is_some()).count();
+    json!({ "findings": total, "suppressed": suppressed, "by_severity": by, "unreadable": unreadable })
 }
 
-/// keycard's JSON: `{version, files: [{file, findings, warnings}], summary}` — stable for
-/// scripts; `version` changes only when a field changes meaning.
+/// keycard's JSON: `{version, files: [{file, findings, warnings, error?}], summary}` — stable
+/// for scripts; `version` changes only when a field changes meaning (2: a finding is a statement
+/// with every rule it breaks in `violations`; `error` names a template that could not be read).
 pub fn to_json(reports: &[FileReport]) -> Value {
     json!({
-        "version": 1,
+        "version": 2,
         "files": reports,
         "summary": summary(reports),
     })
@@ -54,6 +56,7 @@ fn fingerprint(f: &Finding) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in f
         .rule
+        .as_str()
         .bytes()
         .chain([0])
         .chain(f.file.bytes())
@@ -125,6 +128,7 @@ pub fn to_sarif(reports: &[FileReport], tool_version: &str) -> Value {
             json!({
                 "id": r.id,
                 "name": r.name,
+                "helpUri": r.help_uri,
                 "shortDescription": { "text": r.summary },
                 "fullDescription": { "text": r.rationale },
                 "help": {
@@ -164,9 +168,11 @@ pub fn to_sarif(reports: &[FileReport], tool_version: &str) -> Value {
         if let Some(i) = artifact_index.get(f.file.as_str()) {
             artifact["index"] = json!(i);
         }
-        let rule_index = RULES.iter().position(|r| r.id == f.rule).unwrap_or(0);
+        let Some(rule_index) = RULES.iter().position(|r| r.id == f.rule) else {
+            continue; // every RuleId is in RULES (tested); a result without its rule is invalid
+        };
         let mut result = json!({
-            "ruleId": f.rule,
+            "ruleId": f.rule.as_str(),
             "ruleIndex": rule_index,
             "level": f.severity.sarif_level(),
             "message": { "text": format!("{}: {}", f.resource, f.message) },
@@ -179,8 +185,26 @@ pub fn to_sarif(reports: &[FileReport], tool_version: &str) -> Value {
                 }],
             }],
             "partialFingerprints": { "keycardFinding/v1": fingerprint(f) },
-            "properties": { "severity": f.severity.as_str(), "path": f.path },
+            "properties": {
+                "severity": f.severity.as_str(),
+                "path": f.path,
+                "rules": f.rules(),
+            },
         });
+        // Rules suppressed at a statement that still breaks others: the result stands, the
+        // reviewed rules are listed with their justification.
+        let partly: Vec<Value> = f
+            .violations
+            .iter()
+            .filter(|_| f.suppressed.is_none())
+            .filter_map(|v| {
+                let reason = v.suppressed.as_ref()?;
+                Some(json!({ "rule": v.rule.as_str(), "justification": reason }))
+            })
+            .collect();
+        if !partly.is_empty() {
+            result["properties"]["suppressedRules"] = json!(partly);
+        }
         if let Some(reason) = &f.suppressed {
             result["suppressions"] = json!([{
                 "kind": "inSource",
@@ -190,11 +214,20 @@ pub fn to_sarif(reports: &[FileReport], tool_version: &str) -> Value {
         }
         results.push(result);
     }
-    let notifications: Vec<Value> = reports
+    // A template that could not be read is an error notification and makes the run
+    // unsuccessful, so a code-scanning upload never looks clean by mistake.
+    let mut notifications: Vec<Value> = reports
         .iter()
-        .flat_map(|r| &r.warnings)
-        .map(|w| json!({ "level": "warning", "message": { "text": w } }))
+        .filter_map(|r| r.error.as_ref())
+        .map(|e| json!({ "level": "error", "message": { "text": e } }))
         .collect();
+    notifications.extend(
+        reports
+            .iter()
+            .flat_map(|r| &r.warnings)
+            .map(|w| json!({ "level": "warning", "message": { "text": w } })),
+    );
+    let successful = reports.iter().all(|r| r.error.is_none());
     json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -209,7 +242,7 @@ pub fn to_sarif(reports: &[FileReport], tool_version: &str) -> Value {
                 },
             },
             "invocations": [{
-                "executionSuccessful": true,
+                "executionSuccessful": successful,
                 "toolExecutionNotifications": notifications,
             }],
             "artifacts": artifacts,

@@ -23,6 +23,14 @@ use crate::managed_policies::{Lookup, ManagedPolicies};
 use crate::sam_connector_profiles::{ProfileKind, SamConnectorProfiles, profile_replace};
 use crate::sam_policy_templates::SamPolicyTemplates;
 
+mod resource_policies;
+mod sam_attachments;
+mod sub_json;
+mod validity;
+
+pub use resource_policies::{PolicySite, ResourcePolicy, ResourcePolicyKind};
+pub use validity::InvalidStatement;
+
 /// Everything [`find_grants`] found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Grants {
@@ -32,6 +40,15 @@ pub struct Grants {
     pub principals: Vec<Principal>,
     /// Places whose permissions cannot be known from the template text alone.
     pub not_analysable: Vec<NotAnalysable>,
+    /// Trust and resource policies (roles' trust, bucket, queue, topic, key, secret,
+    /// repository policies, Lambda permissions): read by `keycard check`, never edited.
+    pub resource_policies: Vec<ResourcePolicy>,
+    /// Identity grants read but never rewritten (documents inside `Fn::Sub`): `keycard check`
+    /// judges them, a proposal leaves them as they are (and lists them in `not_analysable`).
+    pub read_only: Vec<Grant>,
+    /// Statements IAM would reject (`Effect: allow`, no `Resource`, malformed `Fn::If`, …);
+    /// each is also a `not_analysable` entry.
+    pub invalid: Vec<InvalidStatement>,
 }
 
 impl Grants {
@@ -266,6 +283,8 @@ pub fn find_grants(t: &Template) -> Grants {
         statements: 0,
     };
     f.run();
+    f.resource_policies();
+    validity::check(&mut f.out);
     f.out
 }
 
@@ -865,6 +884,13 @@ impl<'a> Finder<'a> {
                 }
             }
         }
+        if managed {
+            for (target, conds) in self.sam_attachments(id) {
+                if !targets.iter().any(|(t, _)| t.id == target.id) {
+                    targets.push((target, conds));
+                }
+            }
+        }
         let name = props
             .get(if managed {
                 "ManagedPolicyName"
@@ -911,6 +937,17 @@ impl<'a> Finder<'a> {
         for d in branches(doc, path, &[]) {
             let mut conds = base.clone();
             conds.extend(d.conditions.iter().cloned());
+            if self.sub_document_grant(
+                target,
+                ctx,
+                kind,
+                d.node,
+                &d.path,
+                &conds,
+                policy_name.clone(),
+            ) {
+                continue;
+            }
             let (doc_node, is_string) = match &d.node.value {
                 Value::String(s) => match serde_json::from_str::<J>(s) {
                     Ok(v) => (std::borrow::Cow::Owned(json_node(&v, d.node)), true),

@@ -32,7 +32,20 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let bytes = keycard_core::limited_read::read_file(&args.template, Input::Template)?;
     let template = Template::load_bytes(&name, &bytes)?;
     let grants = try_find_grants(&template)?;
-    for n in &grants.not_analysable {
+    // Invalid statements (Effect `allow`, no Resource, malformed Fn::If) are also in
+    // `not_analysable`; they are said for what they are.
+    for i in &grants.invalid {
+        ui.warn(&format!(
+            "{name}:{}:{}: invalid statement: {}",
+            i.line, i.column, i.problem
+        ));
+    }
+    for n in grants.not_analysable.iter().filter(|n| {
+        !grants
+            .invalid
+            .iter()
+            .any(|i| i.path == n.path && n.reason.ends_with(&i.problem))
+    }) {
         ui.warn(&format!(
             "{name}:{}:{}: not analysed: {}",
             n.line, n.column, n.reason
@@ -50,7 +63,8 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// The JSON document of the contract (plus principals and not-analysable places).
+/// The JSON document of the contract (plus principals, not-analysable places, trust and
+/// resource policies, grants read but never rewritten, and invalid statements).
 pub fn to_json(name: &str, template: &Template, grants: &Grants) -> Value {
     json!({
         "template": name,
@@ -58,6 +72,19 @@ pub fn to_json(name: &str, template: &Template, grants: &Grants) -> Value {
         "grants": grants.grants.iter().map(grant_json).collect::<Vec<_>>(),
         "principals": grants.principals,
         "not_analysable": grants.not_analysable,
+        "resource_policies": grants.resource_policies.iter().map(|p| json!({
+            "kind": p.kind,
+            "site": p.kind.site(),
+            "source": p.source,
+            "source_type": p.source_type,
+            "path": p.path,
+            "line": p.line,
+            "column": p.column,
+            "statements": p.statements.iter().map(statement_json).collect::<Vec<_>>(),
+            "conditions": p.conditions,
+        })).collect::<Vec<_>>(),
+        "read_only_grants": grants.read_only.iter().map(grant_json).collect::<Vec<_>>(),
+        "invalid_statements": grants.invalid,
     })
 }
 
@@ -92,6 +119,7 @@ fn statement_json(s: &StatementRecord) -> Value {
         "resources": s.resources,
         "not_resources": s.not_resources,
         "condition": s.condition,
+        "principal": s.raw.get("Principal"),
         "line": s.line,
         "effective_action_count": s.effective.len(),
     })
