@@ -466,6 +466,15 @@ fn edits_for(
     for path in &planned.removed_sources {
         edits.push(Edit::remove(path));
     }
+    // AWS managed policies swapped for a narrower one, written the way the original was.
+    for (path, policy) in &planned.swapped_sources {
+        if let Some(value) = template
+            .node(path)
+            .and_then(|n| swapped_reference(n, policy))
+        {
+            edits.push(Edit::replace(path, value));
+        }
+    }
     // Replacement statements.
     for o in planned
         .outcomes
@@ -521,6 +530,25 @@ fn edits_for(
         }
     }
     Ok(collapse_emptied_lists(template, edits))
+}
+
+/// The reference to `policy` in the form of `original`: a SAM name stays a name, a literal ARN
+/// keeps its partition, an `Fn::Sub` becomes `Fn::Sub` with `${AWS::Partition}`. `None` for a
+/// form keycard does not write (the original then stays, which never grants more).
+fn swapped_reference(
+    original: &crate::template::Node,
+    policy: &crate::managed_policies::ManagedPolicy,
+) -> Option<Value> {
+    if let Some(text) = original.as_str() {
+        return Some(Value::String(match text.strip_prefix("arn:") {
+            Some(rest) => policy.arn_in(rest.split(':').next().unwrap_or("aws")),
+            None => policy.name().to_string(),
+        }));
+    }
+    match original.intrinsic() {
+        Some(("Fn::Sub", _)) => Some(json!({"Fn::Sub": policy.arn_in("${AWS::Partition}")})),
+        _ => None,
+    }
 }
 
 /// When every item of a list is removed and nothing is added to it, removes the property

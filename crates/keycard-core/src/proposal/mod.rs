@@ -19,6 +19,7 @@ pub mod build;
 pub mod decide;
 pub mod invariant;
 pub mod keep;
+pub mod managed_swap;
 pub mod model;
 mod pipeline;
 pub mod resolve;

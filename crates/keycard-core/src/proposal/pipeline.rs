@@ -72,6 +72,9 @@ pub struct Outcome {
     pub placement: Placement,
     pub sizes: Vec<PolicySize>,
     pub flags: Vec<Flag>,
+    /// AWS managed policies kept or swapped because they grant exactly what is kept (by source
+    /// id): left as written on purpose, so not listed as not narrowed.
+    pub exact_managed_policies: BTreeSet<String>,
 }
 
 /// The final content of a rewritten policy document.
@@ -97,6 +100,9 @@ pub struct Planned {
     pub removed_sources: BTreeSet<String>,
     /// Connector sources (by id) and the `Permissions` categories they keep.
     pub connector_permissions: BTreeMap<String, BTreeSet<String>>,
+    /// AWS managed policies swapped for a narrower AWS managed policy, by source id
+    /// ([`super::managed_swap`]).
+    pub swapped_sources: BTreeMap<String, &'static crate::managed_policies::ManagedPolicy>,
     /// Evidence principals no template principal matched.
     pub unattributed: Vec<String>,
     pub window: Option<Window>,
@@ -237,6 +243,7 @@ pub fn plan_principals(
             .collect();
 
         let mut outcomes = Vec::new();
+        let mut swapped = BTreeMap::new();
         for p in &model.principals {
             let id = &p.grants.logical_id;
             let resolution = resolutions
@@ -274,7 +281,7 @@ pub fn plan_principals(
                 }
             }
             let keep = config_keep(p);
-            let decision = decide(&grants, &evidence_for(resolution.arn()), &keep);
+            let mut decision = decide(&grants, &evidence_for(resolution.arn()), &keep);
             let status = if resolution.arn().is_none() {
                 RoleStatus::Unmatched
             } else if !decision.has_activity {
@@ -284,7 +291,19 @@ pub fn plan_principals(
             } else {
                 RoleStatus::Proposed
             };
+            let mut exact_managed_policies = BTreeSet::new();
             let plan = if status == RoleStatus::Proposed {
+                for (id, choice, why) in super::managed_swap::apply(&mut grants, &mut decision) {
+                    exact_managed_policies.insert(id.clone());
+                    let kind = match choice {
+                        super::managed_swap::ManagedChoice::Keep { .. } => "managed_policy_kept",
+                        super::managed_swap::ManagedChoice::Narrower { to, .. } => {
+                            swapped.insert(id, to);
+                            "managed_policy_narrowed"
+                        }
+                    };
+                    flags.push(flag(kind, "info", why));
+                }
                 let plan = build(&grants, &decision, &build_ctx);
                 check_never_broader(&grants, &plan)?;
                 plan
@@ -302,6 +321,7 @@ pub fn plan_principals(
                 placement: Placement::None,
                 sizes: Vec::new(),
                 flags,
+                exact_managed_policies,
             });
         }
 
@@ -413,6 +433,7 @@ pub fn plan_principals(
             documents,
             removed_sources,
             connector_permissions,
+            swapped_sources: swapped,
             unattributed,
             window,
             reference_time: reference,
@@ -762,6 +783,7 @@ fn role_report(
             .sources
             .iter()
             .filter(|s| s.kind == SourceKind::Fixed && s.statements.iter().any(|s| s.is_allow()))
+            .filter(|s| !o.exact_managed_policies.contains(&s.id))
             .map(|s| NotNarrowed {
                 source: s.label.clone(),
                 reason: s
