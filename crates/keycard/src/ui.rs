@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keycard_core::report::escape::needs_escape;
+use keycard_core::report::{printable, printable_lines};
 
 /// Options every subcommand accepts (listed under their own heading in every `--help`).
 #[derive(Debug, Clone, Args)]
@@ -96,12 +98,17 @@ impl Ui {
         }
     }
 
+    // Messages carry text from inputs (ARNs, paths, event names): every one is shown through
+    // `printable_lines`, so a control character or bidi override in them is seen, not obeyed.
+
     pub fn error(&self, msg: &str) {
+        let msg = printable_lines(msg);
         eprintln!("{} {msg}", Paint(self.color_err).red_bold("error:"));
     }
 
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
+            let msg = printable_lines(msg);
             eprintln!("{} {msg}", Paint(self.color_err).yellow_bold("warning:"));
         }
     }
@@ -109,14 +116,14 @@ impl Ui {
     /// A note for the person (where artifacts went, what was skipped); hidden by `--quiet`.
     pub fn info(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", printable_lines(msg));
         }
     }
 
     /// Detail shown only with `--verbose`.
     pub fn debug(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{}", Paint(self.color_err).dim(msg));
+            eprintln!("{}", Paint(self.color_err).dim(&printable_lines(msg)));
         }
     }
 
@@ -258,8 +265,13 @@ impl Paint {
 /// Writes a command's results to stdout. A reader that went away (`keycard grants … | head`) is
 /// not an error worth a message or a panic (`print!` panics on it): the rest is dropped and
 /// the command ends with its usual exit code, as Unix tools do.
+///
+/// Text results hold input text too: it is made printable here, once for every command, with
+/// the colour sequences [`Paint`] writes kept (and nothing else that a terminal would obey).
+/// JSON output is unaffected: serde_json already writes control characters as `\u00XX`.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
+    let text = printable_keeping_colour(text);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -268,9 +280,54 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// [`printable_lines`], except for the exact SGR sequences [`Paint`] writes (`ESC [ 1;31 m`):
+/// colours from this program stay, every other escape is shown as text.
+fn printable_keeping_colour(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&printable_lines(&rest[..i]));
+        let after = &rest[i + 1..];
+        let sgr = after.strip_prefix('[').and_then(|r| {
+            let n = r
+                .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                .unwrap_or(r.len());
+            r[n..].starts_with('m').then_some(n + 2)
+        });
+        match sgr {
+            Some(len) => {
+                out.push('\x1b');
+                out.push_str(&after[..len]);
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(&printable("\x1b"));
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&printable_lines(rest));
+    std::borrow::Cow::Owned(out)
+}
+
 /// Renders rows as an aligned text table with a header rule. Cells are measured in characters
 /// (not bytes) so ARNs and arrows line up; the last column is not padded.
+///
+/// Cells are made printable (input text such as ARNs lands in them) before they are measured,
+/// so an escaped control character also keeps its column aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| printable_keeping_colour(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = rows.as_slice();
     let cols = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -316,6 +373,24 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stdout_keeps_our_colours_and_shows_every_other_escape() {
+        let ours = Paint(true).green("proposed");
+        let hostile = "role/x\x1b]0;title\x07\x1b[2J\u{202e}y";
+        let text = format!("{ours} {hostile}\n");
+        assert_eq!(
+            printable_keeping_colour(&text),
+            format!("{ours} role/x\\u{{1b}}]0;title\\u{{7}}\\u{{1b}}[2J\\u{{202e}}y\n")
+        );
+        // A colour sequence from input is indistinguishable from ours and stays: harmless
+        // (no cursor movement, title or hyperlink), and the values printed are escaped
+        // before they reach here wherever they come from inputs.
+        assert!(matches!(
+            printable_keeping_colour("plain\ntext\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn args(color: ColorChoice) -> UiArgs {
         UiArgs {

@@ -979,10 +979,9 @@ fn control_characters_from_inputs_are_escaped_everywhere() {
         .to_string()
         .replace(
             "Role0",
-            &serde_json::to_string(hostile_role)
+            serde_json::to_string(hostile_role)
                 .unwrap()
-                .trim_matches('"')
-                .to_string(),
+                .trim_matches('"'),
         )
         .replace("ListBuckets", "List\\u001b[31mBuckets");
     std::fs::write(trail.join("t.json"), text).unwrap();

@@ -18,6 +18,9 @@ pub mod mapping;
 pub mod object;
 pub mod record;
 pub mod resources;
+pub mod walk;
+
+pub use walk::{SkipReason, SkippedPath};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -89,6 +92,10 @@ pub struct FileStats {
     /// Log files not opened because they were delivered before `start`.
     pub skipped_before_start: u64,
     pub malformed: Vec<MalformedFile>,
+    /// Paths under the folder passed over (symlink loops, broken links, unreadable folders,
+    /// the same folder reached twice), each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedPath>,
     /// Records read.
     pub events: u64,
     /// Records dropped because their eventID was already counted.
@@ -130,6 +137,8 @@ impl FileStats {
         self.skipped_before_start += o.skipped_before_start;
         self.malformed.extend(o.malformed);
         self.malformed.sort();
+        self.skipped.extend(o.skipped);
+        self.skipped.sort();
         self.events += o.events;
         self.duplicates += o.duplicates;
         self.outside_window += o.outside_window;
@@ -825,9 +834,10 @@ enum FileKind {
 }
 
 fn classify(path: &Path) -> FileKind {
+    // Lossy: a name that is not UTF-8 is still classified (and read) by its ASCII suffix.
     let name = path
         .file_name()
-        .and_then(|n| n.to_str())
+        .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let in_digest_dir = path
         .components()
@@ -894,25 +904,11 @@ pub fn scan_dir_with_progress(
     if !root.is_dir() {
         return Err(CloudTrailError::NotADirectory(root.to_path_buf()));
     }
-    let mut digests = 0u64;
-    let mut files: Vec<(i64, PathBuf)> = Vec::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|e| CloudTrailError::Walk {
-            path: e.path().unwrap_or(root).to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        match classify(entry.path()) {
-            FileKind::Digest => digests += 1,
-            FileKind::Other => {}
-            FileKind::Log => {
-                let name = entry.file_name().to_str().unwrap_or_default();
-                files.push((delivery_time(name).unwrap_or(i64::MIN), entry.into_path()));
-            }
-        }
-    }
+    let walk::Listing {
+        logs: mut files,
+        digests,
+        skipped: skipped_paths,
+    } = walk::list(root)?;
     if files.is_empty() {
         return Err(CloudTrailError::Empty(root.to_path_buf()));
     }
@@ -986,6 +982,7 @@ pub fn scan_dir_with_progress(
         None => run(),
     };
     total.stats.digests_skipped += digests;
+    total.stats.skipped = skipped_paths;
     total.stats.skipped_before_start += skipped;
     Ok(total.finish(&prep))
 }

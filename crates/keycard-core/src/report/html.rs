@@ -112,6 +112,37 @@ pub fn render_html(report: &Report) -> String {
         }
         let _ = writeln!(body, "</ul></section>");
     }
+    if let Some(e) = &report.evidence
+        && (!e.malformed.is_empty() || !e.skipped.is_empty())
+    {
+        let _ = writeln!(body, "<section><h2>Evidence not read</h2>");
+        if !e.skipped.is_empty() {
+            let _ = writeln!(
+                body,
+                "<p>{} skipped: {}.</p>",
+                plural(e.skipped.len(), "path", "paths"),
+                esc(&e.skipped_by_reason())
+            );
+        }
+        let _ = writeln!(body, "<ul>");
+        for p in &e.skipped {
+            let detail = p
+                .detail
+                .as_deref()
+                .map(|d| format!(" ({})", esc(d)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                body,
+                "<li><code>{}</code>: {}{detail}</li>",
+                esc(&p.path),
+                esc(p.reason.describe())
+            );
+        }
+        for m in &e.malformed {
+            let _ = writeln!(body, "<li>{}</li>", esc(m));
+        }
+        let _ = writeln!(body, "</ul></section>");
+    }
     if !report.not_analysable.is_empty() {
         let _ = writeln!(
             body,
@@ -542,8 +573,10 @@ fn anchor(id: &str) -> String {
         .collect()
 }
 
-/// HTML escaping for text and attribute values.
+/// HTML escaping for text and attribute values, of text made printable first (a control
+/// character or bidi override from an input is shown as `\u{…}`, never applied).
 pub(crate) fn esc(s: &str) -> String {
+    let s = super::escape::printable(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -561,6 +594,14 @@ pub(crate) fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_control_characters_and_bidi_overrides() {
+        assert_eq!(
+            esc("role/a\u{1b}[31m\u{202e}<b>"),
+            "role/a\\u{1b}[31m\\u{202e}&lt;b&gt;"
+        );
+    }
 
     #[test]
     fn escapes_markup() {

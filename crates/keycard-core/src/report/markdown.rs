@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::escape::{md_code, md_code_cell, printable};
 use super::{Report, RoleReport, RoleStatus};
 
 /// At most this many items of a long list are written; report.json has all of them.
@@ -10,13 +11,13 @@ const LIST_LIMIT: usize = 40;
 /// Renders report.md.
 pub fn render_markdown(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# keycard proposal: `{}`\n", report.template);
+    let _ = writeln!(out, "# keycard proposal: {}\n", md_code(&report.template));
     let mut facts = Vec::new();
     if let Some(stack) = &report.stack_name {
-        facts.push(format!("stack `{stack}`"));
+        facts.push(format!("stack {}", md_code(stack)));
     }
     if let Some(acct) = &report.account_id {
-        facts.push(format!("account `{acct}`"));
+        facts.push(format!("account {}", md_code(acct)));
     }
     if let Some(w) = &report.window {
         facts.push(format!(
@@ -57,7 +58,8 @@ pub fn render_markdown(report: &Report) -> String {
     for (id, r) in &report.roles {
         let _ = writeln!(
             out,
-            "| `{id}` | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            md_code_cell(id),
             r.status.label(),
             r.counts.granted,
             r.counts.used,
@@ -74,30 +76,74 @@ pub fn render_markdown(report: &Report) -> String {
         role_section(&mut out, id, r);
     }
 
+    evidence_not_read(&mut out, report);
     if !report.not_analysable.is_empty() {
         let _ = writeln!(out, "## Not analysable (left unchanged)\n");
         for n in &report.not_analysable {
-            let _ = writeln!(out, "- `{}`: {}", n.location, n.reason);
+            let _ = writeln!(out, "- {}: {}", md_code(&n.location), printable(&n.reason));
         }
         out.push('\n');
     }
     if !report.unattributed_principals.is_empty() {
         let _ = writeln!(out, "## Evidence principals not in the template\n");
         for p in &report.unattributed_principals {
-            let _ = writeln!(out, "- `{p}`");
+            let _ = writeln!(out, "- {}", md_code(p));
         }
         out.push('\n');
     }
     out
 }
 
+/// Evidence files that were not read or not read whole, and paths passed over, with why: a
+/// proposal made from part of the trail says so where it is reviewed.
+fn evidence_not_read(out: &mut String, report: &Report) {
+    let Some(e) = &report.evidence else {
+        return;
+    };
+    if e.malformed.is_empty() && e.skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Evidence not read\n");
+    if !e.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} skipped: {}.\n",
+            plural(e.skipped.len(), "path", "paths"),
+            e.skipped_by_reason()
+        );
+    }
+    for p in e.skipped.iter().take(LIST_LIMIT) {
+        let detail = p
+            .detail
+            .as_deref()
+            .map(|d| format!(" ({})", printable(d)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "- {}: {}{detail}", md_code(&p.path), p.reason);
+    }
+    for m in e.malformed.iter().take(LIST_LIMIT) {
+        let _ = writeln!(out, "- {}", printable(m));
+    }
+    let more =
+        e.skipped.len().saturating_sub(LIST_LIMIT) + e.malformed.len().saturating_sub(LIST_LIMIT);
+    if more > 0 {
+        let _ = writeln!(out, "- …and {more} more in report.json.");
+    }
+    out.push('\n');
+}
+
 fn role_section(out: &mut String, id: &str, r: &RoleReport) {
-    let _ = writeln!(out, "## `{id}` ({})\n", r.resource_type);
+    let _ = writeln!(
+        out,
+        "## {} ({})\n",
+        md_code(id),
+        printable(&r.resource_type)
+    );
     match &r.arn {
         Some(arn) => {
             let _ = writeln!(
                 out,
-                "Role `{arn}` (matched by {}).\n",
+                "Role {} (matched by {}).\n",
+                md_code(arn),
                 r.matched_by.replace('_', " ")
             );
         }
@@ -114,7 +160,7 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
                 "- **{}** ({}): {}",
                 f.kind.replace('_', " "),
                 f.severity,
-                f.message
+                printable(&f.message)
             );
         }
         out.push('\n');
@@ -131,8 +177,8 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         for p in &r.replaced_policies {
             let _ = writeln!(
                 out,
-                "- `{}` ({}, {} actions) → {} explicit actions",
-                p.source,
+                "- {} ({}, {} actions) → {} explicit actions",
+                md_code(&p.source),
                 p.kind.replace('_', " "),
                 p.grants,
                 p.replaced_by.len()
@@ -145,9 +191,9 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         for w in &r.wildcards {
             let _ = writeln!(
                 out,
-                "- `{}` in {} ({} actions) → {}",
-                w.pattern,
-                w.source,
+                "- {} in {} ({} actions) → {}",
+                md_code(&w.pattern),
+                printable(&w.source),
                 w.grants,
                 code_list(&w.replaced_by, 12)
             );
@@ -161,9 +207,9 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         for k in r.kept_actions.iter().take(LIST_LIMIT * 2) {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} |",
-                k.action,
-                k.reasons.join("; ").replace('|', "\\|"),
+                "| {} | {} | {} | {} | {} |",
+                md_code_cell(&k.action),
+                printable(&k.reasons.join("; ")).replace('|', "\\|"),
                 k.last_seen
                     .map(|t| t.format("%Y-%m-%d").to_string())
                     .unwrap_or_else(|| "—".into()),
@@ -204,8 +250,8 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         for d in &r.denied_attempts {
             let _ = writeln!(
                 out,
-                "- `{}`: {} calls, last {}",
-                d.action,
+                "- {}: {} calls, last {}",
+                md_code(&d.action),
                 d.count,
                 d.last_seen.format("%Y-%m-%d")
             );
@@ -217,8 +263,11 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
         for u in &r.unmapped_events {
             let _ = writeln!(
                 out,
-                "- `{}` `{}`: {} ({} events)",
-                u.event_source, u.event_name, u.reason, u.count
+                "- {} {}: {} ({} events)",
+                md_code(&u.event_source),
+                md_code(&u.event_name),
+                printable(&u.reason),
+                u.count
             );
         }
         out.push('\n');
@@ -226,7 +275,14 @@ fn role_section(out: &mut String, id: &str, r: &RoleReport) {
     if !r.policies.is_empty() {
         let _ = writeln!(out, "**Policy sizes** (IAM characters)\n");
         for p in &r.policies {
-            let _ = writeln!(out, "- {} ({}): {} / {}", p.name, p.kind, p.size, p.limit);
+            let _ = writeln!(
+                out,
+                "- {} ({}): {} / {}",
+                printable(&p.name),
+                p.kind,
+                p.size,
+                p.limit
+            );
         }
         out.push('\n');
     }
@@ -317,7 +373,7 @@ fn code_list(items: &[String], limit: usize) -> String {
     if items.is_empty() {
         return "nothing".into();
     }
-    let mut s: Vec<String> = items.iter().take(limit).map(|i| format!("`{i}`")).collect();
+    let mut s: Vec<String> = items.iter().take(limit).map(|i| md_code(i)).collect();
     if items.len() > limit {
         s.push(format!("…and {} more", items.len() - limit));
     }

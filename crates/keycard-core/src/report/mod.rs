@@ -5,6 +5,7 @@
 //! self-contained page (inline CSS and SVG, no external assets) with a granted-vs-used chart
 //! per role.
 
+pub mod escape;
 mod html;
 mod markdown;
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use escape::{printable, printable_lines};
 pub use html::render_html;
 pub use markdown::render_markdown;
 
@@ -282,10 +284,21 @@ pub struct EvidenceStats {
     pub events: u64,
     pub digests_skipped: u64,
     pub malformed: Vec<String>,
+    /// Paths under the CloudTrail folder passed over, with why (symlink loops, broken links,
+    /// unreadable folders, folders reached twice through links).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::cloudtrail::SkippedPath>,
     /// What the records showed about the trail (coverage is inferred from it); not written
     /// to the report, which carries the resulting coverage instead.
     #[serde(skip)]
     pub observed: Option<crate::coverage::ObservedTrail>,
+}
+
+impl EvidenceStats {
+    /// The skipped paths counted by reason, for one-line summaries.
+    pub fn skipped_by_reason(&self) -> String {
+        crate::cloudtrail::walk::count_by_reason(&self.skipped)
+    }
 }
 
 impl Report {

@@ -436,11 +436,15 @@ fn evidence_stats(f: &FileStats, ui: &Ui) -> EvidenceStats {
         ui.warn(&line);
         malformed.push(line);
     }
+    for p in &f.skipped {
+        ui.warn(&format!("skipped {p}"));
+    }
     EvidenceStats {
         files: f.read,
         events: f.events,
         digests_skipped: f.digests_skipped,
         malformed,
+        skipped: f.skipped.clone(),
         observed: Some(f.coverage.clone()),
     }
 }
@@ -539,6 +543,27 @@ fn summary_text(report: &Report, out: &Path, written: &[String], ui: &Ui) -> Str
                 .as_ref()
                 .map(|e| format!(", {} events in {} files", e.events, e.files))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(e) = &report.evidence
+        && (!e.malformed.is_empty() || !e.skipped.is_empty())
+    {
+        let mut parts = Vec::new();
+        if !e.malformed.is_empty() {
+            parts.push(format!("{} malformed", e.malformed.len()));
+        }
+        if !e.skipped.is_empty() {
+            parts.push(format!(
+                "{} paths skipped ({})",
+                e.skipped.len(),
+                e.skipped_by_reason()
+            ));
+        }
+        let _ = writeln!(
+            text,
+            "{} {} (listed above and in report.json: evidence).",
+            paint.yellow("Not read:"),
+            parts.join(", ")
         );
     }
     if let Some(p) = &report.coverage.coverage.period {

@@ -111,6 +111,9 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     for m in &f.malformed {
         ui.warn(&format!("{}: {}", m.path, m.reason));
     }
+    for p in &f.skipped {
+        ui.warn(&format!("skipped {p}"));
+    }
     let window = match (args.start.or(f.earliest), args.end.or(f.latest)) {
         (Some(start), Some(end)) if start <= end => Some(Window { start, end }),
         _ => None,
@@ -152,7 +155,7 @@ fn text(result: &ScanResult, coverage: &Coverage, ui: &Ui) -> String {
     }
     let day = |d: &DateTime<Utc>| d.format("%Y-%m-%d").to_string();
     for (arn, p) in &result.usage.principals {
-        out.push_str(&paint.bold(arn));
+        out.push_str(&paint.bold(&keycard_core::report::printable(arn)));
         out.push('\n');
         if let Some(w) = p.windows.first() {
             out.push_str(&format!("  window {} → {}\n", day(&w.start), day(&w.end)));
@@ -219,5 +222,13 @@ fn text(result: &ScanResult, coverage: &Coverage, ui: &Ui) -> String {
         f.digests_skipped,
         f.malformed.len()
     ));
+    if !f.skipped.is_empty() {
+        out.push_str(&format!(
+            "{} {} paths skipped ({})\n",
+            paint.yellow("not read:"),
+            f.skipped.len(),
+            keycard_core::cloudtrail::walk::count_by_reason(&f.skipped)
+        ));
+    }
     out
 }
