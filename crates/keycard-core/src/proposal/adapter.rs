@@ -793,12 +793,15 @@ fn verify_never_broader(
 ) -> Result<(), ProposalError> {
     let proposed = Template::load(&input.template_name, proposed_text)?;
     let after = find_grants(&proposed);
+    // United as shared sets first: a thousand `*` statements list their names once.
     let effective = |g: &Grants, id: &str| -> BTreeSet<String> {
-        g.of(id)
-            .flat_map(|g| g.statements.iter())
-            .filter(|s| s.is_allow())
-            .flat_map(|s| s.effective.iter().cloned())
-            .collect()
+        let mut all = crate::catalog::ActionSet::new();
+        for s in g.of(id).flat_map(|g| g.statements.iter()) {
+            if s.is_allow() {
+                all.union_with(&s.effective);
+            }
+        }
+        all.iter().cloned().collect()
     };
     for p in &after.principals {
         let before = effective(original, &p.logical_id);
