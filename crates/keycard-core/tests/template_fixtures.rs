@@ -424,6 +424,7 @@ fn invalid_inputs_fail_with_positions() {
             TemplateError::NotATemplate { .. } => "not_a_template",
             TemplateError::AliasBomb { .. } => "alias_bomb",
             TemplateError::TooLarge { .. } => "too_large",
+            TemplateError::TooLargeToAnalyse { .. } => "too_large_to_analyse",
             TemplateError::TooDeep { .. } => "too_deep",
             TemplateError::Encoding { .. } => "encoding",
         };
