@@ -248,7 +248,10 @@ mod tests {
                 };
                 st.actions = strings("Action");
                 st.not_actions = strings("NotAction");
-                st.effective = catalog.effective(&st.actions, &st.not_actions).actions;
+                st.effective = catalog
+                    .effective(&st.actions, &st.not_actions)
+                    .actions
+                    .into();
                 st.resource = raw.get("Resource").cloned();
                 st.condition = raw.get("Condition").cloned();
                 st.raw = Some(raw.clone());
