@@ -21,7 +21,7 @@ use crate::iam::{LivePolicies, RoleInfo, Roles};
 use crate::s3::{ObjectInfo, ObjectRange, ObjectStore};
 
 /// ListObjectsV2 returns "up to 1,000 objects" per page (`MaxKeys`, API reference
-/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>).
 pub const LIST_PAGE_SIZE: usize = 1000;
 
 fn error(

@@ -350,7 +350,7 @@ pub fn stack_key_name(stack: &str) -> &str {
 /// the same objects. The name is checked against CloudFormation's rule for stack names ("can
 /// contain only alphanumeric characters (case-sensitive) and hyphens. It must start with an
 /// alphabetic character and can't be longer than 128 characters", CreateStack `StackName`,
-/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html).
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html>).
 pub fn stack_identity(stack: &str) -> Result<&str, StepError> {
     let name = match stack.strip_prefix("arn:") {
         Some(rest) => {
@@ -396,7 +396,7 @@ pub fn check_logical_id(id: &str) -> Result<&str, StepError> {
 }
 
 /// S3 object keys are at most 1,024 bytes of UTF-8
-/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html>).
 pub const MAX_KEY_BYTES: usize = 1024;
 
 /// One path segment of a key built from a state value (an execution name).

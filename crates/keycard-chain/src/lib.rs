@@ -6,7 +6,7 @@
 //!   capability traits of `keycard_aws` (`ObjectStore`, `Stacks`, `Roles`,
 //!   `PolicyGeneration`, `PolicyChecks`). The SDK adapters run them in AWS and against moto;
 //!   the in-memory adapters (`keycard_aws::memory`) run them in unit tests;
-//! * [`lambda`] (feature `lambda`): the one wiring of a handler to `lambda_runtime`, so each
+//! * `lambda` (feature `lambda`): the one wiring of a handler to `lambda_runtime`, so each
 //!   `functions/*/src/main.rs` is a few lines and every step reports errors the same way.
 //!
 //! Nothing here calls the AWS SDK directly: that is `keycard_aws`, which holds only adapters.

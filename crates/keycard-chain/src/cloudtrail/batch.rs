@@ -210,7 +210,7 @@ pub struct Fetched {
     pub vanished: Vec<MalformedFile>,
 }
 
-/// Downloads `keys` from `bucket` ([`FETCH_CONCURRENCY`] at a time) and streams each through
+/// Downloads `keys` from `bucket` (`FETCH_CONCURRENCY` at a time) and streams each through
 /// `scanner` in the order given, calling `on_object(key, bytes)` after each. Shared by the
 /// Distributed Map child ([`scan_batch`]) and the CLI's `--cloudtrail s3://…`, so both read
 /// a trail bucket the same way. A failed read other than a vanished object is returned (a

@@ -1,7 +1,7 @@
 //! The Distributed Map's ResultWriter output, read record by record.
 //!
 //! The format is Step Functions' (ResultWriter, "Exporting to Amazon S3",
-//! https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html):
+//! <https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html>):
 //! `manifest.json` is `{"DestinationBucket", "MapRunArn", "ResultFiles": {"FAILED": [{"Key",
 //! "Size"}], "PENDING": [...], "SUCCEEDED": [...]}}`, and each listed file (`SUCCEEDED_0.json`,
 //! `FAILED_0.json`, …, up to 5 GB each) holds one record per child execution: a JSON array
