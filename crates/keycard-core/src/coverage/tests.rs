@@ -143,3 +143,17 @@ fn a_week_without_records_keeps_every_unseen_action() {
     c.period.as_mut().unwrap().gaps[0].days = 4;
     assert_eq!(c.why_unobservable("ec2:RunInstances", &[arn("*")]), None);
 }
+
+/// A Lambda function's logging: the log stream is created with a recorded management call,
+/// but the events are written with PutLogEvents, which CloudTrail never records. A trail that
+/// records everything still cannot show it in use, so it is never removed on trail evidence.
+#[test]
+fn put_log_events_is_never_recorded_but_create_log_stream_is() {
+    let c = Coverage::everything(Basis::Stated);
+    let group = arn("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/orders-worker:*");
+    let why = c
+        .why_unobservable("logs:PutLogEvents", std::slice::from_ref(&group))
+        .unwrap();
+    assert!(why.contains("PutLogEvents is not among them"), "{why}");
+    assert_eq!(c.why_unobservable("logs:CreateLogStream", &[group]), None);
+}
