@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn exactly_the_limit_is_accepted_and_bad_utf8_is_named() {
-        let bytes = vec![b'a'; 16];
+        let bytes = [b'a'; 16];
         assert_eq!(
             read_bytes_limited("x", &bytes[..], 16, "x").unwrap().len(),
             16

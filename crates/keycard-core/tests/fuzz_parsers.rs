@@ -219,7 +219,7 @@ fn fuzz(name: &str, seeds: Vec<Vec<u8>>, target: impl Fn(&[u8]) -> Result<(), St
             .and_then(|v| v.parse().ok())
             .unwrap_or(3.0),
     );
-    let seed = env_number("KEYCARD_FUZZ_SEED", 0x6b65_7963_6172_64);
+    let seed = env_number("KEYCARD_FUZZ_SEED", 0x006b_6579_6361_7264);
     let mut rng = Rng(seed
         ^ name
             .bytes()
