@@ -64,6 +64,15 @@ pub fn model_from_template(template: &Template, grants: &Grants) -> TemplateMode
                 .unwrap_or_default()
                 .to_string(),
             properties: json.get("Properties").cloned().unwrap_or(Value::Null),
+            depends_on: match json.get("DependsOn") {
+                Some(Value::String(d)) => vec![d.clone()],
+                Some(Value::Array(ds)) => ds
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            },
         });
     }
     if let Some(params) = template.node("/Parameters").map(|n| n.to_json())

@@ -241,6 +241,9 @@ pub struct BuildContext<'a> {
     /// Whether an action can be scoped to resources at all (from the catalog). Actions that
     /// cannot keep their original Resource.
     pub supports_resources: &'a dyn Fn(&str) -> bool,
+    /// Template resources this principal's statements must not reference (set per principal
+    /// by [`build`]: see [`ResourceIndex::dependents_of`]).
+    pub avoid: BTreeSet<String>,
 }
 
 /// Builds the proposed statements of one principal from its decision.
@@ -249,6 +252,19 @@ pub fn build(
     decision: &Decision,
     ctx: &BuildContext<'_>,
 ) -> PrincipalPlan {
+    // Referencing a resource that depends on the role (or on the resource a policy is
+    // written in) would make the template circular.
+    let containers = std::iter::once(grants.logical_id.as_str()).chain(
+        grants
+            .sources
+            .iter()
+            .filter_map(|s| resource_of_pointer(&s.id)),
+    );
+    let ctx = &BuildContext {
+        index: ctx.index,
+        supports_resources: ctx.supports_resources,
+        avoid: ctx.index.dependents_of(containers),
+    };
     // Which origin statements each kept action is written into.
     let mut chosen: BTreeMap<(usize, usize), BTreeSet<String>> = BTreeMap::new();
     for action in decision.kept.keys() {
@@ -543,12 +559,22 @@ fn narrow(
             return None;
         }
         // Written portably where the covering Resource leaves region and account open.
-        let expr = ctx
-            .index
-            .write(&arn, super::resources::open_positions(&covering, &arn));
+        let expr = ctx.index.write_avoiding(
+            &arn,
+            super::resources::open_positions(&covering, &arn),
+            &ctx.avoid,
+        );
         out.push(NarrowedResource { expr, arn });
     }
     Some(out)
+}
+
+/// The logical id in a JSON pointer under `/Resources/<id>/…` (`~1` is `/`, `~0` is `~`).
+fn resource_of_pointer(pointer: &str) -> Option<&str> {
+    let rest = pointer.strip_prefix("/Resources/")?;
+    let id = rest.split('/').next()?;
+    // Logical ids are alphanumeric, so an escaped one is never a template resource.
+    (!id.contains('~') && !id.is_empty()).then_some(id)
 }
 
 /// Joins statements that differ only in actions, sorts by service, and names them.
@@ -718,6 +744,7 @@ mod tests {
                 logical_id: "OrdersTable".into(),
                 resource_type: "AWS::DynamoDB::Table".into(),
                 properties: json!({}),
+                depends_on: Vec::new(),
             }],
             &NameContext {
                 stack_name: Some("orders-app".into()),
@@ -728,6 +755,7 @@ mod tests {
         let ctx = BuildContext {
             index: &index,
             supports_resources: &|_| true,
+            avoid: Default::default(),
         };
         // When building
         let plan = build(&grants, &d, &ctx);

@@ -375,10 +375,11 @@ mod tests {
                     logical_id: "OrdersTable".into(),
                     resource_type: "AWS::DynamoDB::Table".into(),
                     properties: json!({}),
+                    depends_on: Vec::new(),
                 }],
                 &NameContext { stack_name: Some("orders-app".into()), partition: "aws".into(), ..NameContext::default() },
             );
-            let ctx = BuildContext { index: &index, supports_resources: &|_| true };
+            let ctx = BuildContext { index: &index, supports_resources: &|_| true, avoid: Default::default() };
             let plan = build(&grants, &d, &ctx);
 
             // Never broader.

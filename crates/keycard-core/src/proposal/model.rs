@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::policy::Effect;
 use crate::catalog::ActionSet;
+pub use crate::policy::Effect;
 
 /// One statement of a grant, as the decision logic sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -194,6 +194,7 @@ pub fn plan_principals(
     let build_ctx = BuildContext {
         index: &index,
         supports_resources: &supports_resources,
+        avoid: Default::default(),
     };
 
     let evidence_for = |arn: Option<&str>| -> Evidence<'_> {

@@ -22,6 +22,8 @@ pub struct TemplateResource {
     pub resource_type: String,
     /// Properties in long form (`{"Fn::Sub": ...}`), as the template engine gives them.
     pub properties: Value,
+    /// Logical ids named in the resource's `DependsOn`.
+    pub depends_on: Vec<String>,
 }
 
 /// What is known about the deployed stack, to resolve names written with intrinsics.
@@ -321,6 +323,9 @@ pub struct ResourceIndex {
     partition: String,
     region: Option<String>,
     account: Option<String>,
+    /// Logical id → the template resources it depends on (`Ref`, `Fn::GetAtt`, `${X}` in
+    /// `Fn::Sub`, `DependsOn`): what CloudFormation orders creation by.
+    depends_on: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +338,8 @@ struct IndexEntry {
 
 /// A resource of the template an ARN belongs to, in the two ways it can be written.
 struct TemplateRef {
+    /// The resource's logical id.
+    logical_id: String,
     /// The whole ARN as an intrinsic (`!GetAtt X.Arn`, `!Ref X`, `!Sub ${X.Arn}/*`), usable
     /// when the partition, region and account may all come from the stack.
     short: Option<Value>,
@@ -415,8 +422,24 @@ impl ResourceIndex {
                 name,
             });
         }
+        let ids: BTreeSet<&str> = resources.iter().map(|r| r.logical_id.as_str()).collect();
+        let depends_on = resources
+            .iter()
+            .map(|r| {
+                let mut deps = BTreeSet::new();
+                referenced_ids(&r.properties, &ids, &mut deps);
+                deps.extend(
+                    r.depends_on
+                        .iter()
+                        .filter(|d| ids.contains(d.as_str()))
+                        .cloned(),
+                );
+                (r.logical_id.clone(), deps)
+            })
+            .collect();
         ResourceIndex {
             entries,
+            depends_on,
             stack_name: ctx.stack_name.clone(),
             partition: ctx.partition.clone(),
             region: ctx.region.clone(),
@@ -486,11 +509,47 @@ impl ResourceIndex {
     /// (<https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html>),
     /// so a partition written in the original can only ever have meant the stack's own.
     pub fn write(&self, arn: &str, open: OpenPositions) -> Value {
+        self.write_avoiding(arn, open, &BTreeSet::new())
+    }
+
+    /// The resources that must not be referenced from a policy held by `containers` (the
+    /// principal and the resources its policies are written in): the containers themselves
+    /// and everything that depends on them, directly or not. A function whose `Role` is
+    /// `!GetAtt WorkerRole.Arn` depends on WorkerRole, so `${WorkerFunction}` in WorkerRole's
+    /// own policy would be a circular dependency CloudFormation refuses to deploy (cfn-lint
+    /// E3004); such an ARN is written with its physical name instead.
+    pub fn dependents_of<'a>(
+        &self,
+        containers: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = containers.into_iter().map(str::to_string).collect();
+        let mut queue: Vec<String> = out.iter().cloned().collect();
+        while let Some(id) = queue.pop() {
+            for (other, deps) in &self.depends_on {
+                if deps.contains(&id) && out.insert(other.clone()) {
+                    queue.push(other.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// [`ResourceIndex::write`], never referencing a resource in `avoid` (see
+    /// [`ResourceIndex::dependents_of`]): such an ARN is written as an ARN outside the
+    /// template would be.
+    pub fn write_avoiding(
+        &self,
+        arn: &str,
+        open: OpenPositions,
+        avoid: &BTreeSet<String>,
+    ) -> Value {
         let literal = || Value::String(arn.to_string());
         let Some(a) = Arn::parse(arn) else {
             return literal();
         };
-        let template = self.template_ref(&a);
+        let template = self
+            .template_ref(&a)
+            .filter(|t| !avoid.contains(&t.logical_id));
         let own_account = !a.account.is_empty() && self.account.as_deref() == Some(a.account);
         if template.is_none() && !own_account {
             return literal();
@@ -562,10 +621,12 @@ impl ResourceIndex {
     fn match_entry(&self, e: &IndexEntry, a: &Arn<'_>) -> Option<TemplateRef> {
         let id = e.logical_id.as_str();
         let both = |short: Value, resource: String| TemplateRef {
+            logical_id: id.to_string(),
             short: Some(short),
             resource: Some(resource),
         };
         let sub_only = |resource: String| TemplateRef {
+            logical_id: id.to_string(),
             short: None,
             resource: Some(resource),
         };
@@ -696,6 +757,7 @@ impl ResourceIndex {
                 let rest = a.resource.strip_prefix("secret:")?;
                 let (name, suffix) = rest.rsplit_once('-')?;
                 (suffix.len() == 6 && self.name_matches(e, name)).then(|| TemplateRef {
+                    logical_id: id.to_string(),
                     short: Some(reference()),
                     resource: None,
                 })
@@ -716,6 +778,74 @@ impl ResourceIndex {
 }
 
 /// `${` in literal text of an `Fn::Sub` string is written `${!`.
+/// Collects the template resources `value` refers to: `Ref`, `Fn::GetAtt` (list or dotted
+/// string) and `${X}` / `${X.Attr}` inside `Fn::Sub` text (`${!X}` is a literal).
+fn referenced_ids(value: &Value, ids: &BTreeSet<&str>, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("Ref", Value::String(name)) if ids.contains(name.as_str()) => {
+                        out.insert(name.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(parts)) => {
+                        if let Some(Value::String(name)) = parts.first()
+                            && ids.contains(name.as_str())
+                        {
+                            out.insert(name.clone());
+                        }
+                    }
+                    ("Fn::GetAtt", Value::String(dotted)) => {
+                        let name = dotted.split('.').next().unwrap_or_default();
+                        if ids.contains(name) {
+                            out.insert(name.to_string());
+                        }
+                    }
+                    ("Fn::Sub", sub) => {
+                        let text = match sub {
+                            Value::String(t) => Some(t.as_str()),
+                            Value::Array(parts) => parts.first().and_then(Value::as_str),
+                            _ => None,
+                        };
+                        for name in text.map(sub_variables).unwrap_or_default() {
+                            let name = name.split('.').next().unwrap_or_default();
+                            if ids.contains(name) {
+                                out.insert(name.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                referenced_ids(v, ids, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                referenced_ids(v, ids, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The variable names of a `Fn::Sub` string (`${Name}`, `${Name.Attr}`; not `${!Literal}`).
+fn sub_variables(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        let name = &after[..end];
+        if !name.starts_with('!') {
+            out.push(name.trim());
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
 fn escape_sub(text: &str) -> String {
     text.replace("${", "${!")
 }
@@ -825,16 +955,19 @@ mod tests {
                 logical_id: "ReceiptsBucket".into(),
                 resource_type: "AWS::S3::Bucket".into(),
                 properties: json!({"BucketName": {"Fn::Sub": "${AWS::StackName}-receipts-${AWS::AccountId}"}}),
+                depends_on: Vec::new(),
             },
             TemplateResource {
                 logical_id: "OrdersTable".into(),
                 resource_type: "AWS::DynamoDB::Table".into(),
                 properties: json!({}),
+                depends_on: Vec::new(),
             },
             TemplateResource {
                 logical_id: "Fulfilment".into(),
                 resource_type: "AWS::Serverless::StateMachine".into(),
                 properties: json!({"Name": "orders-fulfilment"}),
+                depends_on: Vec::new(),
             },
         ];
         let idx = ResourceIndex::new(&resources, &ctx());
@@ -888,11 +1021,13 @@ mod tests {
                 logical_id: "Queue".into(),
                 resource_type: "AWS::SQS::Queue".into(),
                 properties: json!({}),
+                depends_on: Vec::new(),
             },
             TemplateResource {
                 logical_id: "Topic".into(),
                 resource_type: "AWS::SNS::Topic".into(),
                 properties: json!({}),
+                depends_on: Vec::new(),
             },
         ];
         let idx = ResourceIndex::new(&resources, &c);
@@ -1007,6 +1142,7 @@ mod tests {
             logical_id: id.into(),
             resource_type: ty.into(),
             properties,
+            depends_on: Vec::new(),
         });
         ResourceIndex::new(&resources, &ctx())
     }
@@ -1202,6 +1338,7 @@ mod tests {
             logical_id: "OrdersTable".into(),
             resource_type: "AWS::DynamoDB::Table".into(),
             properties: json!({}),
+            depends_on: Vec::new(),
         }];
         let mut idx = ResourceIndex::new(&resources, &c);
         let glue = "arn:aws:glue:eu-west-1:123456789012:job/curate-orders";
@@ -1219,5 +1356,63 @@ mod tests {
             idx.write(glue, OpenPositions::ALL),
             json!({"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/curate-orders"})
         );
+    }
+
+    /// A function whose Role is the role being edited depends on it: the role's policy must
+    /// not name the function, directly or through anything that depends on it, while a
+    /// resource the role does not reach is still written as the template's.
+    #[test]
+    fn resources_depending_on_the_policy_holder_are_not_referenced() {
+        let resources = [
+            (
+                "WorkerFunction",
+                "AWS::Serverless::Function",
+                json!({"Role": {"Fn::GetAtt": ["WorkerRole", "Arn"]}}),
+                vec![],
+            ),
+            ("WorkerRole", "AWS::IAM::Role", json!({}), vec![]),
+            (
+                "WorkerAlarm",
+                "AWS::CloudWatch::Alarm",
+                json!({"Dimensions": [{"Value": {"Fn::Sub": "${WorkerFunction}"}}]}),
+                vec![],
+            ),
+            (
+                "Later",
+                "AWS::SQS::Queue",
+                json!({}),
+                vec!["WorkerAlarm".to_string()],
+            ),
+            ("OrdersQueue", "AWS::SQS::Queue", json!({}), vec![]),
+        ]
+        .map(|(id, ty, properties, depends_on)| TemplateResource {
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            properties,
+            depends_on,
+        });
+        let idx = ResourceIndex::new(&resources, &ctx());
+        let avoid = idx.dependents_of(["WorkerRole"]);
+        assert_eq!(
+            avoid,
+            ["Later", "WorkerAlarm", "WorkerFunction", "WorkerRole"]
+                .map(String::from)
+                .into()
+        );
+        let group = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/orders-app-WorkerFunction-Z9Y8X7W6V5U4:*";
+        assert_eq!(
+            idx.write(group, OpenPositions::ALL),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${WorkerFunction}:*"})
+        );
+        assert_eq!(
+            idx.write_avoiding(group, OpenPositions::ALL, &avoid),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/orders-app-WorkerFunction-Z9Y8X7W6V5U4:*"})
+        );
+        let queue = "arn:aws:sqs:eu-west-1:123456789012:orders-app-OrdersQueue-A1B2C3D4E5F6";
+        assert_eq!(
+            idx.write_avoiding(queue, OpenPositions::ALL, &avoid),
+            idx.write(queue, OpenPositions::ALL)
+        );
+        assert_ne!(idx.write(queue, OpenPositions::ALL), json!(queue));
     }
 }
