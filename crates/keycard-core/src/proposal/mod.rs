@@ -183,6 +183,6 @@ pub(crate) fn source_name(s: &EvidenceSource) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod conditional_tests;
+#[cfg(test)]
+mod tests;

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value as J;
 
-use super::{Template, TemplateError};
 use super::node::{Node, Span, Style, Value, push_pointer};
+use super::{Template, TemplateError};
 use crate::catalog::{AccessLevel, ActionSet, Catalog};
 use crate::managed_policies::{Lookup, ManagedPolicies};
 use crate::sam_connector_profiles::{ProfileKind, SamConnectorProfiles, profile_replace};

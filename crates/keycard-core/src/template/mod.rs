@@ -35,8 +35,8 @@ mod yaml;
 pub use diff::unified_diff;
 pub use error::{RewriteError, TemplateError};
 pub use grants::{
-    Flag, Grant, GrantKind, Grants, NotAnalysable, PhysicalName, Principal, SamTemplateRef,
-    STATEMENT_BUDGET, StatementRecord, find_grants, try_find_grants,
+    Flag, Grant, GrantKind, Grants, NotAnalysable, PhysicalName, Principal, STATEMENT_BUDGET,
+    SamTemplateRef, StatementRecord, find_grants, try_find_grants,
 };
 pub use lines::LineIndex;
 pub use node::{Entry, Key, Node, Pos, Span, Style, Value};
