@@ -63,14 +63,23 @@ pub enum ReadError {
         what: &'static str,
         limit: u64,
     },
-    #[error("cannot read {name}: {source}")]
+    /// The OS error is the source (printed after the message by `{:#}`), not repeated here.
+    #[error("cannot read {} {name}", noun(what))]
     Io {
         name: String,
+        what: &'static str,
         #[source]
         source: std::io::Error,
     },
     #[error("{name} is not UTF-8 text")]
     NotUtf8 { name: String },
+}
+
+/// "a template" → "template": the input's kind without its article, to follow "cannot read".
+fn noun(what: &str) -> &str {
+    what.strip_prefix("a ")
+        .or_else(|| what.strip_prefix("an "))
+        .unwrap_or(what)
 }
 
 fn mib(bytes: u64) -> String {
@@ -95,6 +104,7 @@ pub fn read_bytes_limited(
         .read_to_end(&mut out)
         .map_err(|source| ReadError::Io {
             name: name.to_owned(),
+            what,
             source,
         })?;
     if out.len() as u64 > limit {
@@ -126,6 +136,7 @@ pub fn read_file_limited(
     let name = path.display().to_string();
     let io = |source| ReadError::Io {
         name: name.clone(),
+        what,
         source,
     };
     let file = File::open(path).map_err(io)?;

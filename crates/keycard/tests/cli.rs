@@ -436,7 +436,9 @@ fn missing_file_exits_2_but_checks_the_others() {
         .arg(fixture("sam-overprovisioned"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot read does/not/exist.yaml"))
+        .stderr(predicate::str::contains(
+            "cannot read template does/not/exist.yaml: No such file or directory",
+        ))
         .stdout(predicate::str::contains("KC004"));
 }
 

@@ -122,8 +122,10 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         let text = match read {
             Ok(t) => t,
             Err(e) => {
-                ui.error(&e.to_string());
-                reports.push(FileReport::failed(&name, e.to_string()));
+                // With its cause (the OS error), as every other command prints it.
+                let message = format!("{:#}", anyhow::Error::new(e));
+                ui.error(&message);
+                reports.push(FileReport::failed(&name, message));
                 input_errors += 1;
                 continue;
             }
