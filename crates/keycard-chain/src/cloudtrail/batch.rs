@@ -300,23 +300,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudtrail::layout::TrailLocation;
-    use chrono::{DateTime, Utc};
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn trail() -> TrailLocation {
-        TrailLocation {
-            bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
-            prefix: None,
-            organization_id: None,
-            accounts: vec!["123456789012".into()],
-            regions: vec!["us-east-1".into(), "eu-west-1".into()],
-            trail_arn: None,
-        }
-    }
+    use crate::cloudtrail::fixtures::{at, trail};
 
     #[test]
     fn partial_key_depends_on_contents_not_order() {

@@ -294,21 +294,7 @@ pub async fn list_window<S: ObjectStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn trail() -> TrailLocation {
-        TrailLocation {
-            bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
-            prefix: None,
-            organization_id: None,
-            accounts: vec!["123456789012".into()],
-            regions: vec!["us-east-1".into(), "eu-west-1".into()],
-            trail_arn: None,
-        }
-    }
+    use crate::cloudtrail::fixtures::{at, trail};
 
     #[test]
     fn prefixes_for_both_layouts() {

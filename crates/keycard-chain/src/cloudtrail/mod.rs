@@ -68,3 +68,27 @@ pub mod keys {
 
 #[cfg(test)]
 mod tests;
+
+/// Fixtures shared by the unit tests of the CloudTrail steps.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::{DateTime, Utc};
+
+    use super::layout::TrailLocation;
+
+    pub(crate) fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// A single-account trail delivering two regions to the bucket the console names.
+    pub(crate) fn trail() -> TrailLocation {
+        TrailLocation {
+            bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
+            prefix: None,
+            organization_id: None,
+            accounts: vec!["123456789012".into()],
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            trail_arn: None,
+        }
+    }
+}
