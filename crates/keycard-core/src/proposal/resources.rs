@@ -323,9 +323,10 @@ pub struct ResourceIndex {
     partition: String,
     region: Option<String>,
     account: Option<String>,
-    /// Logical id → the template resources it depends on (`Ref`, `Fn::GetAtt`, `${X}` in
-    /// `Fn::Sub`, `DependsOn`): what CloudFormation orders creation by.
-    depends_on: BTreeMap<String, BTreeSet<String>>,
+    /// Logical id → the template resources that depend on it (through `Ref`, `Fn::GetAtt`,
+    /// `${X}` in `Fn::Sub` or `DependsOn`: what CloudFormation orders creation by). Kept in
+    /// this direction so [`ResourceIndex::dependents_of`] walks only what it reaches.
+    dependents: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -423,23 +424,26 @@ impl ResourceIndex {
             });
         }
         let ids: BTreeSet<&str> = resources.iter().map(|r| r.logical_id.as_str()).collect();
-        let depends_on = resources
-            .iter()
-            .map(|r| {
-                let mut deps = BTreeSet::new();
-                referenced_ids(&r.properties, &ids, &mut deps);
-                deps.extend(
-                    r.depends_on
-                        .iter()
-                        .filter(|d| ids.contains(d.as_str()))
-                        .cloned(),
-                );
-                (r.logical_id.clone(), deps)
-            })
-            .collect();
+        let mut dependents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in resources {
+            let mut deps = BTreeSet::new();
+            referenced_ids(&r.properties, &ids, &mut deps);
+            deps.extend(
+                r.depends_on
+                    .iter()
+                    .filter(|d| ids.contains(d.as_str()))
+                    .cloned(),
+            );
+            for dep in deps {
+                dependents
+                    .entry(dep)
+                    .or_default()
+                    .insert(r.logical_id.clone());
+            }
+        }
         ResourceIndex {
             entries,
-            depends_on,
+            dependents,
             stack_name: ctx.stack_name.clone(),
             partition: ctx.partition.clone(),
             region: ctx.region.clone(),
@@ -525,8 +529,8 @@ impl ResourceIndex {
         let mut out: BTreeSet<String> = containers.into_iter().map(str::to_string).collect();
         let mut queue: Vec<String> = out.iter().cloned().collect();
         while let Some(id) = queue.pop() {
-            for (other, deps) in &self.depends_on {
-                if deps.contains(&id) && out.insert(other.clone()) {
+            for other in self.dependents.get(&id).into_iter().flatten() {
+                if out.insert(other.clone()) {
                     queue.push(other.clone());
                 }
             }
