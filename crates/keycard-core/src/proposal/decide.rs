@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::{KeepOrigin, PrincipalGrants, SourceKind};
-use super::resources::{NameContext, resolve_name};
+use super::resources::{NameContext, collect_refs, resolve_name};
 use super::risk;
 use crate::coverage::{Coverage, GrantedResource};
 use crate::policy::{action_matches, is_wildcard};
@@ -465,64 +465,6 @@ fn single_reference(v: &serde_json::Value) -> Option<String> {
         ids.into_iter().next()
     } else {
         None
-    }
-}
-
-fn collect_refs(v: &serde_json::Value, ids: &mut BTreeSet<String>) {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => {
-            for (k, inner) in m {
-                match (k.as_str(), inner) {
-                    ("Ref", Value::String(id)) if !id.starts_with("AWS::") => {
-                        ids.insert(id.clone());
-                    }
-                    ("Fn::GetAtt", Value::Array(a)) => {
-                        if let Some(id) = a.first().and_then(Value::as_str) {
-                            ids.insert(id.to_string());
-                        }
-                    }
-                    ("Fn::GetAtt", Value::String(s)) => {
-                        if let Some((id, _)) = s.split_once('.') {
-                            ids.insert(id.to_string());
-                        }
-                    }
-                    ("Fn::Sub", Value::String(text)) => sub_refs(text, None, ids),
-                    ("Fn::Sub", Value::Array(a)) => {
-                        if let Some(text) = a.first().and_then(Value::as_str) {
-                            sub_refs(text, a.get(1).and_then(Value::as_object), ids);
-                        }
-                        if let Some(vars) = a.get(1) {
-                            collect_refs(vars, ids);
-                        }
-                    }
-                    _ => collect_refs(inner, ids),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, ids)),
-        _ => {}
-    }
-}
-
-fn sub_refs(
-    text: &str,
-    vars: Option<&serde_json::Map<String, serde_json::Value>>,
-    ids: &mut BTreeSet<String>,
-) {
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        let id = name.split('.').next().unwrap_or(name);
-        if !name.starts_with('!')
-            && !id.starts_with("AWS::")
-            && !vars.is_some_and(|v| v.contains_key(name))
-        {
-            ids.insert(id.to_string());
-        }
-        rest = &after[end + 1..];
     }
 }
 

@@ -427,7 +427,8 @@ impl ResourceIndex {
         let mut dependents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for r in resources {
             let mut deps = BTreeSet::new();
-            referenced_ids(&r.properties, &ids, &mut deps);
+            collect_refs(&r.properties, &mut deps);
+            deps.retain(|d| ids.contains(d.as_str()));
             deps.extend(
                 r.depends_on
                     .iter()
@@ -782,72 +783,65 @@ impl ResourceIndex {
 }
 
 /// `${` in literal text of an `Fn::Sub` string is written `${!`.
-/// Collects the template resources `value` refers to: `Ref`, `Fn::GetAtt` (list or dotted
-/// string) and `${X}` / `${X.Attr}` inside `Fn::Sub` text (`${!X}` is a literal).
-fn referenced_ids(value: &Value, ids: &BTreeSet<&str>, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map {
-                match (key.as_str(), v) {
-                    ("Ref", Value::String(name)) if ids.contains(name.as_str()) => {
-                        out.insert(name.clone());
+/// Every resource or parameter an expression refers to: `Ref X`, `Fn::GetAtt [X, …]` (or
+/// `X.Attr`), `${X}` / `${X.Attr}` in `Fn::Sub` text (not `${!X}`, pseudo parameters or the
+/// Sub's own variables), and whatever the Sub's variable map refers to.
+pub(crate) fn collect_refs(v: &serde_json::Value, ids: &mut BTreeSet<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                match (k.as_str(), inner) {
+                    ("Ref", Value::String(id)) if !id.starts_with("AWS::") => {
+                        ids.insert(id.clone());
                     }
-                    ("Fn::GetAtt", Value::Array(parts)) => {
-                        if let Some(Value::String(name)) = parts.first()
-                            && ids.contains(name.as_str())
-                        {
-                            out.insert(name.clone());
+                    ("Fn::GetAtt", Value::Array(a)) => {
+                        if let Some(id) = a.first().and_then(Value::as_str) {
+                            ids.insert(id.to_string());
                         }
                     }
-                    ("Fn::GetAtt", Value::String(dotted)) => {
-                        let name = dotted.split('.').next().unwrap_or_default();
-                        if ids.contains(name) {
-                            out.insert(name.to_string());
+                    ("Fn::GetAtt", Value::String(s)) => {
+                        if let Some((id, _)) = s.split_once('.') {
+                            ids.insert(id.to_string());
                         }
                     }
-                    ("Fn::Sub", sub) => {
-                        let text = match sub {
-                            Value::String(t) => Some(t.as_str()),
-                            Value::Array(parts) => parts.first().and_then(Value::as_str),
-                            _ => None,
-                        };
-                        for name in text.map(sub_variables).unwrap_or_default() {
-                            let name = name.split('.').next().unwrap_or_default();
-                            if ids.contains(name) {
-                                out.insert(name.to_string());
-                            }
+                    ("Fn::Sub", Value::String(text)) => sub_refs(text, None, ids),
+                    ("Fn::Sub", Value::Array(a)) => {
+                        if let Some(text) = a.first().and_then(Value::as_str) {
+                            sub_refs(text, a.get(1).and_then(Value::as_object), ids);
+                        }
+                        if let Some(vars) = a.get(1) {
+                            collect_refs(vars, ids);
                         }
                     }
-                    _ => {}
+                    _ => collect_refs(inner, ids),
                 }
-                referenced_ids(v, ids, out);
             }
         }
-        Value::Array(items) => {
-            for v in items {
-                referenced_ids(v, ids, out);
-            }
-        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, ids)),
         _ => {}
     }
 }
 
-/// The variable names of a `Fn::Sub` string (`${Name}`, `${Name.Attr}`; not `${!Literal}`).
-fn sub_variables(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
+fn sub_refs(
+    text: &str,
+    vars: Option<&serde_json::Map<String, serde_json::Value>>,
+    ids: &mut BTreeSet<String>,
+) {
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            break;
-        };
+        let Some(end) = after.find('}') else { break };
         let name = &after[..end];
-        if !name.starts_with('!') {
-            out.push(name.trim());
+        let id = name.split('.').next().unwrap_or(name);
+        if !name.starts_with('!')
+            && !id.starts_with("AWS::")
+            && !vars.is_some_and(|v| v.contains_key(name))
+        {
+            ids.insert(id.to_string());
         }
         rest = &after[end + 1..];
     }
-    out
 }
 
 fn escape_sub(text: &str) -> String {
