@@ -1,6 +1,6 @@
 //! A deployed world in memory for the handlers' unit tests: the orders-service stack of
-//! `functions/chain-tests/fixtures` (the one the moto tests deploy), its two roles in IAM, the
-//! output bucket, and Access Analyzer.
+//! `crates/keycard-chain-tests/fixtures` (the one the moto tests deploy), its two roles in IAM,
+//! the output bucket, and Access Analyzer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,9 +19,9 @@ pub const ACCOUNT: &str = "123456789012";
 pub const STACK: &str = "orders-service";
 pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-service/0f1e2d3c-aaaa-bbbb-cccc-111122223333";
 pub const TEMPLATE: &str =
-    include_str!("../../../functions/chain-tests/fixtures/stacks/orders-service.yaml");
+    include_str!("../../keycard-chain-tests/fixtures/stacks/orders-service.yaml");
 const GENERATED: &str = include_str!(
-    "../../../functions/chain-tests/fixtures/access-analyzer/get-generated-policy-succeeded.json"
+    "../../keycard-chain-tests/fixtures/access-analyzer/get-generated-policy-succeeded.json"
 );
 
 pub struct World {

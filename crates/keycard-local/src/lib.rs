@@ -199,7 +199,9 @@ impl Options {
             stacks: vec![
                 StackSpec {
                     name: "orders-service".into(),
-                    template: read("functions/chain-tests/fixtures/stacks/orders-service.yaml")?,
+                    template: read(
+                        "crates/keycard-chain-tests/fixtures/stacks/orders-service.yaml",
+                    )?,
                 },
                 StackSpec {
                     name: "billing-api".into(),

@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use keycard_aws::{Clients, Config};
 
-/// The repository root (this crate is `functions/chain-tests`).
+/// The repository root (this crate is `crates/keycard-chain-tests`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -187,7 +187,7 @@ pub fn read_repo_file(rel: &str) -> String {
 /// something else (Access Analyzer sequences), so those tests run without moto.
 pub use keycard_aws::memory::MemoryStore;
 
-/// A fixture of `functions/chain-tests/fixtures/`.
+/// A fixture of `crates/keycard-chain-tests/fixtures/`.
 pub fn fixture(rel: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
