@@ -12,16 +12,20 @@ pub mod access_analyzer;
 pub mod cloudformation;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod iam;
 pub mod memory;
 pub mod s3;
+pub mod sns;
 
 pub use access_analyzer::{AccessAnalyzer, PolicyChecks, PolicyGeneration};
 pub use cloudformation::{CfnStacks, Stacks};
 pub use config::{Config, ConfigError};
 pub use error::{AwsError, ErrorKind};
+pub use events::{EventBridgeBus, EventBus, OutgoingEvent};
 pub use iam::{IamRoles, Roles};
 pub use s3::{ObjectStore, S3Store};
+pub use sns::{SnsTopic, Topic};
 
 /// Every adapter, built from one SDK configuration.
 #[derive(Debug, Clone)]
@@ -55,5 +59,30 @@ impl Clients {
             .load()
             .await;
         Clients::from_sdk_config(&sdk, config)
+    }
+}
+
+/// The notify Lambda's adapters (EventBridge and SNS), apart from [`Clients`] so that the steps
+/// and the CLI do not build clients they never use.
+#[derive(Debug, Clone)]
+pub struct NotifyClients {
+    pub events: EventBridgeBus,
+    pub topic: SnsTopic,
+}
+
+impl NotifyClients {
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> NotifyClients {
+        NotifyClients {
+            events: EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk)),
+            topic: SnsTopic::new(aws_sdk_sns::Client::new(sdk)),
+        }
+    }
+
+    /// Loads the SDK configuration the standard way, as [`Clients::load`] does.
+    pub async fn load() -> NotifyClients {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        NotifyClients::from_sdk_config(&sdk)
     }
 }

@@ -20,6 +20,10 @@ use crate::error::{AwsError, ErrorKind};
 use crate::iam::{LivePolicies, RoleInfo, Roles};
 use crate::s3::{ObjectInfo, ObjectRange, ObjectStore};
 
+// The notification adapters' stand-ins live beside their SDK adapters.
+pub use crate::events::{MemoryEventBus, PutEvent};
+pub use crate::sns::{MemoryTopic, Published};
+
 /// ListObjectsV2 returns "up to 1,000 objects" per page (`MaxKeys`, API reference
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>).
 pub const LIST_PAGE_SIZE: usize = 1000;
