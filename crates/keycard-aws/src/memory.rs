@@ -18,7 +18,11 @@ use crate::access_analyzer::{
 use crate::cloudformation::{DriftDetection, ResourceDrift, StackResource, Stacks, TemplateStage};
 use crate::error::{AwsError, ErrorKind};
 use crate::iam::{LivePolicies, RoleInfo, Roles};
-use crate::s3::{ObjectInfo, ObjectRange, ObjectStore};
+use crate::s3::{
+    MAX_UPLOAD_PARTS, MIN_PART_BYTES, ObjectInfo, ObjectRange, ObjectStore, UploadedPart,
+};
+
+pub use crate::s3::ListPage;
 
 // The notification adapters' stand-ins live beside their SDK adapters.
 pub use crate::events::{MemoryEventBus, PutEvent};
@@ -56,18 +60,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListPage {
-    pub objects: Vec<ObjectInfo>,
-    /// `NextContinuationToken`: present when the listing was truncated.
-    pub next: Option<String>,
-}
-
 /// Bucket → key → body.
 type Buckets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 /// (bucket, key) → a byte count.
 type PerObject = BTreeMap<(String, String), u64>;
+
+/// The account that owns a bucket created without naming one.
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+
+/// A multipart upload in progress: where it goes and the parts uploaded so far.
+#[derive(Debug, Clone)]
+struct Upload {
+    bucket: String,
+    key: String,
+    parts: BTreeMap<u32, Vec<u8>>,
+}
 
 /// S3 in memory: buckets must exist (as in S3, a missing bucket is an error, a missing key is
 /// not), keys are listed in UTF-8 binary order, in pages. A clone is another client of the
@@ -78,6 +85,12 @@ pub struct MemoryStore {
     page_size: usize,
     reads: Arc<Mutex<PerObject>>,
     largest: Arc<Mutex<PerObject>>,
+    /// Bucket → the account that owns it (the store's side: shared by every client).
+    owners: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Bucket → the owner this client states (`ExpectedBucketOwner`; this client only).
+    expected: Arc<BTreeMap<String, String>>,
+    uploads: Arc<Mutex<BTreeMap<String, Upload>>>,
+    next_upload: Arc<Mutex<u64>>,
 }
 
 impl Default for MemoryStore {
@@ -94,6 +107,10 @@ impl MemoryStore {
             page_size: page_size.max(1),
             reads: Arc::new(Mutex::new(BTreeMap::new())),
             largest: Arc::new(Mutex::new(BTreeMap::new())),
+            owners: Arc::new(Mutex::new(BTreeMap::new())),
+            expected: Arc::default(),
+            uploads: Arc::new(Mutex::new(BTreeMap::new())),
+            next_upload: Arc::new(Mutex::new(0)),
         }
     }
 
@@ -108,6 +125,56 @@ impl MemoryStore {
 
     pub fn create_bucket(&self, bucket: &str) {
         lock(&self.buckets).entry(bucket.to_owned()).or_default();
+    }
+
+    /// A bucket of another account (an organization trail's log archive).
+    pub fn create_bucket_owned_by(&self, bucket: &str, account: &str) {
+        self.create_bucket(bucket);
+        lock(&self.owners).insert(bucket.to_owned(), account.to_owned());
+    }
+
+    /// This client states `account` as the owner of `bucket` on every request, as
+    /// `S3Store::expecting_owner` does; a request to a bucket another account owns is denied
+    /// (403), the way S3 answers a mismatched `ExpectedBucketOwner`.
+    pub fn expecting_owner(mut self, bucket: &str, account: &str) -> MemoryStore {
+        Arc::make_mut(&mut self.expected).insert(bucket.to_owned(), account.to_owned());
+        self
+    }
+
+    /// Multipart uploads neither completed nor aborted.
+    pub fn open_uploads(&self) -> usize {
+        lock(&self.uploads).len()
+    }
+
+    fn check_owner(&self, operation: &'static str, bucket: &str) -> Result<(), AwsError> {
+        let Some(expected) = self.expected.get(bucket) else {
+            return Ok(());
+        };
+        let owner = lock(&self.owners)
+            .get(bucket)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned());
+        if *expected == owner {
+            Ok(())
+        } else {
+            Err(error(
+                "s3",
+                operation,
+                ErrorKind::AccessDenied,
+                "AccessDenied",
+                format!("Access Denied: {bucket} is not owned by {expected}"),
+            ))
+        }
+    }
+
+    fn no_upload(operation: &'static str, upload_id: &str) -> AwsError {
+        error(
+            "s3",
+            operation,
+            ErrorKind::NotFound,
+            "NoSuchUpload",
+            format!("The specified multipart upload does not exist: {upload_id}"),
+        )
     }
 
     /// The object's bytes, if written (a test's look, not counted as a read).
@@ -160,46 +227,79 @@ impl MemoryStore {
         )
     }
 
-    /// One ListObjectsV2 page: keys under `prefix` after the continuation token, at most the
-    /// page size.
-    pub fn list_page(
+    /// One ListObjectsV2 page: entries under `prefix` after the continuation token, at most the
+    /// page size. With a delimiter, keys with the delimiter after the prefix roll up into one
+    /// common prefix each, which counts as one entry of the page, as in S3.
+    fn page(
         &self,
         bucket: &str,
         prefix: &str,
+        delimiter: Option<&str>,
         continuation: Option<&str>,
     ) -> Result<ListPage, AwsError> {
+        self.check_owner("ListObjectsV2", bucket)?;
         let buckets = lock(&self.buckets);
         let objects = buckets
             .get(bucket)
             .ok_or_else(|| Self::no_bucket("ListObjectsV2", bucket))?;
-        let lower = match continuation {
-            Some(after) => std::ops::Bound::Excluded(after.to_owned()),
-            None => std::ops::Bound::Included(prefix.to_owned()),
+        // The token is the last entry served: `k<key>` or `p<common prefix>` (opaque to callers,
+        // as S3's is).
+        let (lower, skip_prefix) = match continuation {
+            Some(t) if t.starts_with('p') => {
+                (std::ops::Bound::Excluded(t[1..].to_owned()), Some(&t[1..]))
+            }
+            Some(t) => (
+                std::ops::Bound::Excluded(t.get(1..).unwrap_or_default().to_owned()),
+                None,
+            ),
+            None => (std::ops::Bound::Included(prefix.to_owned()), None),
         };
-        let mut page: Vec<ObjectInfo> = objects
+        let mut page = ListPage::default();
+        let mut entries = 0;
+        let mut last = None;
+        for (k, v) in objects
             .range((lower, std::ops::Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
-            .take(self.page_size + 1)
-            .map(|(k, v)| ObjectInfo {
-                key: k.clone(),
-                size: v.len() as u64,
-            })
-            .collect();
-        let next = if page.len() > self.page_size {
-            page.truncate(self.page_size);
-            page.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage {
-            objects: page,
-            next,
-        })
+        {
+            if skip_prefix.is_some_and(|p| k.starts_with(p)) {
+                continue;
+            }
+            let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+                let rest = &k[prefix.len()..];
+                rest.find(d)
+                    .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
+            });
+            if let Some(cp) = &rolled
+                && page.prefixes.last() == Some(cp)
+            {
+                continue;
+            }
+            if entries == self.page_size {
+                page.next = last;
+                return Ok(page);
+            }
+            entries += 1;
+            match rolled {
+                Some(cp) => {
+                    last = Some(format!("p{cp}"));
+                    page.prefixes.push(cp);
+                }
+                None => {
+                    last = Some(format!("k{k}"));
+                    page.objects.push(ObjectInfo {
+                        key: k.clone(),
+                        size: v.len() as u64,
+                    });
+                }
+            }
+        }
+        Ok(page)
     }
 }
 
 impl ObjectStore for MemoryStore {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        self.check_owner("GetObject", bucket)?;
         let body = {
             let buckets = lock(&self.buckets);
             let objects = buckets
@@ -220,6 +320,7 @@ impl ObjectStore for MemoryStore {
         start: u64,
         len: u64,
     ) -> Result<Option<ObjectRange>, AwsError> {
+        self.check_owner("GetObject", bucket)?;
         let range = {
             let buckets = lock(&self.buckets);
             let objects = buckets
@@ -250,6 +351,7 @@ impl ObjectStore for MemoryStore {
         body: Vec<u8>,
         _content_type: &str,
     ) -> Result<(), AwsError> {
+        self.check_owner("PutObject", bucket)?;
         let mut buckets = lock(&self.buckets);
         let objects = buckets
             .get_mut(bucket)
@@ -262,12 +364,143 @@ impl ObjectStore for MemoryStore {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self.list_page(bucket, prefix, token.as_deref())?;
+            let page = self.page(bucket, prefix, None, token.as_deref())?;
             out.extend(page.objects);
             match page.next {
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
+        }
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, AwsError> {
+        self.page(bucket, prefix, delimiter, continuation)
+    }
+
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        _content_type: &str,
+    ) -> Result<String, AwsError> {
+        self.check_owner("CreateMultipartUpload", bucket)?;
+        if !lock(&self.buckets).contains_key(bucket) {
+            return Err(Self::no_bucket("CreateMultipartUpload", bucket));
+        }
+        let id = {
+            let mut n = lock(&self.next_upload);
+            *n += 1;
+            format!("upload-{n}")
+        };
+        lock(&self.uploads).insert(
+            id.clone(),
+            Upload {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                parts: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> Result<String, AwsError> {
+        self.check_owner("UploadPart", bucket)?;
+        if !(1..=MAX_UPLOAD_PARTS).contains(&number) {
+            return Err(error(
+                "s3",
+                "UploadPart",
+                ErrorKind::InvalidRequest,
+                "InvalidArgument",
+                format!("Part number must be an integer between 1 and 10000, got {number}"),
+            ));
+        }
+        let mut uploads = lock(&self.uploads);
+        let upload = uploads
+            .get_mut(upload_id)
+            .filter(|u| u.bucket == bucket && u.key == key)
+            .ok_or_else(|| Self::no_upload("UploadPart", upload_id))?;
+        let etag = format!("\"{upload_id}-{number}-{}\"", body.len());
+        upload.parts.insert(number, body);
+        Ok(etag)
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), AwsError> {
+        self.check_owner("CompleteMultipartUpload", bucket)?;
+        let upload = lock(&self.uploads)
+            .get(upload_id)
+            .filter(|u| u.bucket == bucket && u.key == key)
+            .cloned()
+            .ok_or_else(|| Self::no_upload("CompleteMultipartUpload", upload_id))?;
+        let bad = |code: &str, message: String| {
+            Err(error(
+                "s3",
+                "CompleteMultipartUpload",
+                ErrorKind::InvalidRequest,
+                code,
+                message,
+            ))
+        };
+        if parts.is_empty() {
+            return bad("MalformedXML", "no parts".into());
+        }
+        let mut body = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 && parts[i - 1].number >= p.number {
+                return bad(
+                    "InvalidPartOrder",
+                    format!("part {} out of order", p.number),
+                );
+            }
+            let Some(bytes) = upload.parts.get(&p.number) else {
+                return bad("InvalidPart", format!("part {} was not uploaded", p.number));
+            };
+            if p.etag != format!("\"{upload_id}-{}-{}\"", p.number, bytes.len()) {
+                return bad("InvalidPart", format!("part {}: ETag mismatch", p.number));
+            }
+            if i + 1 < parts.len() && bytes.len() < MIN_PART_BYTES {
+                return bad(
+                    "EntityTooSmall",
+                    format!("part {} is {} bytes, under 5 MiB", p.number, bytes.len()),
+                );
+            }
+            body.extend_from_slice(bytes);
+        }
+        lock(&self.uploads).remove(upload_id);
+        lock(&self.buckets)
+            .get_mut(bucket)
+            .ok_or_else(|| Self::no_bucket("CompleteMultipartUpload", bucket))?
+            .insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), AwsError> {
+        self.check_owner("AbortMultipartUpload", bucket)?;
+        let mut uploads = lock(&self.uploads);
+        match uploads.get(upload_id) {
+            Some(u) if u.bucket == bucket && u.key == key => {
+                uploads.remove(upload_id);
+                Ok(())
+            }
+            _ => Err(Self::no_upload("AbortMultipartUpload", upload_id)),
         }
     }
 }
@@ -654,16 +887,155 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let first = s.list_page("b", "a/", None).unwrap();
+        let first = s.list_page("b", "a/", None, None).await.unwrap();
         assert_eq!(first.objects.len(), 2);
-        assert_eq!(first.next.as_deref(), Some("a/2"));
+        let token = first.next.unwrap();
+        let second = s.list_page("b", "a/", None, Some(&token)).await.unwrap();
+        assert_eq!(second.objects[0].key, "a/3");
         let all = s.list_objects("b", "a/").await.unwrap();
         let keys: Vec<&str> = all.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["a/1", "a/2", "a/3", "a/4", "a/5"]);
-        assert!(s.list_page("b", "a/", Some("a/4")).unwrap().next.is_none());
+        let third = s
+            .list_page("b", "a/", None, second.next.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(third.objects.len(), 1);
+        assert!(third.next.is_none());
         let e = s.list_objects("nope", "").await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert_eq!(s.get_object("b", "zzz").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_delimiter_rolls_keys_up_into_folders_across_pages() {
+        let s = MemoryStore::with_page_size(2);
+        s.create_bucket("b");
+        for k in [
+            "AWSLogs/111111111111/CloudTrail/x",
+            "AWSLogs/111111111111/CloudTrail/y",
+            "AWSLogs/222222222222/CloudTrail/x",
+            "AWSLogs/333333333333/CloudTrail/x",
+            "AWSLogs/readme.txt",
+        ] {
+            s.put_object("b", k, Vec::new(), "text/plain")
+                .await
+                .unwrap();
+        }
+        let mut folders = Vec::new();
+        let mut files = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let p = s
+                .list_page("b", "AWSLogs/", Some("/"), token.as_deref())
+                .await
+                .unwrap();
+            assert!(p.prefixes.len() + p.objects.len() <= 2, "{p:?}");
+            folders.extend(p.prefixes);
+            files.extend(p.objects.into_iter().map(|o| o.key));
+            match p.next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(
+            folders,
+            [
+                "AWSLogs/111111111111/",
+                "AWSLogs/222222222222/",
+                "AWSLogs/333333333333/"
+            ]
+        );
+        assert_eq!(files, ["AWSLogs/readme.txt"]);
+    }
+
+    #[tokio::test]
+    async fn a_stated_owner_that_does_not_own_the_bucket_is_denied() {
+        let s = MemoryStore::default();
+        s.create_bucket_owned_by("org-trail-logs", "210987654321");
+        s.put_object("org-trail-logs", "k", b"x".to_vec(), "text/plain")
+            .await
+            .unwrap();
+        let right = s.clone().expecting_owner("org-trail-logs", "210987654321");
+        assert!(
+            right
+                .get_object("org-trail-logs", "k")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let wrong = s.clone().expecting_owner("org-trail-logs", "123456789012");
+        for e in [
+            wrong.get_object("org-trail-logs", "k").await.unwrap_err(),
+            wrong.list_objects("org-trail-logs", "").await.unwrap_err(),
+        ] {
+            assert_eq!(e.kind, ErrorKind::AccessDenied);
+        }
+        // Other buckets are not affected by the stated owner.
+        s.create_bucket("out");
+        assert!(wrong.get_object("out", "none").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn multipart_uploads_follow_the_part_rules() {
+        let s = MemoryStore::with_buckets(&["b"]);
+        let id = s
+            .create_upload("b", "big", "application/x-ndjson")
+            .await
+            .unwrap();
+        let big = vec![b'a'; MIN_PART_BYTES];
+        let e1 = s
+            .upload_part("b", "big", &id, 1, big.clone())
+            .await
+            .unwrap();
+        let e2 = s
+            .upload_part("b", "big", &id, 2, b"tail".to_vec())
+            .await
+            .unwrap();
+        assert!(s.upload_part("b", "big", &id, 0, Vec::new()).await.is_err());
+        let parts = [
+            UploadedPart {
+                number: 1,
+                etag: e1.clone(),
+            },
+            UploadedPart {
+                number: 2,
+                etag: e2.clone(),
+            },
+        ];
+        // Out of order, or a small part before the last: refused as S3 refuses them.
+        let swapped = [parts[1].clone(), parts[0].clone()];
+        assert!(s.complete_upload("b", "big", &id, &swapped).await.is_err());
+        s.complete_upload("b", "big", &id, &parts).await.unwrap();
+        let body = s.get("b", "big").unwrap();
+        assert_eq!(body.len(), MIN_PART_BYTES + 4);
+        assert!(body.ends_with(b"tail"));
+        assert_eq!(s.open_uploads(), 0);
+
+        let id = s.create_upload("b", "small", "text/plain").await.unwrap();
+        let a = s
+            .upload_part("b", "small", &id, 1, b"a".to_vec())
+            .await
+            .unwrap();
+        let b = s
+            .upload_part("b", "small", &id, 2, b"b".to_vec())
+            .await
+            .unwrap();
+        let e = s
+            .complete_upload(
+                "b",
+                "small",
+                &id,
+                &[
+                    UploadedPart { number: 1, etag: a },
+                    UploadedPart { number: 2, etag: b },
+                ],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("EntityTooSmall"));
+        s.abort_upload("b", "small", &id).await.unwrap();
+        assert_eq!(s.open_uploads(), 0);
+        assert!(s.get("b", "small").is_none());
     }
 
     #[tokio::test]

@@ -3,13 +3,22 @@
 //! Step Functions payloads are limited to 256 KB, so every step writes what it produced to the
 //! output bucket and passes the key on. The trait is as small as the steps need.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::error::AwsError;
 
 const SERVICE: &str = "s3";
+
+/// Multipart upload limits (Amazon S3 User Guide, "Amazon S3 multipart upload limits",
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>): part numbers run from
+/// 1 to 10,000, and every part but the last is at least 5 MiB.
+pub const MAX_UPLOAD_PARTS: u32 = 10_000;
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +33,24 @@ pub struct ObjectRange {
     pub bytes: Vec<u8>,
     /// The object's size, from the response's `Content-Range` (`bytes 0-99/1234`).
     pub total_size: u64,
+}
+
+/// One ListObjectsV2 page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ObjectInfo>,
+    /// `CommonPrefixes`: with a delimiter, the "folders" one level below the prefix, each
+    /// ending with the delimiter.
+    pub prefixes: Vec<String>,
+    /// `NextContinuationToken`: present when the listing was truncated.
+    pub next: Option<String>,
+}
+
+/// A part of a multipart upload, as CompleteMultipartUpload names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: u32,
+    pub etag: String,
 }
 
 /// Reads and writes whole objects, and reads large ones piece by piece.
@@ -62,17 +89,85 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, AwsError>> + Send;
+
+    /// One page of a listing (ListObjectsV2 `Prefix`, `Delimiter`, `ContinuationToken`), for a
+    /// caller that must not hold millions of keys at once, or wants the "folders" below a
+    /// prefix (`delimiter` `/`).
+    fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        continuation: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage, AwsError>> + Send;
+
+    /// CreateMultipartUpload: an object written in parts (an object larger than one Lambda
+    /// should hold), returning the upload id.
+    fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// UploadPart: part `number` (1 to [`MAX_UPLOAD_PARTS`]; every part but the last at least
+    /// [`MIN_PART_BYTES`]), returning its ETag.
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// CompleteMultipartUpload: the object becomes the parts, in order.
+    fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// AbortMultipartUpload: the parts are discarded (a failed writer leaves no half object
+    /// and no stored parts).
+    fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// [`ObjectStore`] over the S3 SDK.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
+    /// Bucket → the account that must own it (`ExpectedBucketOwner`).
+    owners: Arc<BTreeMap<String, String>>,
 }
 
 impl S3Store {
     pub fn new(client: aws_sdk_s3::Client) -> Self {
-        S3Store { client }
+        S3Store {
+            client,
+            owners: Arc::default(),
+        }
+    }
+
+    /// Every request to `bucket` carries `ExpectedBucketOwner: account`. A bucket in another
+    /// account (an organization trail's log archive) is named by a string anyone can claim
+    /// once it is deleted; with the owner stated, S3 answers a request to a bucket "the
+    /// account ID that you provide does not match" with 403 instead of serving or taking
+    /// data (S3 API reference, `x-amz-expected-bucket-owner` of every operation used here).
+    pub fn expecting_owner(mut self, bucket: &str, account: &str) -> Self {
+        Arc::make_mut(&mut self.owners).insert(bucket.to_owned(), account.to_owned());
+        self
+    }
+
+    fn owner(&self, bucket: &str) -> Option<String> {
+        self.owners.get(bucket).cloned()
     }
 }
 
@@ -83,6 +178,7 @@ impl ObjectStore for S3Store {
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_expected_bucket_owner(self.owner(bucket))
             .send()
             .await
         {
@@ -123,6 +219,7 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .range(format!("bytes={start}-{end}"))
+            .set_expected_bucket_owner(self.owner(bucket))
             .send()
             .await
         {
@@ -140,6 +237,7 @@ impl ObjectStore for S3Store {
                             .head_object()
                             .bucket(bucket)
                             .key(key)
+                            .set_expected_bucket_owner(self.owner(bucket))
                             .send()
                             .await
                             .map_err(|e| AwsError::from_sdk(SERVICE, "HeadObject", e))?;
@@ -197,6 +295,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .content_type(content_type)
             .body(ByteStream::from(body))
+            .set_expected_bucket_owner(self.owner(bucket))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, "PutObject", e))?;
@@ -209,6 +308,7 @@ impl ObjectStore for S3Store {
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_expected_bucket_owner(self.owner(bucket))
             .into_paginator()
             .send();
         let mut out = Vec::new();
@@ -225,5 +325,147 @@ impl ObjectStore for S3Store {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, AwsError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_owned))
+            .set_continuation_token(continuation.map(str::to_owned))
+            .set_expected_bucket_owner(self.owner(bucket))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "ListObjectsV2", e))?;
+        Ok(ListPage {
+            objects: page
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    Some(ObjectInfo {
+                        key: o.key()?.to_owned(),
+                        size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    })
+                })
+                .collect(),
+            prefixes: page
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned))
+                .collect(),
+            next: page
+                .is_truncated()
+                .unwrap_or(false)
+                .then(|| page.next_continuation_token().map(str::to_owned))
+                .flatten(),
+        })
+    }
+
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .set_expected_bucket_owner(self.owner(bucket))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "CreateMultipartUpload", e))?;
+        out.upload_id().map(str::to_owned).ok_or_else(|| {
+            AwsError::malformed(
+                SERVICE,
+                "CreateMultipartUpload",
+                format!("s3://{bucket}/{key}: no UploadId in the response"),
+            )
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(i32::try_from(number).unwrap_or(i32::MAX))
+            .body(ByteStream::from(body))
+            .set_expected_bucket_owner(self.owner(bucket))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "UploadPart", e))?;
+        out.e_tag().map(str::to_owned).ok_or_else(|| {
+            AwsError::malformed(
+                SERVICE,
+                "UploadPart",
+                format!("s3://{bucket}/{key}: no ETag for part {number}"),
+            )
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), AwsError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(i32::try_from(p.number).unwrap_or(i32::MAX))
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .set_expected_bucket_owner(self.owner(bucket))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), AwsError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .set_expected_bucket_owner(self.owner(bucket))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "AbortMultipartUpload", e))?;
+        Ok(())
     }
 }
