@@ -4,35 +4,45 @@
 //! [`propose`] is the one pipeline entry point: the CLI and every Lambda call exactly it, so a
 //! proposal made on a laptop and one made by the deployed chain come from the same code.
 //!
-//! The pipeline, module by module:
-//! 1. `adapter`: the template engine's grants → the small [`model`] the decisions work on;
+//! The pipeline, module by module (`run` calls them in this order):
+//! 1. `template_model`: the template engine's grants → the small [`model`] the decisions work on;
 //! 2. [`resolve`]: template principals → role ARNs of the evidence (never guessed);
 //! 3. [`decide`]: granted vs used, keep-lists, ledger, unobservable actions, risk flags;
 //! 4. [`build`]: explicit statements derived from the original ones, resources narrowed;
 //! 5. [`invariant`]: the never-broader check, on every proposal;
-//! 6. [`size`]: IAM quotas, splitting into managed policies;
-//! 7. `rewrite`: edits applied by the template engine (the rest of the file is untouched);
-//! 8. [`crate::report`]: report.json / .md / .html from the same facts.
+//! 6. `plan`: what principals share, pinned documents, the loop until nothing changes; with
+//!    `placement` and [`size`]: IAM quotas, splitting into managed policies;
+//! 7. `edits`: the plan as edits, applied by the template engine (the rest of the file is
+//!    untouched), then re-read and checked again;
+//! 8. `report_model`: the report model from the same facts ([`crate::report`] renders it as
+//!    report.json / .md / .html).
 
-mod adapter;
+mod arn_patterns;
 pub mod build;
 pub mod decide;
+mod edits;
 pub mod invariant;
 pub mod keep;
 pub mod managed_swap;
 pub mod model;
-mod pipeline;
+mod names;
+mod placement;
+mod plan;
+mod report_model;
 pub mod resolve;
 pub mod resources;
 pub mod risk;
+mod run;
 pub mod size;
+mod template_model;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 pub use keep::{KeepConfig, KeepError, KeepRule};
-pub use pipeline::{PrincipalModel, TemplateModel, plan_principals};
+pub use plan::plan_principals;
+pub use template_model::{PrincipalModel, TemplateModel};
 
 use crate::coverage::Coverage;
 use crate::report::{EvidenceStats, Report};
@@ -170,7 +180,7 @@ pub enum ProposalError {
 
 /// Runs the whole pipeline. Deterministic: the same input gives the same output.
 pub fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
-    adapter::propose(input)
+    run::propose(input)
 }
 
 /// Whether the usage came from this source (for the report's `sources`).
