@@ -17,6 +17,7 @@
 //! management events only and does not report data-event activity at action level.
 
 pub mod observed;
+pub mod read_only;
 pub mod tables;
 pub mod trail_config;
 
@@ -26,9 +27,10 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{AccessLevel, Catalog};
+use crate::catalog::Catalog;
 use crate::cloudtrail::mapping::Exceptions;
 pub use observed::ObservedTrail;
+pub use read_only::{ReadOnlyFlag, read_only_flag};
 pub use tables::CoverageTables;
 
 /// Where a coverage description comes from, for the report.
@@ -85,8 +87,10 @@ impl ReadWrite {
         write: false,
     };
 
-    pub fn covers(self, read_only: bool) -> bool {
-        if read_only { self.read } else { self.write }
+    /// Whether calls with this `readOnly` flag are recorded (an uncertain flag only when both
+    /// kinds are).
+    pub fn covers(self, flag: &ReadOnlyFlag) -> bool {
+        flag.recorded_by(self.read, self.write)
     }
 
     pub fn union(self, o: ReadWrite) -> ReadWrite {
@@ -382,7 +386,16 @@ impl Coverage {
                 g.first_day, g.last_day, g.days
             ));
         }
-        let read_only = is_read_only(action);
+        // An action the IAM catalog does not know (a service or action newer than the catalog,
+        // or one of the data event types no catalog service matches: data/cloudtrail-data-events.json
+        // says which) cannot be placed: management or data event, read or write. It is never
+        // taken as recorded.
+        if !Catalog::embedded().contains(action) {
+            return Some(format!(
+                "{action} is not in the IAM catalog, so whether CloudTrail records its calls (as management or data events, read or write) is not known"
+            ));
+        }
+        let flag = read_only_flag(action);
         let data_types = tables.data_types_of(action);
         if !data_types.is_empty() {
             let mut partial: Vec<String> = Vec::new();
@@ -390,11 +403,13 @@ impl Coverage {
                 let Some(scope) = self.data.get(&dt.resource_type) else {
                     continue;
                 };
-                if !scope.read_write.covers(read_only) {
+                if !scope.read_write.covers(&flag) {
                     partial.push(format!(
-                        "{} data events are recorded {} only",
+                        "{} data events are recorded {} only, and this is a {} event{}",
                         dt.resource_type,
-                        scope.read_write.describe()
+                        scope.read_write.describe(),
+                        flag.kind(),
+                        uncertain_why(&flag)
                     ));
                     continue;
                 }
@@ -435,12 +450,13 @@ impl Coverage {
                 self.basis.describe()
             ));
         }
-        if !self.management.covers(read_only) {
+        if !self.management.covers(&flag) {
             return Some(format!(
-                "a {} management event, and {} records {} management events",
-                if read_only { "read" } else { "write" },
+                "a {} management event, and {} records {} management events{}",
+                flag.kind(),
                 self.basis.describe(),
-                self.management.describe()
+                self.management.describe(),
+                uncertain_why(&flag)
             ));
         }
         if !self.global_service_events && GLOBAL_SERVICES.iter().any(|(p, _)| *p == prefix) {
@@ -623,14 +639,12 @@ impl fmt::Display for CoverageGap {
     }
 }
 
-/// Whether CloudTrail marks calls of this action `readOnly: true`. CloudTrail's own flag is
-/// not in any dataset; the catalog's access level is the closest documented fact (List and
-/// Read actions read). An action the catalog does not know counts as a write, which a
-/// write-only trail would record — and such an action is never granted by name anyway.
-pub fn is_read_only(action: &str) -> bool {
-    Catalog::embedded()
-        .action(action)
-        .is_some_and(|a| matches!(a.access_level(), AccessLevel::List | AccessLevel::Read))
+/// `: <why>` for an uncertain flag, nothing otherwise.
+fn uncertain_why(flag: &ReadOnlyFlag) -> String {
+    match flag {
+        ReadOnlyFlag::Uncertain(why) => format!(": {why}"),
+        _ => String::new(),
+    }
 }
 
 /// The event source of an IAM prefix (`rds-data` → `rdsdata.amazonaws.com`).

@@ -7,6 +7,31 @@
 //! source is excluded unless every management selector records it. Shapes: the CloudTrail API
 //! reference, `EventSelector`, `AdvancedEventSelector`, `AdvancedFieldSelector`, `DataResource`,
 //! `Trail` (<https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/>).
+//!
+//! # Field casing under Step Functions
+//!
+//! What AWS documents about field names when the state machine reads the trail configuration
+//! through Step Functions' AWS SDK integrations (`arn:aws:states:::aws-sdk:cloudtrail:…`), and
+//! why both casings are accepted.
+//!
+//! * Documented: "Parameters in Step Functions are expressed in PascalCase, even if the native
+//!   service API is in camelCase", and the API field `Equals` is named `EqualsValue` in a state
+//!   machine (Step Functions Developer Guide, "Learning to use AWS service SDK integrations in
+//!   Step Functions", <https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html>);
+//!   "AWS SDK integrations work exactly like an API call using the AWS SDK"
+//!   (<https://docs.aws.amazon.com/step-functions/latest/dg/integrate-services.html>).
+//! * Not documented: the casing of the *result*. The guide's naming rules speak of parameters
+//!   only. Public reports of real runs say the result's keys start with an upper-case letter
+//!   too (LocalStack issue 9853, a definition validated on AWS: "Every key in the task response"
+//!   must start upper-case there; aws-sdk-js issue 4294: DynamoDB's `BOOL`/`NULL` come back as
+//!   `Bool`/`Nul` from Step Functions, which the service team called expected behaviour of
+//!   the page above). DescribeTrails' only camelCase member, `trailList`, would then arrive as
+//!   `TrailList`; `GetEventSelectors` and `GetTrailStatus` members are PascalCase in the API
+//!   already, except `Equals` (`EqualsValue` in a state machine).
+//!
+//! So the readers accept both `trailList` and `TrailList`, both `Equals` and `EqualsValue`, and
+//! the tests hold one fixture of each shape: the AWS CLI's printed examples and the shape the
+//! reports above describe.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,7 +72,7 @@ pub fn coverage_from_documents(docs: &[Value]) -> Result<TrailCoverage, TrailCon
     for doc in docs {
         let mut recognised = false;
         // `trailList` as the API and the AWS CLI write it; `TrailList` as a Step Functions
-        // AWS SDK integration returns it (response members in PascalCase).
+        // AWS SDK integration returns it. The module documentation says what is documented.
         if let Some(list) = doc
             .get("trailList")
             .or_else(|| doc.get("TrailList"))
@@ -487,7 +512,8 @@ mod tests {
     }
 
     /// The same configuration as a Step Functions AWS SDK integration returns it: response
-    /// members in PascalCase (`TrailList`), and `Equals` named `EqualsValue`.
+    /// members in PascalCase (`TrailList`: not documented for results, reported from real runs)
+    /// and `Equals` named `EqualsValue` (documented); see the module documentation.
     #[test]
     fn step_functions_sdk_integration_shapes() {
         let trails = json!({"TrailList": [{

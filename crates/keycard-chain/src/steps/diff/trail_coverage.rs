@@ -20,7 +20,7 @@ use serde_json::Value;
 const DOCUMENTS: &[&str] = &["describeTrails", "eventSelectors", "trailStatus"];
 
 /// `coverage` after the trail configuration, if any; notes go to `notes`.
-pub(crate) fn with_trail_config(
+pub fn with_trail_config(
     trail_config: Option<&Value>,
     coverage: Coverage,
     cloudtrail_mode: bool,
@@ -59,6 +59,9 @@ pub(crate) fn with_trail_config(
         ));
         return coverage;
     }
+    // `TrailList` as the state machine's aws-sdk task returns it, `trailList` as the API and
+    // the AWS CLI do: the Step Functions guide documents the casing of parameters, not of
+    // results (keycard_core::coverage::trail_config's documentation says what is known).
     let listed = docs[0]
         .get("TrailList")
         .or_else(|| docs[0].get("trailList"))
