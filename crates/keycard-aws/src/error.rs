@@ -138,7 +138,7 @@ impl AwsError {
 
 /// Classifies an AWS error code, falling back to the HTTP status. The code lists are the codes
 /// the SDKs' standard retry strategy treats as throttling/transient, plus the not-found and
-/// access codes of the four services keycard calls.
+/// access codes of the services keycard calls.
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     if let Some(code) = code {
         match code {
@@ -177,7 +177,10 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             | "NoSuchEntity"
             | "NoSuchEntityException"
             | "ResourceNotFoundException"
-            | "StackNotFoundException" => {
+            | "StackNotFoundException"
+            // CloudTrail: GetEventSelectors / GetTrailStatus of a trail that does not exist
+            // (an HTTP 400, so the status alone would read as a bad request).
+            | "TrailNotFoundException" => {
                 return ErrorKind::NotFound;
             }
             "AccessDenied"
@@ -244,6 +247,11 @@ mod tests {
             ),
             (Some("NoSuchKey"), Some(404), ErrorKind::NotFound),
             (Some("NoSuchEntity"), Some(404), ErrorKind::NotFound),
+            (
+                Some("TrailNotFoundException"),
+                Some(400),
+                ErrorKind::NotFound,
+            ),
             (
                 Some("ResourceNotFoundException"),
                 Some(404),

@@ -10,6 +10,7 @@
 
 pub mod access_analyzer;
 pub mod cloudformation;
+pub mod cloudtrail;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod sns;
 
 pub use access_analyzer::{AccessAnalyzer, PolicyChecks, PolicyGeneration};
 pub use cloudformation::{CfnStacks, Stacks};
+pub use cloudtrail::{CloudTrailTrails, Trails};
 pub use config::{Config, ConfigError};
 pub use error::{AwsError, ErrorKind};
 pub use events::{EventBridgeBus, EventBus, OutgoingEvent};

@@ -6,6 +6,10 @@
 //!   capability traits of `keycard_aws` (`ObjectStore`, `Stacks`, `Roles`,
 //!   `PolicyGeneration`, `PolicyChecks`). The SDK adapters run them in AWS and against moto;
 //!   the in-memory adapters (`keycard_aws::memory`) run them in unit tests;
+//! * [`stack_input`]: a deployed stack as the pipeline's input, one builder for the diff step
+//!   and the CLI's AWS mode;
+//! * [`trail_config`]: the trail's configuration read for the CLI's AWS mode, into the same
+//!   document the state machine's SDK tasks give the diff step;
 //! * `lambda` (feature `lambda`): the one wiring of a handler to `lambda_runtime`, so each
 //!   `functions/*/src/main.rs` is a few lines and every step reports errors the same way.
 //!
@@ -16,6 +20,8 @@ pub mod contract;
 pub mod discovery;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod stack_input;
 pub mod steps;
+pub mod trail_config;
 #[cfg(test)]
 mod testing;

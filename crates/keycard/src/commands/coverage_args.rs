@@ -51,6 +51,19 @@ impl CoverageArgs {
         observed: Option<&ObservedTrail>,
         window: Option<Window>,
     ) -> anyhow::Result<(Coverage, Vec<String>)> {
+        self.resolve_with(kind, observed, window, |c, _| c)
+    }
+
+    /// [`CoverageArgs::resolve`], with `from_aws` given the coverage the evidence shows when no
+    /// --trail-config file was passed: `propose --stack` reads the trail's configuration itself
+    /// there. --data-events and --management-events still have the last word.
+    pub fn resolve_with(
+        &self,
+        kind: EvidenceKind,
+        observed: Option<&ObservedTrail>,
+        window: Option<Window>,
+        from_aws: impl FnOnce(Coverage, &mut Vec<String>) -> Coverage,
+    ) -> anyhow::Result<(Coverage, Vec<String>)> {
         let mut notes = Vec::new();
         let mut coverage = if !self.trail_config.is_empty() {
             let mut docs = Vec::new();
@@ -72,17 +85,30 @@ impl CoverageArgs {
             }
             c
         } else {
-            match (kind, observed) {
-                (EvidenceKind::AccessAnalyzer, _) => Coverage::access_analyzer(),
-                (EvidenceKind::Files, Some(o)) => {
-                    notes.push("coverage inferred from the log files: pass --trail-config (get-event-selectors output) or --data-events to state what the trail records".into());
-                    Coverage::infer(o, window.map(|w| w.start), window.map(|w| w.end))
-                }
-                _ => {
-                    notes.push("nothing is known about the trail behind this evidence: assumed a default trail (management events only)".into());
-                    Coverage::default()
-                }
+            let (inferred, how) = match (kind, observed) {
+                (EvidenceKind::AccessAnalyzer, _) => (Coverage::access_analyzer(), None),
+                (EvidenceKind::Files, Some(o)) => (
+                    Coverage::infer(o, window.map(|w| w.start), window.map(|w| w.end)),
+                    Some(
+                        "coverage inferred from the log files: pass --trail-config (get-event-selectors output) or --data-events to state what the trail records",
+                    ),
+                ),
+                _ => (
+                    Coverage::default(),
+                    Some(
+                        "nothing is known about the trail behind this evidence: assumed a default trail (management events only)",
+                    ),
+                ),
+            };
+            let basis = inferred.basis.clone();
+            let mut aws_notes = Vec::new();
+            let c = from_aws(inferred, &mut aws_notes);
+            // The note on how coverage was guessed holds only while it still is a guess.
+            if c.basis == basis {
+                notes.extend(how.map(str::to_owned));
             }
+            notes.extend(aws_notes);
+            c
         };
         if let Some(spec) = &self.data_events {
             coverage = coverage

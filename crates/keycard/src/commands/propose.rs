@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
+use keycard_chain::trail_config::with_trail_config;
 use keycard_core::cloudtrail::{FileStats, ScanOptions, scan_dir_with_progress};
 use keycard_core::ledger::LedgerIdentity;
 use keycard_core::limited_read::{Input, read_file_to_string};
@@ -38,7 +39,10 @@ AWS mode (--stack instead of --template) reads the deployed stack's template (Ge
 Original stage), its resources and its roles' ARNs (IAM GetRole) with the standard AWS credential
 chain, and takes the evidence from --cloudtrail s3://BUCKET/PREFIX (keycard's own scan of the
 trail's objects), a local --cloudtrail folder, or --access-analyzer (one IAM Access Analyzer
-policy generation per role, one after another, over at most 90 days).")]
+policy generation per role, one after another, over at most 90 days). Unless --trail-config files
+are given, it also reads what the trail records (DescribeTrails, GetEventSelectors,
+GetTrailStatus) of --trail, or of the trail delivering to the --cloudtrail s3:// location; if that
+cannot be read, coverage stays as the evidence shows it and the report says why.")]
 pub struct Args {
     /// The CloudFormation or SAM template (YAML or JSON).
     #[arg(
@@ -125,8 +129,12 @@ pub struct AwsArgs {
     /// --access-role), one role at a time.
     #[arg(long, requires_all = ["stack", "trail", "access_role"], conflicts_with = "cloudtrail")]
     pub access_analyzer: bool,
-    /// The trail Access Analyzer reads (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME).
-    #[arg(long, value_name = "ARN", requires = "access_analyzer")]
+    /// The trail: with --access-analyzer the one Access Analyzer reads
+    /// (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME); in any --stack mode, the trail whose
+    /// configuration (DescribeTrails, GetEventSelectors, GetTrailStatus) says what the evidence
+    /// could record. Without it, the trail delivering to the --cloudtrail s3:// location is
+    /// read. Not read when --trail-config files are given.
+    #[arg(long, value_name = "ARN", requires = "stack")]
     pub trail: Option<String>,
     /// The role Access Analyzer assumes to read the trail and its bucket.
     #[arg(long, value_name = "ARN", requires = "access_analyzer")]
@@ -207,13 +215,15 @@ fn parse_role_arn(s: &str) -> Result<(String, String), String> {
 
 /// What a mode read: the template and the evidence, and how to match roles.
 struct Gathered {
-    template_name: String,
-    template_text: String,
+    /// The template and how its roles are matched; `run` adds the evidence and the options.
+    base: ProposalInput,
     usage: Usage,
     evidence: Option<EvidenceStats>,
     /// The evidence window when the source fixes one (Access Analyzer's request).
     window: Option<Window>,
-    resolution: RoleResolution,
+    /// AWS mode: the trail's configuration as read from CloudTrail (the `trailConfig` document
+    /// the diff step reads too), when no --trail-config file was given.
+    trail_config: Option<serde_json::Value>,
 }
 
 /// Local mode: the template file and a CloudTrail folder.
@@ -234,19 +244,23 @@ fn gather_local(template: &Path, args: &Args, ui: &Ui) -> anyhow::Result<Gathere
         evidence = Some(stats);
     }
     Ok(Gathered {
-        template_name,
-        template_text,
+        base: ProposalInput {
+            template_name,
+            template_text,
+            resolution: RoleResolution {
+                stack_name: args.stack_name.clone(),
+                account_id: args.account_id.clone(),
+                region: args.region.clone(),
+                partition: None,
+                role_arns: BTreeMap::new(),
+                physical_ids: BTreeMap::new(),
+            },
+            ..ProposalInput::default()
+        },
         usage,
         evidence,
         window: None,
-        resolution: RoleResolution {
-            stack_name: args.stack_name.clone(),
-            account_id: args.account_id.clone(),
-            region: args.region.clone(),
-            partition: None,
-            role_arns: BTreeMap::new(),
-            physical_ids: BTreeMap::new(),
-        },
+        trail_config: None,
     })
 }
 
@@ -285,24 +299,31 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
         (None, None) => bail!("pass --template FILE or --stack NAME"),
     };
     let Gathered {
-        template_name,
-        template_text,
+        mut base,
         mut usage,
         evidence,
         window,
-        mut resolution,
+        trail_config,
     } = gathered;
     // --role-arn overrides whatever the mode resolved.
-    resolution.role_arns.extend(args.role_arn.iter().cloned());
+    base.resolution
+        .role_arns
+        .extend(args.role_arn.iter().cloned());
 
     // Further evidence.
     let now = Utc::now();
     if let Some(path) = &args.usage {
         usage.merge(&outputs::read_usage(path, now)?);
     }
+    // The ledger belongs to the stack's account even when the account is withheld from role
+    // matching (Access Analyzer evidence: `keycard_chain::stack_input`).
     let identity = LedgerIdentity {
-        stack: resolution.stack_name.clone(),
-        account: resolution.account_id.clone(),
+        stack: base.resolution.stack_name.clone(),
+        account: base
+            .resolution
+            .account_id
+            .clone()
+            .or_else(|| args.account_id.clone()),
     };
     let ledger = outputs::read_ledger(&args, &identity, now)?;
     let keep = match &args.keep {
@@ -320,20 +341,24 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     } else {
         EvidenceKind::UsageOnly
     };
-    let (coverage, coverage_notes) = args.coverage.resolve(
+    // The trail's configuration read in AWS mode says what the trail records, as it does for
+    // the deployed chain: it replaces what the files suggest (delivery gaps still come from
+    // them), or narrows Access Analyzer's coverage; unreadable, it changes nothing.
+    let cloudtrail_mode = evidence_kind != EvidenceKind::AccessAnalyzer;
+    let (coverage, coverage_notes) = args.coverage.resolve_with(
         evidence_kind,
         evidence.as_ref().and_then(|e| e.observed.as_ref()),
         window.or(usage.span()),
+        |coverage, notes| {
+            with_trail_config(trail_config.as_ref(), coverage, cloudtrail_mode, notes)
+        },
     )?;
     let input = ProposalInput {
         coverage,
         coverage_notes,
-        template_name,
-        template_text,
         usage,
         ledger,
         keep,
-        resolution,
         options: ProposalOptions {
             retention_days: args.retention_days,
             max_managed_policies: usize::from(args.max_managed_policies),
@@ -346,6 +371,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
             evidence,
             ..ProposalOptions::default()
         },
+        ..base
     };
     let proposal = propose(&input)?;
     if args.ledger.is_some() {

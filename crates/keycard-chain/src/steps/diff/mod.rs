@@ -1,8 +1,10 @@
 //! The diff step: one stack's evidence against what is deployed, through the core pipeline.
 //!
 //! Inputs, all read here rather than carried by the state machine:
-//! * GetTemplate **Original** — what the proposal edits (SAM `Policies` live there) — and
-//!   **Processed**, which shows the roles a transform generated;
+//! * the deployed stack as [`crate::stack_input::DeployedStack`] reads it for the CLI's AWS
+//!   mode too (GetTemplate **Original**, which the proposal edits, ListStackResources, the
+//!   roles' ARNs from IAM), and GetTemplate **Processed**, which shows the roles a transform
+//!   generated;
 //! * the stored GetGeneratedPolicy results of the stack's roles → usage
 //!   (`keycard_core::access_analyzer`), and the stack's ledger from earlier runs;
 //! * drift detection (started by discovery) and a live read of each role's inline and attached
@@ -14,8 +16,9 @@
 //! into one usage by the reduce step, and covers every role of the stack.
 //!
 //! A role whose policy generation did not succeed has no evidence. It is deliberately left
-//! without an ARN (no account id is given to the pipeline), so the proposal reports it as
-//! unmatched and leaves it unchanged: missing evidence must never read as "unused".
+//! without an ARN (no account id is given to the pipeline: `stack_input`'s account-id rule), so
+//! the proposal reports it as unmatched and leaves it unchanged: missing evidence must never
+//! read as "unused".
 //!
 //! Side checks that fail for a non-transient reason (drift on a stack that cannot be checked, a
 //! role deleted since discovery) are recorded in the deployment report instead of failing the
@@ -27,6 +30,7 @@ use crate::contract::{
     self as chain, DiffInput, DiffOutput, RoleOutcome, StepError, arn_field, check_key, keys,
     stack_identity, to_json_bytes,
 };
+use crate::stack_input::{DeployedStack, Observed, Place};
 use chrono::{DateTime, Utc};
 use keycard_aws::access_analyzer::{AccessCheck, ValidationFinding};
 use keycard_aws::cloudformation::{ResourceDrift, TemplateStage};
@@ -38,7 +42,6 @@ use keycard_core::coverage::Coverage;
 use keycard_core::ledger::{Ledger, LedgerIdentity, ReadOptions};
 use keycard_core::proposal::{
     DEFAULT_RETENTION_DAYS, KeepConfig, ProposalError, ProposalInput, ProposalOptions,
-    RoleResolution,
 };
 use keycard_core::report::{Report, RoleReport, RoleStatus};
 use keycard_core::template::Template;
@@ -46,7 +49,7 @@ use keycard_core::usage::{Usage, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-mod trail_coverage;
+pub mod trail_coverage;
 
 /// The IAM resource types whose drift matters to keycard.
 const IAM_TYPES: &[&str] = &[
@@ -184,21 +187,19 @@ where
     let folder = run.folder();
     let mut problems = Vec::new();
 
-    // The deployed template, both stages.
-    let original = deps.stacks.template(stack, TemplateStage::Original).await?;
-    let template_file = if original.trim_start().starts_with('{') {
-        "template.json"
-    } else {
-        "template.yaml"
-    };
+    // The deployed stack: the Original template, its resources, its roles' ARNs from IAM. The
+    // Processed stage only shows which roles a transform generated.
+    let deployed = DeployedStack::read(deps.stacks, deps.roles, stack).await?;
+    for skipped in &deployed.skipped {
+        problems.push(format!("role {}: {}", skipped.logical_id, skipped.reason));
+    }
     let generated_roles = match soft(deps.stacks.template(stack, TemplateStage::Processed).await)? {
-        Ok(processed) => generated_roles(&original, &processed),
+        Ok(processed) => generated_roles(&deployed.template_text, &processed),
         Err(e) => {
             problems.push(format!("processed template not read: {e}"));
             Vec::new()
         }
     };
-    let resources = deps.stacks.stack_resources(stack).await?;
 
     // Evidence: the stored generation results of this stack's roles.
     let outcomes: Vec<&RoleOutcome> = input
@@ -247,27 +248,18 @@ where
         } else {
             coverage_notes.push("no scan statistics beside the usage: assumed a default trail (management events only)".into());
         }
-        for r in resources
-            .iter()
-            .filter(|r| r.resource_type == "AWS::IAM::Role")
-        {
-            let Some(physical) = r.physical_id.as_deref() else {
-                continue;
-            };
-            match soft(deps.roles.role(physical).await)? {
-                Ok(info) => evidence.push(RoleEvidence {
-                    logical_id: r.logical_id.clone(),
-                    evidence_used: usage.principals.contains_key(&info.arn),
-                    role_arn: info.arn,
-                    outcome: "cloudtrail".to_owned(),
-                    detail: None,
-                    live: None,
-                    live_error: None,
-                    live_not_in_template: Vec::new(),
-                    checks: None,
-                }),
-                Err(e) => problems.push(format!("role {} not read: {e}", r.logical_id)),
-            }
+        for role in &deployed.roles {
+            evidence.push(RoleEvidence {
+                logical_id: role.logical_id.clone(),
+                evidence_used: usage.principals.contains_key(&role.role_arn),
+                role_arn: role.role_arn.clone(),
+                outcome: "cloudtrail".to_owned(),
+                detail: None,
+                live: None,
+                live_error: None,
+                live_not_in_template: Vec::new(),
+                checks: None,
+            });
         }
     }
     for o in &outcomes {
@@ -347,21 +339,6 @@ where
     )
     .await?;
 
-    // The proposal. In Access Analyzer mode only roles with evidence get an ARN (see the
-    // module docs); in CloudTrail mode every role is resolved from the stack and the account.
-    let physical_ids: BTreeMap<String, String> = resources
-        .iter()
-        .filter(|r| {
-            cloudtrail_mode
-                || (r.resource_type != "AWS::IAM::Role" && r.resource_type != "AWS::IAM::User")
-        })
-        .filter_map(|r| Some((r.logical_id.clone(), r.physical_id.clone()?)))
-        .collect();
-    if cloudtrail_mode {
-        for ev in &evidence {
-            observed.insert(ev.logical_id.clone(), ev.role_arn.clone());
-        }
-    }
     // The trail's own configuration, when the state machine read it, says more than the
     // records or Access Analyzer's defaults.
     let coverage = trail_coverage::with_trail_config(
@@ -370,26 +347,25 @@ where
         cloudtrail_mode,
         &mut coverage_notes,
     );
+    // The proposal. In Access Analyzer mode only roles with evidence get an ARN and the
+    // account is withheld (`stack_input`'s account-id rule); with CloudTrail every role of the
+    // stack was observed.
+    let observed_roles = if cloudtrail_mode {
+        Observed::EveryRole
+    } else {
+        Observed::Only(&observed)
+    };
+    let place = Place {
+        account_id: arn_field(&run.execution_id, 4),
+        region: arn_field(&run.execution_id, 3),
+        partition: arn_field(&run.execution_id, 1),
+    };
     let proposal_input = ProposalInput {
         coverage,
         coverage_notes,
-        template_name: template_file.to_owned(),
-        template_text: original.clone(),
         usage,
         ledger,
         keep: KeepConfig::default(),
-        resolution: RoleResolution {
-            stack_name: Some(name.clone()),
-            account_id: if cloudtrail_mode {
-                arn_field(&run.execution_id, 4)
-            } else {
-                None
-            },
-            region: arn_field(&run.execution_id, 3),
-            partition: arn_field(&run.execution_id, 1),
-            role_arns: observed,
-            physical_ids,
-        },
         options: ProposalOptions {
             retention_days: config
                 .ledger_retention_days
@@ -402,6 +378,7 @@ where
             generator: format!("keycard-diff {}", env!("CARGO_PKG_VERSION")),
             ..ProposalOptions::default()
         },
+        ..deployed.proposal_input(observed_roles, &place)
     };
     let proposal = keycard_core::proposal::propose(&proposal_input).map_err(proposal_error)?;
     // Never stage a ledger the next run would refuse (an implausible time in the evidence).
@@ -443,7 +420,7 @@ where
     let staged = Staged {
         stack: name.clone(),
         execution: run.execution_name.clone(),
-        template_file: template_file.to_owned(),
+        template_file: deployed.template_name.to_owned(),
         template: proposal.template,
         diff: proposal.diff,
         deployment: Deployment {

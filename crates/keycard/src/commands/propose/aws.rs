@@ -1,8 +1,9 @@
 //! `keycard propose --stack`: the deployed pipeline's inputs, read from AWS by the CLI.
 //!
-//! The same adapters the Lambdas use (`keycard_aws`): GetTemplate (Original) and
-//! ListStackResources from CloudFormation, each role's ARN from IAM
-//! (`keycard_chain::discovery::stack_roles`, the discovery step's code), and the evidence either
+//! The same adapters the Lambdas use (`keycard_aws`) and the same input builder as the diff
+//! step (`keycard_chain::stack_input`: GetTemplate (Original) and ListStackResources from
+//! CloudFormation, each role's ARN from IAM, the account-id rule); the trail's configuration
+//! (`keycard_chain::trail_config`, what the state machine's SDK tasks read); and the evidence either
 //! from Access Analyzer policy generation (one role after another: the service runs one job per
 //! account at a time) or from keycard's own scan of the trail bucket
 //! (`keycard_chain::cloudtrail::scan_objects`, the Distributed Map child's reader). The tokio
@@ -17,13 +18,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keycard_aws::access_analyzer::{
     GenerationRequest, JobStatus, START_RETRY_DELAYS, TrailRegions, start_generation_retrying,
 };
-use keycard_aws::cloudformation::TemplateStage;
-use keycard_aws::{AwsError, Clients, Config, ErrorKind, ObjectStore, PolicyGeneration, Stacks};
+use keycard_aws::{
+    AwsError, Clients, CloudTrailTrails, Config, ErrorKind, ObjectStore, PolicyGeneration,
+};
 use keycard_chain::cloudtrail::scan_objects;
-use keycard_chain::contract::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token, stack_key_name};
-use keycard_chain::discovery::stack_roles;
+use keycard_chain::contract::{MAX_WINDOW_DAYS, RoleItem, arn_field, client_token};
+use keycard_chain::stack_input::{DeployedStack, Observed, Place};
+use keycard_chain::trail_config::{TrailChoice, read_trail_config};
 use keycard_core::cloudtrail::{ScanOptions, Scanner};
-use keycard_core::proposal::RoleResolution;
 use keycard_core::report::EvidenceStats;
 use keycard_core::usage::{Usage, Window};
 use tokio::runtime::Runtime;
@@ -285,34 +287,24 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
         _ => std::env::var(k).ok(),
     })?;
     let clients = Clients::from_sdk_config(&sdk, &config);
-    let name = stack_key_name(stack).to_owned();
 
-    let original = rt
-        .block_on(clients.stacks.template(stack, TemplateStage::Original))
+    let deployed = rt
+        .block_on(DeployedStack::read(&clients.stacks, &clients.roles, stack))
         .map_err(|e| {
             if e.is_not_found() {
                 anyhow!("stack {stack} does not exist in {region} ({e})")
             } else {
-                anyhow!("cannot read the template of stack {stack}: {e}")
+                anyhow!("cannot read stack {stack} from CloudFormation and IAM: {e}")
             }
         })?;
-    let template_name = if original.trim_start().starts_with('{') {
-        "template.json"
-    } else {
-        "template.yaml"
-    };
-    let resources = rt
-        .block_on(clients.stacks.stack_resources(stack))
-        .with_context(|| format!("cannot list the resources of stack {stack}"))?;
-    let (roles, skipped) = rt
-        .block_on(stack_roles(&clients.roles, &name, &resources))
-        .with_context(|| format!("cannot read the roles of stack {stack} from IAM"))?;
-    for s in &skipped {
+    for s in &deployed.skipped {
         ui.warn(&format!("{}: {}", s.logical_id, s.reason));
     }
+    let name = deployed.name.clone();
+    let roles = &deployed.roles;
     ui.debug(&format!(
         "stack {name}: {} resources, {} roles",
-        resources.len(),
+        deployed.resources.len(),
         roles.len()
     ));
     let role_arns: BTreeSet<String> = roles.iter().map(|r| r.role_arn.clone()).collect();
@@ -325,6 +317,23 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
     // CloudTrail every role was observed.
     let mut observed: BTreeMap<String, String> = BTreeMap::new();
     let access_analyzer = matches!(evidence, Evidence::AccessAnalyzer { .. });
+    // What the trail records, unless --trail-config files say it: --trail, else the trail
+    // delivering to the scanned bucket. Read before the evidence, whose reading consumes it.
+    let choice = match (&args.aws.trail, &evidence) {
+        _ if !args.coverage.trail_config.is_empty() => None,
+        (_, Evidence::None) => None,
+        (Some(trail), _) => Some(TrailChoice::Named(trail)),
+        (None, Evidence::S3 { bucket, prefix }) => {
+            Some(TrailChoice::DeliveringTo { bucket, prefix })
+        }
+        (None, _) => None,
+    };
+    let trail_config = choice.map(|choice| {
+        let trails = CloudTrailTrails::from_sdk_config(&sdk);
+        let doc = rt.block_on(read_trail_config(&trails, choice));
+        ui.debug(&format!("trail configuration: {doc}"));
+        doc
+    });
     match evidence {
         Evidence::AccessAnalyzer { trail, access_role } => {
             let end = args.end.unwrap_or_else(Utc::now);
@@ -368,7 +377,7 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
             }
             let result = rt.block_on(generate_usage(
                 &clients.analyzer,
-                &roles,
+                roles,
                 &settings,
                 |role, status, poll| {
                     let n = index.get(&role.role_arn).copied().unwrap_or(0);
@@ -410,39 +419,28 @@ pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::
         }
         Evidence::None => {}
     }
-    if !access_analyzer {
-        for r in &roles {
-            observed.insert(r.logical_id.clone(), r.role_arn.clone());
+    // The stack's part of the input, built as the diff step builds it: with Access Analyzer
+    // only the roles whose generation succeeded have ARNs and the account is withheld.
+    let observed_roles = if access_analyzer {
+        if args.account_id.is_some() {
+            ui.warn("--account-id is not used to match roles with Access Analyzer evidence: a role whose generation did not succeed stays unmatched, never idle");
         }
-    }
-    // Physical ids resolve names of other resources (queues, tables) in the template; the
-    // roles are resolved by their IAM ARNs above.
-    let physical_ids: BTreeMap<String, String> = resources
-        .iter()
-        .filter(|r| r.resource_type != "AWS::IAM::Role" && r.resource_type != "AWS::IAM::User")
-        .filter_map(|r| Some((r.logical_id.clone(), r.physical_id.clone()?)))
-        .collect();
+        Observed::Only(&observed)
+    } else {
+        Observed::EveryRole
+    };
     let any_arn = roles.first().map(|r| r.role_arn.as_str()).unwrap_or("");
+    let place = Place {
+        account_id: args.account_id.clone().or_else(|| arn_field(any_arn, 4)),
+        region: Some(region),
+        partition: arn_field(any_arn, 1),
+    };
     Ok(Gathered {
-        template_name: template_name.to_owned(),
-        template_text: original,
+        base: deployed.proposal_input(observed_roles, &place),
         usage,
         evidence: stats,
         window,
-        resolution: RoleResolution {
-            stack_name: Some(name),
-            account_id: args.account_id.clone().or_else(|| {
-                if access_analyzer {
-                    None
-                } else {
-                    arn_field(any_arn, 4)
-                }
-            }),
-            region: Some(region),
-            partition: arn_field(any_arn, 1),
-            role_arns: observed,
-            physical_ids,
-        },
+        trail_config,
     })
 }
 
