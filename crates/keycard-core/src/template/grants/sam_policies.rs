@@ -202,6 +202,8 @@ impl<'a> Finder<'a> {
                     self.finish(g);
                 } else if node.intrinsic().is_some() {
                     // `!Sub arn:...:policy/x`, `!Ref PolicyParam`, `!GetAtt`: a managed policy ARN.
+                    // So is a `!Sub '{"Statement": …}'` document, as SAM reads it; it is reported.
+                    self.sub_document_in_sam_policies(node, path);
                     self.arn_grant(
                         target,
                         ctx,

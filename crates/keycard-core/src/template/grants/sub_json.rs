@@ -6,6 +6,17 @@
 //! with `${…}` left in ARNs as written (as `!Sub` values elsewhere are). keycard reads these
 //! documents but does not rewrite them: writing the proposal back as a plain string would drop
 //! the substitution.
+//!
+//! One site reads such a string differently: an item of a SAM function's or state machine's
+//! `Policies`. SAM takes every intrinsic there for a managed policy ARN (aws-sam-translator
+//! 1.115.0, `samtranslator/model/resource_policies.py`, `_get_type`: "Intrinsic functions are
+//! treated as managed policies by default") and puts it in the generated role's
+//! `ManagedPolicyArns` as written (`role_utils/role_constructor.py`); the translator bundled in
+//! the project's venv does exactly that to `Policies: [!Sub '{"Statement": …}']`. IAM takes only
+//! ARNs there (`AWS::IAM::Role` `ManagedPolicyArns`: "A list of Amazon Resource Names (ARNs) of
+//! the IAM managed policies"), so the document grants nothing: it stays the managed policy
+//! reference SAM makes of it, and the place is reported so `keycard check` and a proposal say
+//! so instead of reading statements no role receives.
 
 use serde_json::Value as J;
 
@@ -91,9 +102,29 @@ impl Finder<'_> {
     }
 }
 
+impl Finder<'_> {
+    /// Reports a SAM `Policies` item that is a policy document inside `Fn::Sub` (see the module
+    /// documentation): SAM attaches it as a managed policy ARN, so its statements reach no role.
+    /// The caller still records the item as the managed policy reference SAM makes of it.
+    pub(super) fn sub_document_in_sam_policies(&mut self, node: &Node, path: &str) {
+        let parsed = match document(node) {
+            SubJson::NotJson => return,
+            SubJson::Json(_) => String::new(),
+            SubJson::Invalid(e) => format!(" (and the text is not valid JSON: {e})"),
+        };
+        self.not_analysable(
+            node,
+            path,
+            &format!(
+                "SAM Policies item is a policy document in a Fn::Sub JSON string{parsed}, but SAM adds every intrinsic in Policies to the role's ManagedPolicyArns, which takes only ARNs: its statements are granted to no one; write the document as a mapping with Statement"
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::template::{Template, find_grants};
+    use crate::template::{Flag, GrantKind, Template, find_grants};
 
     #[test]
     fn a_sub_json_document_is_read_not_rewritten() {
@@ -125,6 +156,122 @@ mod tests {
             g.not_analysable
                 .iter()
                 .any(|n| n.reason.contains("Fn::Sub") && n.path.ends_with("/PolicyDocument"))
+        );
+    }
+
+    /// A thumbnail function whose author wrote its S3 access as a `!Sub` JSON document in
+    /// `Policies` (the shape a `PolicyDocument` accepts); SAM turns it into a
+    /// `ManagedPolicyArns` item.
+    const SAM_SUB_DOCUMENT: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Uploads:
+    Type: AWS::S3::Bucket
+  ThumbnailFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src/
+      Policies:
+        - AWSXrayWriteOnlyAccess
+        - !Sub '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:${AWS::Partition}:s3:::${Uploads}/*"}]}'
+"#;
+
+    const SUB_ITEM: &str = "/Resources/ThumbnailFunction/Properties/Policies/1";
+
+    #[test]
+    fn a_sub_json_document_in_sam_policies_is_the_managed_policy_arn_sam_makes_of_it() {
+        let g = find_grants(&Template::load("template.yaml", SAM_SUB_DOCUMENT).unwrap());
+        // As SAM reads it: a managed policy reference whose statements nobody knows, kept by a
+        // proposal as written; never an inline document whose statements a role receives.
+        let item: Vec<_> = g.grants.iter().filter(|g| g.path == SUB_ITEM).collect();
+        assert_eq!(item.len(), 1, "{:?}", g.grants);
+        assert_eq!(item[0].kind, GrantKind::SamManagedPolicy);
+        assert!(item[0].statements.is_empty());
+        assert!(item[0].flags.contains(&Flag::ExternalPolicy));
+        assert!(g.read_only.is_empty(), "{:?}", g.read_only);
+        let reasons: Vec<&str> = g
+            .not_analysable
+            .iter()
+            .filter(|n| n.path == SUB_ITEM)
+            .map(|n| n.reason.as_str())
+            .collect();
+        assert_eq!(reasons.len(), 1, "{:?}", g.not_analysable);
+        assert!(reasons[0].contains("ManagedPolicyArns"), "{}", reasons[0]);
+        // The managed policy name beside it is read as before.
+        assert!(
+            g.grants
+                .iter()
+                .any(|g| g.managed_policy_arns == ["AWSXrayWriteOnlyAccess"])
+        );
+    }
+
+    #[test]
+    fn check_and_propose_both_report_a_sub_json_document_in_sam_policies() {
+        let report = crate::check::check_template(
+            "template.yaml",
+            SAM_SUB_DOCUMENT,
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap();
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains(SUB_ITEM) && w.contains("ManagedPolicyArns")),
+            "{:?}",
+            report.warnings
+        );
+        let proposal = crate::proposal::propose(&crate::proposal::ProposalInput {
+            template_name: "template.yaml".into(),
+            template_text: SAM_SUB_DOCUMENT.into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(
+            proposal
+                .report
+                .not_analysable
+                .iter()
+                .any(|n| n.location.starts_with(SUB_ITEM) && n.reason.contains("ManagedPolicyArns")),
+            "{:?}",
+            proposal.report.not_analysable
+        );
+        assert!(
+            proposal
+                .template
+                .contains(r#"- !Sub '{"Version": "2012-10-17""#)
+        );
+    }
+
+    #[test]
+    fn an_invalid_sub_json_document_in_sam_policies_is_reported_too() {
+        let text = SAM_SUB_DOCUMENT.replace(r#"}]}'"#, r#"}]'"#);
+        let g = find_grants(&Template::load("template.yaml", &text).unwrap());
+        assert!(
+            g.not_analysable
+                .iter()
+                .any(|n| n.path == SUB_ITEM && n.reason.contains("not valid JSON")),
+            "{:?}",
+            g.not_analysable
+        );
+    }
+
+    #[test]
+    fn a_sub_arn_in_sam_policies_is_not_reported_as_a_document() {
+        let text: String = SAM_SUB_DOCUMENT
+            .lines()
+            .map(|l| match l.contains("!Sub") {
+                true => "        - !Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/thumbnails'\n".to_string(),
+                false => format!("{l}\n"),
+            })
+            .collect();
+        let g = find_grants(&Template::load("template.yaml", &text).unwrap());
+        assert!(
+            g.not_analysable.iter().all(|n| n.path != SUB_ITEM),
+            "{:?}",
+            g.not_analysable
         );
     }
 
