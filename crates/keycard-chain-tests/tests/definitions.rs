@@ -466,12 +466,34 @@ fn payload_paths_exist_in_the_handlers_types_and_outcomes_parse() {
             .unwrap();
 }
 
+/// The definition as CloudFormation hands it to Step Functions: every placeholder replaced
+/// the way DefinitionSubstitutions does at deploy time (function ARNs, the trail ARN, the
+/// partition), so both validators check real ARNs (`arn:${Partition}:states:::…` is not one
+/// until then).
+fn substituted_definition() -> String {
+    let mut text = read_repo_file(ASL);
+    for p in placeholders(&text) {
+        let value = match p.as_str() {
+            "Partition" => "aws".to_owned(),
+            "TrailArn" => {
+                "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
+            }
+            _ => format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}"),
+        };
+        text = text.replace(&format!("${{{p}}}"), &value);
+    }
+    assert!(!text.contains("${"), "an unsubstituted placeholder");
+    text
+}
+
 #[test]
 fn asl_validator_and_statelint_accept_the_definition() {
+    let path = std::env::temp_dir().join(format!("{}.asl.json", unique("keycard")));
+    std::fs::write(&path, substituted_definition()).unwrap();
     if let Some(v) = tool("asl-validator") {
         let out = Command::new(v)
             .arg("--json-path")
-            .arg(repo_root().join(ASL))
+            .arg(&path)
             .output()
             .unwrap();
         assert!(
@@ -482,17 +504,6 @@ fn asl_validator_and_statelint_accept_the_definition() {
         );
     }
     if let Some(lint) = tool("statelint") {
-        // statelint checks Resource ARNs: substitute the placeholders the way CloudFormation
-        // does at deploy time.
-        let mut text = read_repo_file(ASL);
-        for p in placeholders(&text) {
-            text = text.replace(
-                &format!("${{{p}}}"),
-                &format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}"),
-            );
-        }
-        let path = std::env::temp_dir().join(format!("{}.asl.json", unique("keycard")));
-        std::fs::write(&path, text).unwrap();
         let out = Command::new(lint).arg(&path).output().unwrap();
         let _ = std::fs::remove_file(&path);
         assert!(
@@ -959,6 +970,66 @@ fn access_analyzer_trail_role_follows_the_documented_service_role() {
         let granted: Vec<&Value> = statements.iter().filter(|s| allows(s, action)).collect();
         assert_eq!(granted.len(), 1, "{action}");
         assert_eq!(granted[0]["Resource"], resource, "{action}");
+    }
+}
+
+/// Issue 15, defect 4: an organization trail's bucket is in the log-archive account, and a
+/// Distributed Map lists only buckets of its own account and region (Step Functions Developer
+/// Guide, "ItemReader (Map)"). The plan function lists the trail bucket (and only it), the
+/// batch function reads its objects, the state machine reads only the item file in the output
+/// bucket; both functions know the granted bucket and its owner, and the outputs name the roles
+/// the bucket policy must allow (README, "Organization trails").
+#[test]
+fn cloudtrail_mode_reads_the_trail_bucket_from_its_functions_only() {
+    let t = template();
+    let bucket = json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"});
+    let objects = json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}/*"});
+    for (function, action, resource) in [
+        ("CloudTrailPlanFunction", "s3:ListBucket", &bucket),
+        ("CloudTrailBatchFunction", "s3:GetObject", &objects),
+    ] {
+        let granted: Vec<Value> = policy_statements(&t, function)
+            .into_iter()
+            .filter(|s| allows(s, action) && s["Resource"] == *resource)
+            .collect();
+        assert_eq!(granted.len(), 1, "{function} {action}");
+        let vars = &t["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            vars["KEYCARD_TRAIL_BUCKET"],
+            json!({"Ref": "TrailBucketName"})
+        );
+        assert_eq!(
+            vars["KEYCARD_TRAIL_BUCKET_OWNER"],
+            json!({"Ref": "TrailBucketOwner"})
+        );
+    }
+    let plan_objects = policy_statements(&t, "CloudTrailPlanFunction")
+        .into_iter()
+        .any(|s| s["Resource"] == objects);
+    assert!(!plan_objects, "the plan lists, it never reads a log object");
+    let sm = policy_statements(&t, "CloudTrailStateMachine");
+    assert!(
+        sm.iter()
+            .all(|s| !s.to_string().contains("TrailBucketName")),
+        "the map never touches the trail bucket"
+    );
+    let reads_items = sm.iter().any(|s| {
+        allows(s, "s3:GetObject")
+            && s["Resource"] == json!({"Fn::Sub": "${OutputBucket.Arn}/runs/*"})
+    });
+    assert!(reads_items, "the ItemReader reads the item file");
+    assert_eq!(
+        t["Parameters"]["TrailBucketOwner"]["AllowedPattern"],
+        "^([0-9]{12})?$"
+    );
+    for (output, role) in [
+        ("CloudTrailPlanRoleArn", "CloudTrailPlanFunctionRole"),
+        ("CloudTrailBatchRoleArn", "CloudTrailBatchFunctionRole"),
+    ] {
+        assert_eq!(
+            t["Outputs"][output]["Value"],
+            json!({"Fn::GetAtt": [role, "Arn"]})
+        );
     }
 }
 

@@ -67,6 +67,10 @@ fn substituted() -> String {
             format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}")
         } else if p == "TrailArn" {
             "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
+        } else if p == "Partition" {
+            "aws".to_owned()
+        } else if p == "ScanConcurrency" {
+            "100".to_owned()
         } else {
             "keycard-output-123456789012".to_owned()
         };
@@ -75,14 +79,19 @@ fn substituted() -> String {
     text
 }
 
+/// The definition as CloudFormation hands it to Step Functions: validated after substitution,
+/// since `arn:${Partition}:states:::…` is not an ARN until then.
 #[test]
 fn asl_validator_accepts_the_definition() {
     let Some(validator) = tool("asl-validator") else {
         return;
     };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cloudtrail-mode.json");
+    std::fs::write(&path, substituted()).unwrap();
     let out = Command::new(validator)
         .arg("--json-path")
-        .arg(root().join("statemachine/cloudtrail-mode.asl.json"))
+        .arg(&path)
         .output()
         .unwrap();
     assert!(
@@ -181,13 +190,32 @@ fn plan_output() -> PlanOutput {
             start_time: "2026-10-01T06:00:00Z".parse().unwrap(),
         },
     };
-    // The plan without its S3 write: the same resolution the handler does.
-    let store = keycard_aws::memory::MemoryStore::with_buckets(&["out"]);
+    // The handler itself, over the in-memory S3 with one log object of the window.
+    use keycard_aws::ObjectStore;
+    let store = keycard_aws::memory::MemoryStore::with_buckets(&[
+        "out",
+        "aws-cloudtrail-logs-123456789012-3f2a1b0c",
+    ]);
+    let grant = keycard_chain::cloudtrail::TrailGrant {
+        bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
+        owner: None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(keycard_chain::cloudtrail::plan(&store, "out", input))
-        .unwrap()
+    rt.block_on(async {
+        store
+            .put_object(
+                "aws-cloudtrail-logs-123456789012-3f2a1b0c",
+                "AWSLogs/o-a1b2c3d4e5/123456789012/CloudTrail/us-east-1/2026/09/30/123456789012_CloudTrail_us-east-1_20260930T0105Z_AbCdEf0123456789.json.gz",
+                Vec::new(),
+                "application/gzip",
+            )
+            .await
+            .unwrap();
+        keycard_chain::cloudtrail::plan(&store, "out", &grant, input).await
+    })
+    .unwrap()
 }
 
 /// Resolves a simple `$.a.b` path.
@@ -201,13 +229,19 @@ fn paths_read_from_the_plan_exist_and_batch_input_parses() {
     let plan = serde_json::to_value(plan_output()).unwrap();
     let asl = asl();
     let scan = &asl["States"]["ScanTrail"];
+    // The map reads the item file from the output bucket (a substitution, not a path) at the
+    // key the plan wrote, as JSON Lines.
+    assert_eq!(
+        scan["ItemReader"]["Parameters"]["Bucket"],
+        "${OutputBucket}"
+    );
+    assert_eq!(scan["ItemReader"]["ReaderConfig"]["InputType"], "JSONL");
+    assert_eq!(
+        scan["ItemReader"]["Resource"],
+        "arn:${Partition}:states:::s3:getObject"
+    );
     let mut paths = vec![
-        scan["ItemReader"]["Parameters"]["Bucket.$"]
-            .as_str()
-            .unwrap(),
-        scan["ItemReader"]["Parameters"]["Prefix.$"]
-            .as_str()
-            .unwrap(),
+        scan["ItemReader"]["Parameters"]["Key.$"].as_str().unwrap(),
         scan["ItemBatcher"]["MaxItemsPerBatchPath"]
             .as_str()
             .unwrap(),
@@ -297,7 +331,7 @@ fn substitutions_in_template(template: &str) -> Option<BTreeSet<String>> {
     })?;
     let mut keys = BTreeSet::new();
     for l in &lines[subs + 1..end] {
-        if l.trim().is_empty() {
+        if l.trim().is_empty() || l.trim().starts_with('#') {
             continue;
         }
         if indent(l) <= props_indent {
@@ -455,6 +489,20 @@ fn trail_to_read(asl: &Value, state: &Value) -> Value {
     }
 }
 
+/// Issue 15: every service integration ARN takes the stack's partition (`${Partition}`,
+/// substituted with `AWS::Partition`), so the definition deploys in aws-cn and aws-us-gov.
+#[test]
+fn service_integrations_name_no_partition() {
+    let text = asl_text();
+    assert!(!text.contains("arn:aws:"), "a literal arn:aws: in the definition");
+    assert!(text.contains("\"arn:${Partition}:states:::s3:getObject\""));
+    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert!(
+        template.contains("        Partition: !Ref AWS::Partition"),
+        "DefinitionSubstitutions: Partition"
+    );
+}
+
 /// The same three AWS SDK tasks as Access Analyzer mode read the trail's configuration, and
 /// none of them can fail the run; the role may call them on the stack's trail only.
 #[test]
@@ -465,7 +513,7 @@ fn trail_configuration_tasks_never_fail_the_run() {
         let s = &asl["States"][next];
         assert_eq!(
             s["Resource"],
-            format!("arn:aws:states:::aws-sdk:cloudtrail:{api}")
+            format!("arn:${{Partition}}:states:::aws-sdk:cloudtrail:{api}")
         );
         assert!(s.get("Retry").is_none(), "{next}");
         assert_eq!(

@@ -4,11 +4,12 @@
 //! with an S3 ItemReader and ItemBatcher), and the merged usage must equal a single-process
 //! `scan_dir` of the same files.
 //!
-//! The map itself is emulated exactly where it touches keycard: ListObjectsV2 of the plan's
-//! prefix (what the `s3:listObjectsV2` ItemReader lists), cut into batches of the plan's size
-//! (ItemBatcher's `MaxItemsPerBatch`), each child fed `{"Items", "BatchInput"}`, and the
-//! ResultWriter's `manifest.json` + `SUCCEEDED_0.json` written in Step Functions' format for
-//! the reduce step to read.
+//! The map itself is emulated exactly where it touches keycard: the plan's item file (JSON
+//! Lines in the output bucket, what the `s3:getObject` JSONL ItemReader reads), cut into
+//! batches of the plan's size (ItemBatcher's `MaxItemsPerBatch`), each child fed
+//! `{"Items", "BatchInput"}`, and the ResultWriter's `manifest.json` + `SUCCEEDED_0.json`
+//! written in Step Functions' format for the reduce step to read. The organization trail's
+//! bucket belongs to another moto account (the log-archive account), as in AWS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,7 +21,8 @@ use chrono::{DateTime, Utc};
 use keycard_aws::{ObjectStore, S3Store};
 use keycard_chain::cloudtrail::{
     self, BatchEvent, BatchItem, BatchOutput, Batching, KeyClass, PlanInput, PlanOutput,
-    ReduceInput, ReduceOutput, ResultWriterDetails, Selection, TrailLocation, TrailRequest,
+    ReduceInput, ReduceOutput, ResultWriterDetails, Selection, TrailGrant, TrailLocation,
+    TrailRequest,
 };
 use keycard_chain::contract::ExecutionRef;
 use keycard_core::cloudtrail::{ScanOptions, scan_dir};
@@ -44,14 +46,53 @@ fn endpoint() -> Option<String> {
 }
 
 fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
+    aws_sdk_s3::Client::from_conf(s3_config(endpoint).build())
+}
+
+fn s3_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The organization's log-archive account, which owns the trail bucket of an organization
+/// trail.
+const LOG_ARCHIVE: &str = "210987654321";
+
+/// moto serves each request as the account its `x-moto-account-id` header names (moto's
+/// multi-account support; without it, the default account 123456789012, keycard's).
+#[derive(Debug)]
+struct MotoAccount(&'static str);
+
+impl aws_sdk_s3::config::Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0);
+        Ok(())
+    }
+}
+
+/// A client of another account (the log-archive account's own tooling).
+fn s3_client_as(endpoint: &str, account: &'static str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        s3_config(endpoint)
+            .interceptor(MotoAccount(account))
+            .build(),
+    )
 }
 
 /// Bucket names unique per test and process: tests share one moto server.
@@ -179,27 +220,38 @@ fn execution(name: &str, start: &str) -> ExecutionRef {
     }
 }
 
-/// Replays the Distributed Map: the ItemReader's listing, ItemBatcher's cut, one child per
-/// batch; returns the children's outputs in batch order.
-async fn run_map(store: &S3Store, out_bucket: &str, plan: &PlanOutput) -> Vec<BatchOutput> {
-    let listed = store
-        .list_objects(&plan.list_bucket, &plan.list_prefix)
+/// The item file the plan wrote, as the JSONL ItemReader reads it: one item per line.
+async fn items_of(store: &S3Store, out_bucket: &str, plan: &PlanOutput) -> Vec<Value> {
+    let file = store
+        .get_object(out_bucket, &plan.listing.items_key)
         .await
-        .unwrap();
-    assert!(!listed.is_empty(), "nothing under {}", plan.list_prefix);
+        .unwrap()
+        .expect("the item file");
+    file.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// The item file's objects, as the children see them.
+async fn listed_items(store: &S3Store, out_bucket: &str, plan: &PlanOutput) -> Vec<BatchItem> {
+    items_of(store, out_bucket, plan)
+        .await
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect()
+}
+
+/// Replays the Distributed Map: the ItemReader's read of the item file, ItemBatcher's cut,
+/// one child per batch; returns the children's outputs in batch order.
+async fn run_map(store: &S3Store, out_bucket: &str, plan: &PlanOutput) -> Vec<BatchOutput> {
+    let listed = items_of(store, out_bucket, plan).await;
+    assert!(!listed.is_empty(), "an empty item file");
     let per_batch = plan.batching.max_objects_per_batch as usize;
     let mut outputs = Vec::new();
     for chunk in listed.chunks(per_batch) {
-        // The ItemReader's item shape, including the fields keycard ignores.
-        let items: Vec<Value> = chunk
-            .iter()
-            .map(|o| {
-                json!({"Etag": "\"9b2cf535f27731c974343645a3985328\"", "Key": o.key,
-                       "LastModified": 1_740_787_200, "Size": o.size, "StorageClass": "STANDARD"})
-            })
-            .collect();
         let event: BatchEvent = serde_json::from_value(json!({
-            "Items": items,
+            "Items": chunk,
             "BatchInput": serde_json::to_value(&plan.settings).unwrap(),
         }))
         .unwrap();
@@ -284,23 +336,41 @@ struct Setup {
     out_bucket: String,
     dir: tempfile::TempDir,
     uploaded: usize,
+    /// The stack's TrailBucketName (and TrailBucketOwner, for a log-archive bucket).
+    grant: TrailGrant,
 }
 
-async fn setup(endpoint: &str, tag: &str, scenarios: &[Value]) -> (Setup, String) {
+/// keycard's output bucket in its own account, and the trail bucket in `trail_owner`'s
+/// (keycard's own account when `None`), holding the generated logs.
+async fn setup(
+    endpoint: &str,
+    tag: &str,
+    scenarios: &[Value],
+    trail_owner: Option<&'static str>,
+) -> (Setup, String) {
     let client = s3_client(endpoint);
+    let owner_client = match trail_owner {
+        Some(account) => s3_client_as(endpoint, account),
+        None => client.clone(),
+    };
     let trail_bucket = bucket(&format!("{tag}-trail"));
     let out_bucket = bucket(&format!("{tag}-out"));
-    create_bucket(&client, &trail_bucket).await;
+    create_bucket(&owner_client, &trail_bucket).await;
     create_bucket(&client, &out_bucket).await;
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), scenarios);
-    let uploaded = upload(&client, &trail_bucket, dir.path()).await;
+    let uploaded = upload(&owner_client, &trail_bucket, dir.path()).await;
+    let grant = TrailGrant {
+        bucket: trail_bucket.clone(),
+        owner: trail_owner.map(str::to_owned),
+    };
     (
         Setup {
-            store: S3Store::new(client),
+            store: grant.store(S3Store::new(client)),
             out_bucket,
             dir,
             uploaded,
+            grant,
         },
         trail_bucket,
     )
@@ -330,6 +400,7 @@ async fn merged_usage_equals_a_single_process_scan() {
         &endpoint,
         "single",
         &[scenario(account, None, 11, json!({}))],
+        None,
     )
     .await;
     let trail = TrailLocation {
@@ -344,6 +415,7 @@ async fn merged_usage_equals_a_single_process_scan() {
     let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
+        &s.grant,
         PlanInput {
             request: request(trail.clone(), 4, 13),
             execution: execution("ct-single-1", "2025-03-07T06:00:00Z"),
@@ -351,7 +423,7 @@ async fn merged_usage_equals_a_single_process_scan() {
     )
     .await
     .unwrap();
-    assert_eq!(plan.list_prefix, format!("AWSLogs/{account}/CloudTrail/"));
+    assert_eq!((plan.listing.accounts, plan.listing.regions), (1, 2));
     assert_eq!(plan.settings.window_start, at("2025-03-03T06:00:00Z"));
     assert!(
         s.store
@@ -367,18 +439,8 @@ async fn merged_usage_equals_a_single_process_scan() {
     assert!(outputs.iter().all(|o| !o.reused && o.counts.failures == 0));
 
     // A retried batch: same key, same counts, no second scan.
-    let listed = s
-        .store
-        .list_objects(&plan.list_bucket, &plan.list_prefix)
-        .await
-        .unwrap();
-    let mut first: Vec<BatchItem> = listed[..13]
-        .iter()
-        .map(|o| BatchItem {
-            key: o.key.clone(),
-            size: o.size,
-        })
-        .collect();
+    let listed = listed_items(&s.store, &s.out_bucket, &plan).await;
+    let mut first: Vec<BatchItem> = listed[..13].to_vec();
     first.reverse();
     let again = cloudtrail::scan_batch(
         &s.store,
@@ -442,30 +504,33 @@ async fn merged_usage_equals_a_single_process_scan() {
         deploy.actions.keys()
     );
 
-    // Counts: every listed object is either scanned or skipped; bytes are the scanned sizes.
+    // Counts: the item file holds exactly the objects of the window (days outside it are
+    // listed by the plan and left out), each scanned once; bytes are the scanned sizes.
     let selection = Selection::new(&trail, plan.settings.window_start, plan.settings.window_end);
-    let scanned: Vec<_> = listed
+    let everything = s.store.list_objects(&trail_bucket, "").await.unwrap();
+    let scanned: Vec<_> = everything
         .iter()
         .filter(|o| selection.classify(&o.key) == KeyClass::Scan)
         .collect();
+    let item_keys: Vec<&str> = listed.iter().map(|i| i.key.as_str()).collect();
+    let scanned_keys: Vec<&str> = scanned.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(item_keys, scanned_keys);
     assert_eq!(reduced.counts.objects, scanned.len() as u64);
-    assert_eq!(
-        reduced.counts.objects + reduced.counts.skipped,
-        listed.len() as u64
-    );
+    assert_eq!(reduced.counts.skipped, 0);
     assert!(
         listed.len() < s.uploaded,
-        "digests live beside CloudTrail/, outside the listed prefix"
+        "digests and days outside the window are not in the item file"
+    );
+    assert!(
+        plan.listing.skipped > 0,
+        "days outside the window are listed, not read"
     );
     assert_eq!(
         reduced.counts.bytes,
         scanned.iter().map(|o| o.size).sum::<u64>()
     );
+    assert_eq!(plan.listing.bytes, reduced.counts.bytes);
     assert!(reduced.counts.events > 0);
-    assert!(
-        reduced.counts.skipped > 0,
-        "days outside the window are listed, not read"
-    );
     assert_eq!(reduced.counts.failures, 0);
     assert_eq!(reduced.batches.succeeded, outputs.len() as u64);
     assert_eq!(reduced.batches.failed, 1);
@@ -490,9 +555,10 @@ async fn merged_usage_equals_a_single_process_scan() {
     assert_eq!(ranged, mapped);
 }
 
-/// Given an organization trail of two accounts, when the map lists the whole organization
-/// prefix, then the merged usage still equals the single-process scan and both accounts'
-/// principals are in it.
+/// Given an organization trail of two accounts delivered to a bucket of the log-archive
+/// account (another moto account than keycard's), when the plan lists the organization
+/// prefix into the item file and the children read the objects across accounts, then the
+/// merged usage still equals the single-process scan and both accounts' principals are in it.
 #[tokio::test]
 async fn organization_trail_of_two_accounts() {
     let Some(endpoint) = endpoint() else { return };
@@ -502,10 +568,18 @@ async fn organization_trail_of_two_accounts() {
         "org",
         &[
             scenario("123456789012", Some(org), 21, json!({})),
-            scenario("210987654321", Some(org), 22, json!({})),
+            scenario("345678901234", Some(org), 22, json!({})),
         ],
+        Some(LOG_ARCHIVE),
     )
     .await;
+    // The trail bucket is the log-archive account's: keycard's account does not own it.
+    let own = s3_client(&endpoint).list_buckets().send().await.unwrap();
+    assert!(
+        !own.buckets()
+            .iter()
+            .any(|b| b.name() == Some(trail_bucket.as_str()))
+    );
     let trail = TrailLocation {
         bucket: trail_bucket,
         prefix: None,
@@ -517,6 +591,7 @@ async fn organization_trail_of_two_accounts() {
     let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
+        &s.grant,
         PlanInput {
             request: request(trail, 3, 40),
             execution: execution("ct-org-1", "2025-03-06T00:00:00Z"),
@@ -524,7 +599,8 @@ async fn organization_trail_of_two_accounts() {
     )
     .await
     .unwrap();
-    assert_eq!(plan.list_prefix, format!("AWSLogs/{org}/"));
+    // Accounts and regions found from the bucket's folders.
+    assert_eq!((plan.listing.accounts, plan.listing.regions), (2, 4));
     let outputs = run_map(&s.store, &s.out_bucket, &plan).await;
     let rw = write_results(&s.store, &s.out_bucket, &plan, &outputs, &[]).await;
     let reduced = cloudtrail::reduce(
@@ -577,6 +653,7 @@ async fn broken_and_vanished_objects_are_failures() {
             31,
             json!({"truncated": 2, "invalid_json": 1, "duplicates": 2}),
         )],
+        None,
     )
     .await;
     let trail = TrailLocation {
@@ -591,6 +668,7 @@ async fn broken_and_vanished_objects_are_failures() {
     let plan = cloudtrail::plan(
         &s.store,
         &s.out_bucket,
+        &s.grant,
         PlanInput {
             request: request(trail, 8, 25),
             execution: execution("ct-broken-1", "2025-03-09T00:00:00Z"),
@@ -677,10 +755,25 @@ async fn plan_rejects_bad_requests() {
     let Some(endpoint) = endpoint() else { return };
     let client = s3_client(&endpoint);
     let out = bucket("plan-out");
+    let trail_bucket = bucket("plan-trail");
     create_bucket(&client, &out).await;
+    create_bucket(&client, &trail_bucket).await;
+    // One log object of the window under the trail's prefix (a year ago).
+    client
+        .put_object()
+        .bucket(&trail_bucket)
+        .key("trails/AWSLogs/123456789012/CloudTrail/us-east-1/2026/01/15/123456789012_CloudTrail_us-east-1_20260115T0105Z_AbCdEf0123456789.json.gz")
+        .body(Vec::new().into())
+        .send()
+        .await
+        .unwrap();
     let store = S3Store::new(client);
+    let grant = TrailGrant {
+        bucket: trail_bucket.clone(),
+        owner: None,
+    };
     let trail = TrailLocation {
-        bucket: "aws-cloudtrail-logs-123456789012-3f2a1b0c".into(),
+        bucket: trail_bucket.clone(),
         prefix: Some("trails".into()),
         organization_id: None,
         accounts: vec!["123456789012".into()],
@@ -690,6 +783,7 @@ async fn plan_rejects_bad_requests() {
     let ok = cloudtrail::plan(
         &store,
         &out,
+        &grant,
         PlanInput {
             request: request(trail.clone(), 400, 500),
             execution: execution("ct-plan-1", "2026-11-29T06:00:00Z"),
@@ -697,11 +791,10 @@ async fn plan_rejects_bad_requests() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        ok.list_prefix,
-        "trails/AWSLogs/123456789012/CloudTrail/us-east-1/"
-    );
+    assert_eq!(ok.listing.objects, 1);
     assert_eq!((ok.run.window_end - ok.run.window_start).num_days(), 400);
+    let mut elsewhere = trail.clone();
+    elsewhere.bucket = "aws-cloudtrail-logs-123456789012-3f2a1b0c".into();
     for (req, exec) in [
         (request(trail.clone(), 0, 500), "ct-plan-2"),
         (request(trail.clone(), 4000, 500), "ct-plan-3"),
@@ -714,10 +807,15 @@ async fn plan_rejects_bad_requests() {
             "ct-plan-5",
         ),
         (request(trail.clone(), 30, 500), "bad name/../x"),
+        // Not the bucket the stack was granted.
+        (request(elsewhere, 30, 500), "ct-plan-6"),
+        // The granted bucket, but nothing of the window under the prefix.
+        (request(trail.clone(), 3, 500), "ct-plan-7"),
     ] {
         let e = cloudtrail::plan(
             &store,
             &out,
+            &grant,
             PlanInput {
                 request: req,
                 execution: execution(exec, "2026-11-29T06:00:00Z"),

@@ -4,8 +4,11 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, clients) = keycard_chain::lambda::init().await?;
+    // The trail bucket the stack was granted, and its owner stated on every request to it.
+    let grant = keycard_chain::cloudtrail::TrailGrant::from_env()?;
+    let s3 = grant.store(clients.s3.clone());
     keycard_chain::lambda::serve(|input| {
-        keycard_chain::cloudtrail::plan(&clients.s3, &config.bucket, input)
+        keycard_chain::cloudtrail::plan(&s3, &config.bucket, &grant, input)
     })
     .await
 }

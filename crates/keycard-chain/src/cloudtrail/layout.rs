@@ -179,7 +179,7 @@ impl TrailLocation {
 }
 
 /// First and last folder day that can hold events of `[start, end)`.
-fn day_range(start: DateTime<Utc>, end: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+pub(crate) fn day_range(start: DateTime<Utc>, end: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let first = (start - Duration::seconds(EARLY_SLACK_SECONDS)).date_naive();
     let last = (end + DELIVERY_SLACK).date_naive();
     (first, last)
@@ -245,6 +245,11 @@ impl Selection {
             return KeyClass::Digest;
         }
         if !(file.ends_with(".json.gz") || file.ends_with(".json")) {
+            return KeyClass::NotALog;
+        }
+        // An account folder is a 12-digit account id; anything else under the root is not
+        // CloudTrail's (a stray folder must not be scanned as some account's logs).
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
             return KeyClass::NotALog;
         }
         if (!self.accounts.is_empty() && !self.accounts.contains(*account))
@@ -402,6 +407,10 @@ mod tests {
             ),
             (
                 "AWSLogs/o-a1b2c3d4e5/123456789012/CloudTrail/us-east-1/2025/03/02/x.json.gz",
+                KeyClass::NotALog,
+            ),
+            (
+                "AWSLogs/backup/CloudTrail/us-east-1/2025/03/02/x.json.gz",
                 KeyClass::NotALog,
             ),
         ];

@@ -6,8 +6,11 @@
 //! into batches that Step Functions' Distributed Map runs in parallel
 //! (`statemachine/cloudtrail-mode.asl.json`):
 //!
-//! 1. [`plan::plan`] fixes the window and the trail location and tells the map which prefix to list;
-//! 2. the map lists the prefix itself (ItemReader `s3:listObjectsV2`) and hands each child an
+//! 1. [`plan::plan`] refuses a bucket the stack was not granted ([`grant`]), fixes the window
+//!    and the trail location, and lists the window's log objects into the map's item file in
+//!    the output bucket ([`items`]: a Distributed Map can only list buckets of its own account
+//!    and region, and an organization trail's bucket is in the log-archive account);
+//! 2. the map reads the item file (ItemReader `s3:getObject`, JSON Lines) and hands each child an
 //!    ItemBatcher batch of objects; [`batch::scan_batch`] keeps the log objects of the window (by key:
 //!    digests, other accounts/regions and days outside the window are never downloaded),
 //!    streams each through [`keycard_core::cloudtrail::Scanner`], and writes a *partial usage*
@@ -26,6 +29,8 @@
 //! years of history outside the window are never listed.
 
 pub mod batch;
+pub mod grant;
+pub mod items;
 pub mod layout;
 pub mod plan;
 pub mod reduce;
@@ -35,6 +40,8 @@ pub use batch::{
     BatchEvent, BatchItem, BatchOutput, Fetched, Partial, ScanCounts, partial_key, scan_batch,
     scan_objects,
 };
+pub use grant::TrailGrant;
+pub use items::{Listing, write_items};
 pub use layout::{KeyClass, Selection, TrailLocation, list_window};
 pub use plan::{
     Batching, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_INPUT_BYTES_PER_BATCH,
@@ -50,6 +57,10 @@ pub mod keys {
 
     pub fn plan(execution: &str) -> String {
         format!("{RUNS}{execution}/cloudtrail/plan.json")
+    }
+    /// The Distributed Map's item file: the window's log objects, one JSON line each.
+    pub fn items(execution: &str) -> String {
+        format!("{RUNS}{execution}/cloudtrail/items.jsonl")
     }
     pub fn partial(execution: &str, digest: &str) -> String {
         format!("{RUNS}{execution}/cloudtrail/partials/{digest}.json")
@@ -68,6 +79,9 @@ pub mod keys {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod org_tests;
 
 /// Fixtures shared by the unit tests of the CloudTrail steps.
 #[cfg(test)]

@@ -5,6 +5,8 @@ use keycard_aws::s3::ObjectStore;
 use keycard_core::cloudtrail::ScanOptions;
 use serde::{Deserialize, Serialize};
 
+use super::grant::TrailGrant;
+use super::items::{Listing, write_items};
 use super::keys;
 use super::layout::TrailLocation;
 use crate::contract::{ExecutionRef, Run, StackItem, StepError, to_json_bytes};
@@ -123,21 +125,29 @@ pub struct PlanOutput {
     /// The same run record as Access Analyzer mode, so the diff and write steps are shared.
     pub run: Run,
     pub stacks: Vec<StackItem>,
-    pub list_bucket: String,
-    pub list_prefix: String,
+    /// The trail's log objects of the window, listed into the item file the map reads
+    /// (`listing.itemsKey`, in the output bucket).
+    pub listing: Listing,
     pub map_results_prefix: String,
     pub batching: Batching,
     pub settings: ScanSettings,
 }
 
-/// Resolves the request into the plan, and stores it at [`keys::plan`].
-pub async fn plan<S: ObjectStore>(
+/// Resolves the request into the plan: checks it at the door (the trail bucket must be the
+/// one the stack was granted), lists the window's log objects into the map's item file
+/// ([`super::items`]) and stores the plan at [`keys::plan`].
+pub async fn plan<S>(
     store: &S,
     output_bucket: &str,
+    grant: &TrailGrant,
     input: PlanInput,
-) -> Result<PlanOutput, StepError> {
+) -> Result<PlanOutput, StepError>
+where
+    S: ObjectStore + Clone + 'static,
+{
     let PlanInput { request, execution } = input;
     request.trail.validate()?;
+    grant.check(&request.trail)?;
     if request.stacks.is_empty() {
         return Err(StepError::InvalidInput("stacks is empty".into()));
     }
@@ -171,6 +181,17 @@ pub async fn plan<S: ObjectStore>(
     run.wait_seconds = 0;
     run.max_polls = 0;
     run.manifest_key = keys::plan(&execution.name);
+    // Boxed: the listing's future is deep (spawned listings inside a streamed upload), and
+    // the Lambda's async main would otherwise exceed the compiler's layout depth.
+    let listing = Box::pin(write_items(
+        store,
+        output_bucket,
+        &keys::items(&execution.name),
+        &request.trail,
+        run.window_start,
+        run.window_end,
+    ))
+    .await?;
     let settings = ScanSettings {
         execution_name: execution.name.clone(),
         window_start: run.window_start,
@@ -187,8 +208,7 @@ pub async fn plan<S: ObjectStore>(
                 drift_detection_id: None,
             })
             .collect(),
-        list_bucket: request.trail.bucket.clone(),
-        list_prefix: request.trail.list_prefix(),
+        listing,
         map_results_prefix: keys::map_results(&execution.name),
         batching,
         settings,

@@ -98,28 +98,55 @@ pub(crate) fn plan_input(per_batch: u32) -> PlanInput {
     }
 }
 
-/// The ItemReader's listing cut into ItemBatcher batches, one child each.
+/// The grant of a stack deployed with `TrailBucketName` = the fixture's trail bucket.
+pub(crate) fn grant() -> TrailGrant {
+    TrailGrant {
+        bucket: TRAIL_BUCKET.into(),
+        owner: None,
+    }
+}
+
+/// The items the map's ItemReader reads from the plan's item file (JSON Lines, one item a
+/// line), in order.
+pub(crate) fn items_of(store: &MemoryStore, plan: &PlanOutput) -> Vec<BatchItem> {
+    let file = store
+        .get(OUT, &plan.listing.items_key)
+        .expect("the item file");
+    file.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// The item file cut into ItemBatcher batches, one child each, run with `store` (the
+/// batch function's client).
 pub(crate) async fn run_map(store: &MemoryStore, plan: &PlanOutput) -> Vec<BatchOutput> {
-    let listed = store
-        .list_objects(&plan.list_bucket, &plan.list_prefix)
-        .await
-        .unwrap();
+    let items = items_of(store, plan);
     let mut outputs = Vec::new();
-    for chunk in listed.chunks(plan.batching.max_objects_per_batch as usize) {
-        let items: Vec<BatchItem> = chunk
-            .iter()
-            .map(|o| BatchItem {
-                key: o.key.clone(),
-                size: o.size,
-            })
-            .collect();
+    for chunk in items.chunks(plan.batching.max_objects_per_batch as usize) {
         let event = BatchEvent {
-            items,
+            items: chunk.to_vec(),
             settings: plan.settings.clone(),
         };
         outputs.push(scan_batch(store, OUT, event).await.unwrap());
     }
     outputs
+}
+
+/// A plan over the smallest trail: one log object of the window (for the reduce tests, which
+/// need a plan and no scan).
+pub(crate) async fn plan_over_one_object(store: &MemoryStore) -> PlanOutput {
+    store.create_bucket(TRAIL_BUCKET);
+    store
+        .put_object(
+            TRAIL_BUCKET,
+            "AWSLogs/123456789012/CloudTrail/us-east-1/2025/03/03/123456789012_CloudTrail_us-east-1_20250303T0105Z_AbCdEf0123456789.json.gz",
+            Vec::new(),
+            "application/gzip",
+        )
+        .await
+        .unwrap();
+    plan(store, OUT, &grant(), plan_input(5)).await.unwrap()
 }
 
 /// One child execution record as the ResultWriter writes it (Transformation NONE): the
@@ -144,14 +171,33 @@ async fn plan_batch_and_reduce_equal_a_single_process_scan() {
     // Pages of 7 keys: the map's listing crosses many ListObjectsV2 pages.
     let store = trail_store(dir.path(), 7).await;
 
-    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
-    assert_eq!(
-        plan.list_prefix,
-        "AWSLogs/123456789012/CloudTrail/us-east-1/"
-    );
+    let plan = plan(&store, OUT, &grant(), plan_input(5)).await.unwrap();
     assert!(
         store.get(OUT, "runs/ct-1/cloudtrail/plan.json").is_some(),
         "the plan is stored"
+    );
+    // The item file holds exactly the objects of the window the children must read, in key
+    // order: what Selection keeps of the region's folder.
+    let listed = items_of(&store, &plan);
+    let selection = Selection::new(
+        &plan.settings.trail,
+        plan.settings.window_start,
+        plan.settings.window_end,
+    );
+    let expected: Vec<String> = store
+        .list_objects(TRAIL_BUCKET, "AWSLogs/123456789012/CloudTrail/us-east-1/")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| selection.classify(&o.key) == KeyClass::Scan)
+        .map(|o| o.key)
+        .collect();
+    let keys: Vec<&str> = listed.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, expected);
+    assert_eq!(plan.listing.objects, listed.len() as u64);
+    assert!(
+        plan.listing.skipped > 0,
+        "days outside the window are left out"
     );
 
     let outputs = run_map(&store, &plan).await;
@@ -159,18 +205,7 @@ async fn plan_batch_and_reduce_equal_a_single_process_scan() {
     assert!(outputs.iter().all(|o| !o.reused));
 
     // A retried child finds its partial and reads no trail object again.
-    let listed = store
-        .list_objects(&plan.list_bucket, &plan.list_prefix)
-        .await
-        .unwrap();
-    let first: Vec<BatchItem> = listed[..5]
-        .iter()
-        .rev()
-        .map(|o| BatchItem {
-            key: o.key.clone(),
-            size: o.size,
-        })
-        .collect();
+    let first: Vec<BatchItem> = listed[..5].iter().rev().cloned().collect();
     let read_before: u64 = listed
         .iter()
         .map(|o| store.bytes_read(TRAIL_BUCKET, &o.key))
@@ -284,13 +319,13 @@ async fn plan_refuses_what_cannot_be_a_run() {
     let mut input = plan_input(5);
     input.request.stacks.clear();
     assert_eq!(
-        plan(&store, OUT, input).await.unwrap_err().name(),
+        plan(&store, OUT, &grant(), input).await.unwrap_err().name(),
         INVALID_INPUT
     );
     let mut input = plan_input(0);
     input.request.window_days = Some(3651);
     assert_eq!(
-        plan(&store, OUT, input).await.unwrap_err().name(),
+        plan(&store, OUT, &grant(), input).await.unwrap_err().name(),
         INVALID_INPUT
     );
     assert!(store.keys().is_empty());
@@ -304,7 +339,7 @@ async fn reduce_streams_thirty_thousand_children() {
     use super::results::READ_CHUNK;
     const CHILDREN: usize = 30_000;
     let store = MemoryStore::with_buckets(&[OUT]);
-    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
+    let plan = plan_over_one_object(&store).await;
     let exec = &plan.settings.execution_name;
     // One small partial per child, as the children write them.
     let partial = serde_json::to_vec(&Partial {
@@ -393,7 +428,7 @@ async fn reduce_streams_thirty_thousand_children() {
 #[tokio::test]
 async fn reduce_reads_only_this_runs_result_files() {
     let store = MemoryStore::with_buckets(&[OUT]);
-    let plan = plan(&store, OUT, plan_input(5)).await.unwrap();
+    let plan = plan_over_one_object(&store).await;
     for (bucket, key) in [
         (OUT, "ledger/orders.json".to_owned()),
         (
