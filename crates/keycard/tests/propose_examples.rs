@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
+mod severity;
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -425,40 +427,6 @@ fn readme_quickstart_runs_exactly_as_written() {
     assert!(repo_root().join("out/orders-app/report.html").is_file());
 }
 
-/// The worst `keycard check` severity per principal of a template. Findings name the resource
-/// holding the statement; a proposal's new policy resources (`<Role>KeycardPolicyN`) speak for
-/// their role.
-fn worst_severity_per_principal(template: &Path) -> std::collections::BTreeMap<String, u8> {
-    let output = Command::cargo_bin("keycard")
-        .unwrap()
-        .args(["check", "--format", "json"])
-        .arg(template)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut worst = std::collections::BTreeMap::new();
-    for file in report["files"].as_array().unwrap() {
-        for finding in file["findings"].as_array().unwrap() {
-            let resource = finding["resource"].as_str().unwrap_or("(template)");
-            let principal = match resource.find("KeycardPolicy") {
-                Some(at) => &resource[..at],
-                None => resource,
-            };
-            let rank = match finding["severity"].as_str().unwrap() {
-                "critical" => 4,
-                "high" => 3,
-                "medium" => 2,
-                "low" => 1,
-                _ => 0,
-            };
-            let entry = worst.entry(principal.to_string()).or_insert(0);
-            *entry = rank.max(*entry);
-        }
-    }
-    worst
-}
-
 /// A proposal never makes `keycard check` more severe for any principal than the template it
 /// replaces (issue 13: what is kept as unobservable must not turn into new findings).
 #[test]
@@ -468,17 +436,10 @@ fn check_is_never_more_severe_on_a_proposal() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join(case.name);
         run_case(case, &out);
-        let before = worst_severity_per_principal(
+        severity::assert_never_more_severe(
+            case.name,
             &root.join(format!("examples/{}/{}", case.name, case.template)),
+            &out.join(case.template),
         );
-        let after = worst_severity_per_principal(&out.join(case.template));
-        for (principal, severity) in &after {
-            let was = before.get(principal).copied().unwrap_or(0);
-            assert!(
-                *severity <= was,
-                "{}: {principal} is more severe after the proposal ({severity} > {was}); before {before:?}, after {after:?}",
-                case.name
-            );
-        }
     }
 }
