@@ -1,12 +1,15 @@
 //! Scan tests over the hand-curated fixture tree (tests/fixtures/cloudtrail/tree, written by
 //! make-fixtures.py there) and over generated corpora.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::mapping::{EventRef, Exceptions, Mapping};
 use super::*;
+use crate::catalog::Catalog;
+use crate::usage::{EvidenceSource, PrincipalUsage, Window};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/cloudtrail")
