@@ -53,6 +53,26 @@ fn escape_except(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// HTML escaping for text and attribute values (double- or single-quoted), of text made
+/// [`printable`] first: a control character or bidi override from an input is shown as
+/// `\u{…}`, never applied. report.html and the deployed chain's run index both write through
+/// it.
+pub fn html(s: &str) -> String {
+    let s = printable(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A Markdown code span holding `s` exactly: printable, fenced with more backticks than any
 /// run inside it (CommonMark 6.1), padded with a space when it starts or ends with a backtick.
 /// `|` is escaped so a span in a table cell stays in its cell (GFM tables); use [`md_code`]

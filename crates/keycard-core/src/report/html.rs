@@ -573,22 +573,9 @@ fn anchor(id: &str) -> String {
         .collect()
 }
 
-/// HTML escaping for text and attribute values, of text made printable first (a control
-/// character or bidi override from an input is shown as `\u{…}`, never applied).
+/// HTML escaping for text and attribute values (`escape::html`).
 pub(crate) fn esc(s: &str) -> String {
-    let s = super::escape::printable(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape::html(s)
 }
 
 #[cfg(test)]
