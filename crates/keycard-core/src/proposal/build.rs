@@ -216,6 +216,15 @@ pub struct PrincipalPlan {
     /// one, so they keep every category (and the report lists them).
     #[serde(default)]
     pub unused_connectors: BTreeSet<usize>,
+    /// Connector sources (by index) whose kept categories still grant actions that are not
+    /// kept, and that could not be replaced by explicit statements: why, for the report's
+    /// `not_narrowed`.
+    #[serde(default)]
+    pub connector_broader: BTreeMap<usize, String>,
+    /// SAM policy templates written instead of explicit replacement statements
+    /// ([`super::policy_template_swap`]).
+    #[serde(default)]
+    pub policy_templates: Vec<super::policy_template_swap::TemplateUse>,
 }
 
 impl PrincipalPlan {
@@ -227,10 +236,15 @@ impl PrincipalPlan {
             .chain(self.replacement.iter())
     }
 
-    /// Actions the principal is granted by the new statements.
+    /// Actions the principal is granted by the new statements and policy templates.
     pub fn actions(&self) -> BTreeSet<String> {
         self.all_statements()
             .flat_map(|s| s.actions.iter().cloned())
+            .chain(
+                self.policy_templates
+                    .iter()
+                    .flat_map(|t| t.actions.iter().cloned()),
+            )
             .collect()
     }
 }
@@ -254,12 +268,15 @@ pub fn build(
 ) -> PrincipalPlan {
     // Referencing a resource that depends on the role (or on the resource a policy is
     // written in) would make the template circular.
-    let containers = std::iter::once(grants.logical_id.as_str()).chain(
-        grants
-            .sources
-            .iter()
-            .filter_map(|s| resource_of_pointer(&s.id)),
-    );
+    let declaring = declaring_resource(grants);
+    let containers = std::iter::once(grants.logical_id.as_str())
+        .chain(declaring.as_deref())
+        .chain(
+            grants
+                .sources
+                .iter()
+                .filter_map(|s| resource_of_pointer(&s.id)),
+        );
     let ctx = &BuildContext {
         index: ctx.index,
         supports_resources: ctx.supports_resources,
@@ -294,9 +311,9 @@ pub fn build(
                 continue;
             }
             SourceKind::Document { .. } => plan.documents.entry(src).or_default(),
-            SourceKind::AwsManaged { .. } | SourceKind::SamPolicyTemplate { .. } => {
-                &mut plan.replacement
-            }
+            SourceKind::AwsManaged { .. }
+            | SourceKind::SamPolicyTemplate { .. }
+            | SourceKind::ReplacedConnector => &mut plan.replacement,
         };
         let origin_sid = if source.is_document() {
             st.raw
@@ -320,6 +337,7 @@ pub fn build(
         if let SourceKind::Connector {
             categories,
             statement_categories,
+            kept_because,
         } = &source.kind
         {
             let origins = connector_origins.remove(&i).unwrap_or_default();
@@ -328,6 +346,25 @@ pub fn build(
             }
             let (kept, statements) =
                 connector_plan(source, categories, statement_categories, &origins);
+            let unused: BTreeSet<&String> = statements
+                .iter()
+                .flat_map(|s| s.actions.iter())
+                .filter(|a| !decision.kept.contains_key(*a))
+                .collect();
+            if !origins.is_empty() && !unused.is_empty() {
+                plan.connector_broader.insert(
+                    i,
+                    format!(
+                        "its Permissions [{}] still grant {} actions that are not kept ({}), and it is not replaced by explicit statements: {}",
+                        kept.join(", "),
+                        unused.len(),
+                        unused.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                        kept_because
+                            .as_deref()
+                            .unwrap_or("SAM grants whole Permissions categories")
+                    ),
+                );
+            }
             plan.connector_permissions.insert(i, kept);
             plan.documents.insert(i, statements);
         }
@@ -413,6 +450,8 @@ fn choose_origins(
             let rank = match s.kind {
                 SourceKind::Fixed => 0,
                 SourceKind::Document { .. } | SourceKind::Connector { .. } => 1,
+                // Replaced sources (AWS managed policies, SAM policy templates, replaced
+                // connectors) come last.
                 _ => 2,
             };
             s.statements
@@ -569,8 +608,21 @@ fn narrow(
     Some(out)
 }
 
+/// The resource that declares an implicit SAM role (`WorkerFunction` for
+/// `WorkerFunctionRole`): SAM writes the role's policies from that resource's `Policies`, so
+/// what depends on it depends on the role too.
+pub(crate) fn declaring_resource(grants: &PrincipalGrants) -> Option<String> {
+    if !matches!(
+        grants.resource_type.as_str(),
+        "AWS::Serverless::Function" | "AWS::Serverless::StateMachine"
+    ) {
+        return None;
+    }
+    grants.logical_id.strip_suffix("Role").map(str::to_string)
+}
+
 /// The logical id in a JSON pointer under `/Resources/<id>/…` (`~1` is `/`, `~0` is `~`).
-fn resource_of_pointer(pointer: &str) -> Option<&str> {
+pub(crate) fn resource_of_pointer(pointer: &str) -> Option<&str> {
     let rest = pointer.strip_prefix("/Resources/")?;
     let id = rest.split('/').next()?;
     // Logical ids are alphanumeric, so an escaped one is never a template resource.

@@ -238,8 +238,89 @@ fn a_whole_policy_under_fn_if_is_narrowed_per_branch_and_an_emptied_branch_becom
     assert!(granted_when(out, "WorkerRole", false).is_empty());
 }
 
+/// The first statement of a role's first inline policy in the proposed template, as JSON.
+fn first_statement(proposed: &str, role: &str) -> serde_json::Value {
+    let t = Template::load("p.yaml", proposed).unwrap();
+    t.node(&format!(
+        "/Resources/{role}/Properties/Policies/0/PolicyDocument/Statement/0"
+    ))
+    .map(|n| n.to_json())
+    .unwrap_or_default()
+}
+
 #[test]
-fn an_action_chosen_by_fn_if_and_a_managed_policy_under_fn_if_are_listed_as_not_narrowed() {
+fn an_action_chosen_by_fn_if_is_narrowed_per_branch_with_the_same_evidence() {
+    // Given `Action: !If [IsProd, [s3:*], [s3:GetObject, s3:PutObject]]` beside a logs grant
+    let policies = "      Policies:
+        - PolicyName: worker
+          PolicyDocument:
+            Statement:
+              - Sid: Uploads
+                Effect: Allow
+                Action: !If [IsProd, ['s3:*'], ['s3:GetObject', 's3:PutObject']]
+                Resource: arn:aws:s3:::app-uploads/*
+              - Effect: Allow
+                Action: logs:*
+                Resource: '*'
+";
+    let text = template(true, &[role("WorkerRole", policies)]);
+    // When the role read and deleted objects (a prod-only cleanup) and wrote logs
+    let used: &[&str] = &["s3:GetObject", "s3:DeleteObject", "logs:PutLogEvents"];
+    let p = propose(&input(&text, usage(&[("WorkerRole", used)]))).unwrap();
+    // Then each branch keeps what the evidence shows it grants, under the same condition:
+    // prod GetObject and DeleteObject, the other deployments GetObject (never DeleteObject,
+    // which they were never granted); the Sid and Resource stay
+    let st = first_statement(&p.template, "WorkerRole");
+    assert_eq!(
+        st,
+        serde_json::json!({"Sid": "Uploads", "Effect": "Allow",
+            "Action": {"Fn::If": ["IsProd", ["s3:DeleteObject", "s3:GetObject"], "s3:GetObject"]},
+            "Resource": "arn:aws:s3:::app-uploads/*"}),
+        "{}",
+        p.template
+    );
+    assert!(!p.template.contains("s3:PutObject"), "{}", p.template);
+    let r = &p.report.roles["WorkerRole"];
+    assert_eq!(r.status, RoleStatus::Proposed);
+    assert!(r.not_narrowed.is_empty(), "{:?}", r.not_narrowed);
+}
+
+#[test]
+fn an_fn_if_item_of_an_action_list_is_narrowed_and_disappears_when_both_branches_agree() {
+    let policies = "      Policies:
+        - PolicyName: worker
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action:
+                  - s3:GetObject
+                  - s3:PutObject
+                  - !If [IsProd, s3:DeleteObject, !Ref AWS::NoValue]
+                Resource: arn:aws:s3:::app-uploads/*
+";
+    let text = template(true, &[role("WorkerRole", policies)]);
+    // Only reads: both deployments keep s3:GetObject, the condition chooses nothing any more
+    let p = propose(&input(&text, usage(&[("WorkerRole", &["s3:GetObject"])]))).unwrap();
+    let st = first_statement(&p.template, "WorkerRole");
+    assert_eq!(st["Action"], "s3:GetObject", "{}", p.template);
+    assert!(!p.template.contains("IsProd, s3"), "{}", p.template);
+    // Reads and the prod-only delete: the statement is chosen per deployment
+    let used: &[&str] = &["s3:GetObject", "s3:DeleteObject"];
+    let p = propose(&input(&text, usage(&[("WorkerRole", used)]))).unwrap();
+    let st = first_statement(&p.template, "WorkerRole");
+    let branches = st["Fn::If"].as_array().cloned().unwrap_or_default();
+    assert_eq!(branches.len(), 3, "{}", p.template);
+    assert_eq!(branches[0], "IsProd");
+    assert_eq!(
+        branches[1]["Action"],
+        serde_json::json!(["s3:DeleteObject", "s3:GetObject"])
+    );
+    assert_eq!(branches[2]["Action"], "s3:GetObject");
+    assert_eq!(branches[2]["Resource"], "arn:aws:s3:::app-uploads/*");
+}
+
+#[test]
+fn a_managed_policy_under_fn_if_and_an_action_from_a_parameter_are_listed_as_not_narrowed() {
     let policies = "      ManagedPolicyArns:
         - !If [IsProd, arn:aws:iam::aws:policy/AdministratorAccess, !Ref AWS::NoValue]
       Policies:
@@ -249,6 +330,12 @@ fn an_action_chosen_by_fn_if_and_a_managed_policy_under_fn_if_are_listed_as_not_
               - Effect: Allow
                 Action: !If [IsProd, ['dynamodb:*'], ['dynamodb:GetItem']]
                 Resource: '*'
+        - PolicyName: extra
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: !Split [',', !Ref Stage]
+                Resource: '*'
 ";
     let text = template(true, &[role("AuditRole", policies)]);
     let p = propose(&input(
@@ -256,7 +343,14 @@ fn an_action_chosen_by_fn_if_and_a_managed_policy_under_fn_if_are_listed_as_not_
         usage(&[("AuditRole", &["dynamodb:GetItem"])]),
     ))
     .unwrap();
-    assert_eq!(p.template, text);
+    // The Action chosen by Fn::If is narrowed (both deployments keep GetItem only)
+    assert_eq!(
+        first_statement(&p.template, "AuditRole")["Action"],
+        "dynamodb:GetItem",
+        "{}",
+        p.template
+    );
+    // AdministratorAccess (prod) still grants everything, so nothing counts as removed
     let r = &p.report.roles["AuditRole"];
     assert_eq!(r.status, RoleStatus::NotNarrowed);
     let reasons: Vec<&str> = r.not_narrowed.iter().map(|n| n.reason.as_str()).collect();
@@ -274,9 +368,7 @@ fn an_action_chosen_by_fn_if_and_a_managed_policy_under_fn_if_are_listed_as_not_
     assert!(json.contains("\"not_narrowed\""), "{json}");
 }
 
-#[test]
-fn a_connector_keeps_only_the_permissions_categories_used() {
-    let text = "Transform: AWS::Serverless-2016-10-31
+const ORDERS_FUNCTION: &str = "Transform: AWS::Serverless-2016-10-31
 Resources:
   Orders:
     Type: AWS::DynamoDB::Table
@@ -295,7 +387,60 @@ Resources:
             - Read
             - Write
 ";
+
+#[test]
+fn a_connector_broader_than_used_is_replaced_by_explicit_statements() {
+    // Read on a table is six actions; the function only queried
     let used = usage(&[("FnRole", &["dynamodb:Query"])]);
+    let p = propose(&input(ORDERS_FUNCTION, used)).unwrap();
+    let out = &p.template;
+    assert!(!out.contains("Connectors:"), "{out}");
+    let t = Template::load("p.yaml", out).unwrap();
+    assert_eq!(
+        t.node("/Resources/Fn/Properties/Policies/0/Statement/0")
+            .map(|n| n.to_json())
+            .unwrap_or_default(),
+        serde_json::json!({"Sid": "DynamodbAccess", "Effect": "Allow", "Action": "dynamodb:Query",
+            "Resource": [{"Fn::GetAtt": ["Orders", "Arn"]}, {"Fn::Sub": "${Orders.Arn}/index/*"}]}),
+        "{out}"
+    );
+    let r = &p.report.roles["FnRole"];
+    assert_eq!(r.proposed_actions, vec!["dynamodb:Query".to_string()]);
+    assert!(
+        r.flags.iter().any(|f| f.kind == "connector_replaced"),
+        "{:?}",
+        r.flags
+    );
+    let replaced = &r.replaced_policies;
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert_eq!(replaced[0].kind, "sam_connector");
+    assert_eq!(replaced[0].grants, 13);
+    assert!(r.not_narrowed.is_empty(), "{:?}", r.not_narrowed);
+}
+
+#[test]
+fn a_connector_whose_kept_categories_are_exactly_what_is_used_keeps_its_narrower_permissions() {
+    let text = "Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src
+    Connectors:
+      JobsAccess:
+        Properties:
+          Destination:
+            Id: Jobs
+          Permissions:
+            - Read
+            - Write
+";
+    // Read is ReceiveMessage and GetQueueAttributes (data/sam-connector-profiles.json)
+    let used = usage(&[("FnRole", &["sqs:ReceiveMessage", "sqs:GetQueueAttributes"])]);
     let p = propose(&input(text, used)).unwrap();
     assert!(
         p.template.contains("Permissions:\n            - Read\n"),
@@ -309,8 +454,67 @@ Resources:
         "{:?}",
         r.flags
     );
-    assert!(!r.proposed_actions.contains(&"dynamodb:PutItem".to_string()));
-    assert!(r.proposed_actions.contains(&"dynamodb:GetItem".to_string()));
+    assert!(r.not_narrowed.is_empty(), "{:?}", r.not_narrowed);
+}
+
+#[test]
+fn a_connector_something_depends_on_keeps_its_categories_and_says_why() {
+    let text = format!(
+        "{ORDERS_FUNCTION}  Alarm:\n    Type: AWS::CloudWatch::Alarm\n    DependsOn: FnOrdersAccess\n    Properties:\n      MetricName: Errors\n"
+    );
+    let used = usage(&[("FnRole", &["dynamodb:Query"])]);
+    let p = propose(&input(&text, used)).unwrap();
+    assert!(
+        p.template.contains("Permissions:\n            - Read\n"),
+        "{}",
+        p.template
+    );
+    let r = &p.report.roles["FnRole"];
+    assert_eq!(r.not_narrowed.len(), 1, "{:?}", r.not_narrowed);
+    let why = &r.not_narrowed[0].reason;
+    assert!(why.contains("dynamodb:GetItem"), "{why}");
+    assert!(why.contains("Alarm refers to FnOrdersAccess"), "{why}");
+}
+
+#[test]
+fn a_connector_whose_destination_depends_on_the_function_is_not_written_into_its_role() {
+    // The state machine's definition names the function, the function starts it: written
+    // into FnRole's own policy, the role would depend on the machine and the machine on it.
+    let text = "Transform: AWS::Serverless-2016-10-31
+Resources:
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Work
+        States:
+          Work: {Type: Task, Resource: !GetAtt Fn.Arn, End: true}
+      Policies:
+        - LambdaInvokePolicy: {FunctionName: !Ref Fn}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src
+    Connectors:
+      Starts:
+        Properties:
+          Destination:
+            Id: Machine
+          Permissions:
+            - Write
+";
+    let used = usage(&[("FnRole", &["states:StartExecution"])]);
+    let p = propose(&input(text, used)).unwrap();
+    assert!(p.template.contains("Connectors:"), "{}", p.template);
+    let r = &p.report.roles["FnRole"];
+    assert_eq!(r.not_narrowed.len(), 1, "{:?}", r.not_narrowed);
+    assert!(
+        r.not_narrowed[0].reason.contains("circular"),
+        "{:?}",
+        r.not_narrowed
+    );
 }
 
 #[test]

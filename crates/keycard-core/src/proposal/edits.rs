@@ -11,7 +11,7 @@ use super::placement::Placement;
 use super::plan::{DocumentRewrite, Planned};
 use super::size::document;
 use crate::report::RoleStatus;
-use crate::template::{Edit, Grant, GrantKind, Grants, Template};
+use crate::template::{Edit, Grant, GrantKind, Grants, StatementRecord, Template};
 
 /// Name of the inline policy keycard adds to a role for replaced grants.
 pub(crate) const INLINE_POLICY_NAME: &str = "keycard-least-privilege";
@@ -39,7 +39,11 @@ pub(crate) fn edits_for(
             edits.extend(removal_of_document(g));
             continue;
         }
-        let statements = if g.statements.iter().any(|s| !s.conditions.is_empty()) {
+        let statements = if g
+            .statements
+            .iter()
+            .any(|s| !s.conditions.is_empty() || action_if_of(s).is_some())
+        {
             statement_tree(template, g, rewrite)
         } else {
             Value::Array(rewrite.statements.clone())
@@ -82,10 +86,23 @@ pub(crate) fn edits_for(
             edits.push(Edit::replace(path, Value::Array(narrowed)));
         }
     }
-    // Replaced sources go away.
-    for path in &planned.removed_sources {
+    // Replaced sources go away; a replaced connector as a whole.
+    let is_connector = |p: &str| {
+        by_path
+            .get(p)
+            .is_some_and(|g| g.kind == GrantKind::Connector)
+    };
+    for path in planned.removed_sources.iter().filter(|p| !is_connector(p)) {
         edits.push(Edit::remove(path));
     }
+    edits.extend(super::connector_swap::removal_edits(
+        template,
+        planned
+            .removed_sources
+            .iter()
+            .map(String::as_str)
+            .filter(|p| is_connector(p)),
+    ));
     // AWS managed policies swapped for a narrower one, written the way the original was.
     for (path, policy) in &planned.swapped_sources {
         if let Some(value) = template
@@ -110,21 +127,38 @@ pub(crate) fn edits_for(
             ),
             None => (o.logical_id.as_str(), false, "AWS::IAM::Role"),
         };
+        // SAM policy templates chosen instead of statements ([`super::policy_template_swap`]);
+        // only implicit SAM roles get them.
+        let mut items: Vec<Value> = o
+            .plan
+            .policy_templates
+            .iter()
+            .map(|t| t.policy_item())
+            .collect();
         match &o.placement {
-            Placement::None => {}
+            Placement::None => {
+                if !items.is_empty() {
+                    let edit = push_or_create(template, &mut edits, declared_by, "Policies", items);
+                    edits.push(edit);
+                }
+            }
             Placement::Inline(statements) => {
-                let item = if implicit {
+                items.push(if implicit {
                     json!({"Statement": statements})
                 } else {
                     json!({
                         "PolicyName": INLINE_POLICY_NAME,
                         "PolicyDocument": document(statements.clone()),
                     })
-                };
-                let edit = push_or_create(template, &mut edits, declared_by, "Policies", item);
+                });
+                let edit = push_or_create(template, &mut edits, declared_by, "Policies", items);
                 edits.push(edit);
             }
             Placement::Managed(docs) => {
+                if !items.is_empty() {
+                    let edit = push_or_create(template, &mut edits, declared_by, "Policies", items);
+                    edits.push(edit);
+                }
                 let attach_key = match ptype {
                     "AWS::IAM::User" => "Users",
                     _ => "Roles",
@@ -214,20 +248,25 @@ fn collapse_emptied_lists(template: &Template, edits: Vec<Edit>) -> Vec<Edit> {
     out
 }
 
-/// Appends to a list property, or creates it. When the property is a single value (SAM
+/// Appends items to a list property, or creates it. When the property is a single value (SAM
 /// allows `Policies: AdministratorAccess` or one document), it becomes a list of what is left
-/// of that value (taking over the edits planned for it) and the new item.
+/// of that value (taking over the edits planned for it) and the new items. Several items
+/// pushed onto a list are one push each, in order, the last one returned.
 fn push_or_create(
     template: &Template,
     edits: &mut Vec<Edit>,
     resource: &str,
     key: &str,
-    item: Value,
+    mut new_items: Vec<Value>,
 ) -> Edit {
     let props = format!("/Resources/{resource}/Properties");
     let path = format!("{props}/{key}");
     match template.node(&path) {
-        Some(n) if n.as_seq().is_some() => Edit::push(&path, item),
+        Some(n) if n.as_seq().is_some() => {
+            let last = new_items.pop().unwrap_or(Value::Null);
+            edits.extend(new_items.into_iter().map(|i| Edit::push(&path, i)));
+            Edit::push(&path, last)
+        }
         Some(n) => {
             let mut base = Some(n.to_json());
             if let Some(pos) = edits.iter().position(|e| e.path() == path) {
@@ -245,10 +284,10 @@ fn push_or_create(
                 obj.insert("Statement".into(), value);
             }
             let mut items: Vec<Value> = base.into_iter().collect();
-            items.push(item);
+            items.extend(new_items);
             Edit::replace(&path, Value::Array(items))
         }
-        None => Edit::insert(&props, key, Value::Array(vec![item])),
+        None => Edit::insert(&props, key, Value::Array(new_items)),
     }
 }
 
@@ -292,6 +331,11 @@ fn statement_tree(template: &Template, g: &Grant, rewrite: &DocumentRewrite) -> 
             .filter(|s| !s.conditions.is_empty())
             .map(|s| s.path.as_str())
             .collect(),
+        action_ifs: g
+            .statements
+            .iter()
+            .filter_map(|s| Some((s.path.as_str(), action_if_of(s)?)))
+            .collect(),
     };
     let mut unconditional = Some(rewrite.unconditional.clone());
     let mut value = walk.statement_value(node, &path, &mut unconditional);
@@ -307,6 +351,16 @@ struct TreeWalk<'a> {
     rewrite: &'a DocumentRewrite,
     /// Paths of the statements under an `Fn::If`.
     branched: BTreeSet<&'a str>,
+    /// Allow statements whose `Action` is chosen by `Fn::If`, by path.
+    action_ifs: BTreeMap<&'a str, super::action_if::ActionIf>,
+}
+
+/// The `Fn::If` choosing an Allow statement's `Action`, when keycard narrows it.
+fn action_if_of(s: &StatementRecord) -> Option<super::action_if::ActionIf> {
+    if !s.is_allow() || !s.conditions.is_empty() {
+        return None;
+    }
+    super::action_if::parse(&s.raw).ok().flatten()
 }
 
 impl TreeWalk<'_> {
@@ -363,6 +417,16 @@ impl TreeWalk<'_> {
         }
         if node.get("Effect").and_then(|e| e.as_str()) != Some("Allow") {
             return vec![node.to_json()];
+        }
+        if let Some(ai) = self.action_ifs.get(path) {
+            let branch = |i: usize| {
+                self.rewrite
+                    .by_branch
+                    .get(&ai.branch_key(path, i))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            return super::action_if::rewrite(&node.to_json(), ai, &branch(1), &branch(2));
         }
         if self.branched.contains(path) {
             return self

@@ -59,6 +59,23 @@ pub fn check_never_broader(
     for n in &plan.replacement {
         check_statement(grants, n, &replaced)?;
     }
+    // A SAM policy template written instead of replacement statements: each of its (action,
+    // Resource) pairs, region and account open, inside an unconditioned replaced statement.
+    let unconditioned: Vec<&GrantStatement> = replaced
+        .iter()
+        .copied()
+        .filter(|st| !st.conditional && st.condition.is_none())
+        .collect();
+    for t in &plan.policy_templates {
+        if let Err((action, resource)) = super::policy_template_swap::within(&unconditioned, t) {
+            return Err(Violation {
+                principal: grants.logical_id.clone(),
+                sid: t.name.clone(),
+                action,
+                resource,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -285,6 +302,7 @@ mod tests {
                         name: "DynamoDBCrudPolicy".into(),
                     },
                     3 => SourceKind::Connector {
+                        kept_because: None,
                         categories: vec!["Read".into(), "Write".into()],
                         statement_categories: categories,
                     },

@@ -17,8 +17,10 @@
 //! 8. `report_model`: the report model from the same facts ([`crate::report`] renders it as
 //!    report.json / .md / .html).
 
+pub mod action_if;
 mod arn_patterns;
 pub mod build;
+pub mod connector_swap;
 pub mod decide;
 mod edits;
 pub mod invariant;
@@ -28,6 +30,7 @@ pub mod model;
 mod names;
 mod placement;
 mod plan;
+pub mod policy_template_swap;
 mod report_model;
 pub mod resolve;
 pub mod resources;

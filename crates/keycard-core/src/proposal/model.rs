@@ -100,7 +100,16 @@ pub enum SourceKind {
     Connector {
         categories: Vec<String>,
         statement_categories: Vec<String>,
+        /// Why the connector's policy may not be replaced by explicit statements on the role,
+        /// when it may not ([`super::connector_swap`]): it also writes a resource policy, its
+        /// policy goes on the destination's role, other resources depend on it, …
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept_because: Option<String>,
     },
+    /// A SAM connector whose identity policy on the role is replaced by explicit statements
+    /// ([`super::connector_swap`]): the connector goes, what is kept of it is written into the
+    /// principal's own policy.
+    ReplacedConnector,
     /// Anything keycard cannot rewrite (a customer managed policy outside the template, an
     /// `Action` chosen with an intrinsic): left exactly as it is, with the reason in
     /// [`GrantSource::fixed_reason`].
@@ -129,7 +138,9 @@ impl GrantSource {
     pub fn is_replaceable(&self) -> bool {
         matches!(
             self.kind,
-            SourceKind::AwsManaged { .. } | SourceKind::SamPolicyTemplate { .. }
+            SourceKind::AwsManaged { .. }
+                | SourceKind::SamPolicyTemplate { .. }
+                | SourceKind::ReplacedConnector
         )
     }
 

@@ -97,9 +97,10 @@ pub(crate) fn place(
                 });
             }
             // SAM writes a connector's statements into a managed policy of its own.
-            SourceKind::AwsManaged { .. } | SourceKind::Connector { .. } | SourceKind::Fixed => {
-                managed_count += 1
-            }
+            SourceKind::AwsManaged { .. }
+            | SourceKind::Connector { .. }
+            | SourceKind::ReplacedConnector
+            | SourceKind::Fixed => managed_count += 1,
         }
     }
     if !proposed || o.plan.replacement.is_empty() {

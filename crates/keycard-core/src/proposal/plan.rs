@@ -157,6 +157,11 @@ pub fn plan_principals(
                 .map(str::to_string)
         })
         .collect();
+    let resource_types: BTreeMap<String, String> = model
+        .resources
+        .iter()
+        .map(|r| (r.logical_id.clone(), r.resource_type.clone()))
+        .collect();
     let supports_resources = |action: &str| supports_resource_scoping(action);
     let build_ctx = BuildContext {
         index: &index,
@@ -272,7 +277,24 @@ pub fn plan_principals(
                     };
                     flags.push(flag(kind, "info", why));
                 }
-                let plan = build(&grants, &decision, &build_ctx);
+                for (_, why) in super::connector_swap::apply(&mut grants, &mut decision, &index) {
+                    flags.push(flag("connector_replaced", "info", why));
+                }
+                let mut plan = build(&grants, &decision, &build_ctx);
+                let replaced: Vec<String> = grants
+                    .sources
+                    .iter()
+                    .filter(|s| s.is_replaceable())
+                    .map(|s| s.label.clone())
+                    .collect();
+                for t in super::policy_template_swap::apply(
+                    &mut plan,
+                    &grants,
+                    &resource_types,
+                    &ctx.partition,
+                ) {
+                    flags.push(flag("sam_policy_template", "info", t.explain(&replaced)));
+                }
                 check_never_broader(&grants, &plan)?;
                 plan
             } else {

@@ -165,6 +165,12 @@ fn role_report(
                     .clone()
                     .unwrap_or_else(|| "keycard cannot rewrite this grant".into()),
             })
+            .chain(o.plan.connector_broader.iter().filter_map(|(i, why)| {
+                o.grants.sources.get(*i).map(|s| NotNarrowed {
+                    source: s.label.clone(),
+                    reason: why.clone(),
+                })
+            }))
             .chain(o.plan.unused_connectors.iter().filter_map(|i| {
                 o.grants.sources.get(*i).map(|s| NotNarrowed {
                     source: s.label.clone(),

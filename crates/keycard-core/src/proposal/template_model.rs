@@ -151,7 +151,11 @@ pub(crate) fn model_from_template(template: &Template, grants: &Grants) -> Templ
                 id: g.path.clone(),
                 label: source_label(g),
                 kind,
-                statements: g.statements.iter().map(|s| statement(g, s)).collect(),
+                statements: g
+                    .statements
+                    .iter()
+                    .flat_map(|s| statements_of(g, s))
+                    .collect(),
                 attached_to: attached.get(g.path.as_str()).cloned().unwrap_or_default(),
                 fixed_reason,
             });
@@ -230,19 +234,15 @@ fn is_referenced(root: &Value, id: &str) -> bool {
 /// what any of them needs, a template or managed policy there is moved onto each function.
 fn source_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>) {
     let fixed = |why: &str| (SourceKind::Fixed, Some(why.to_string()));
-    // Actions written with intrinsics (`!Ref ActionsParam`, `!If [...]`) are only known at
-    // deploy time; a rewrite could drop them, so such documents are left as they are.
-    let intrinsic_actions = g.statements.iter().any(|s| {
-        ["Action", "NotAction"].iter().any(|k| match s.raw.get(*k) {
-            Some(Value::Array(items)) => items.iter().any(|i| !i.is_string()),
-            Some(v) => !v.is_string(),
-            None => false,
-        })
-    });
-    if intrinsic_actions {
-        return fixed(
-            "an Action or NotAction is written with an intrinsic function (Ref, Fn::If, …) and is only known when deployed",
-        );
+    // Actions written with intrinsics (`!Ref ActionsParam`) are only known at deploy time; a
+    // rewrite could drop them, so such documents are left as they are. One `Fn::If` choosing
+    // literal actions is narrowed branch by branch ([`super::action_if`]).
+    if let Some(why) = g
+        .statements
+        .iter()
+        .find_map(|s| intrinsic_action_reason(g, s))
+    {
+        return (SourceKind::Fixed, Some(why));
     }
     let under_if = g.path.contains("/Fn::If/");
     match g.kind {
@@ -291,6 +291,31 @@ fn source_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>) {
     }
 }
 
+/// Why a statement's `Action`/`NotAction` intrinsic keeps its document as written, if it does.
+fn intrinsic_action_reason(g: &Grant, s: &StatementRecord) -> Option<String> {
+    match super::action_if::parse(&s.raw) {
+        Ok(None) => None,
+        Ok(Some(_)) if !s.is_allow() => Some(
+            "a Deny statement's Action is chosen by Fn::If; keycard leaves such documents as written".into(),
+        ),
+        Ok(Some(_)) if !s.conditions.is_empty() || g.document_is_json_string => Some(
+            "an Action chosen by Fn::If sits in a statement that is itself under Fn::If".into(),
+        ),
+        Ok(Some(_)) => None,
+        Err(why) => Some(why),
+    }
+}
+
+/// The statements of the proposal's model for one statement of a grant: itself, or one
+/// variant per branch when its `Action` is chosen by `Fn::If` ([`super::action_if`]).
+fn statements_of(g: &Grant, s: &StatementRecord) -> Vec<GrantStatement> {
+    let st = statement(g, s);
+    match super::action_if::parse(&s.raw) {
+        Ok(Some(ai)) if s.is_allow() => super::action_if::variants(&st, &ai, &s.path),
+        _ => vec![st],
+    }
+}
+
 /// A connector's categories as written (`Permissions: [Read, Write]`) and the category of each
 /// of its statements (the template engine tags a statement's path with it: `…#Read`).
 fn connector_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>) {
@@ -314,6 +339,7 @@ fn connector_kind(template: &Template, g: &Grant) -> (SourceKind, Option<String>
             SourceKind::Connector {
                 categories,
                 statement_categories,
+                kept_because: super::connector_swap::replacement_blocker(template, g),
             },
             None,
         ),
