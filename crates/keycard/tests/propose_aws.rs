@@ -366,6 +366,117 @@ fn stack_with_cloudtrail_in_s3() {
     );
 }
 
+/// A trail in moto delivering to `bucket` (no key prefix, as `upload_trail` lays the files out),
+/// logging; `data_s3`: its advanced selectors log S3 object data events besides management
+/// events, else it has the default selector (management events only, read and write). Returns
+/// its ARN.
+async fn create_trail(endpoint: &str, bucket: &str, data_s3: bool) -> String {
+    use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector};
+    let ct = aws_sdk_cloudtrail::Client::new(&sdk_config(endpoint));
+    let name = format!("{bucket}-trail");
+    let arn = ct
+        .create_trail()
+        .name(&name)
+        .s3_bucket_name(bucket)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap()
+        .trail_arn
+        .unwrap();
+    let field = |f: &str, v: &str| {
+        AdvancedFieldSelector::builder()
+            .field(f)
+            .equals(v)
+            .build()
+            .unwrap()
+    };
+    let mut selectors = vec![
+        AdvancedEventSelector::builder()
+            .name("Management events")
+            .field_selectors(field("eventCategory", "Management"))
+            .build()
+            .unwrap(),
+    ];
+    if data_s3 {
+        selectors.push(
+            AdvancedEventSelector::builder()
+                .name("S3 object data events")
+                .field_selectors(field("eventCategory", "Data"))
+                .field_selectors(field("resources.type", "AWS::S3::Object"))
+                .build()
+                .unwrap(),
+        );
+    }
+    ct.put_event_selectors()
+        .trail_name(&arn)
+        .set_advanced_event_selectors(Some(selectors))
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(&arn).send().await.unwrap();
+    arn
+}
+
+/// issue 11: without --trail-config, `--stack` reads the configuration of the trail delivering
+/// to the scanned bucket. A management-events-only trail cannot have recorded S3 object calls,
+/// so they are kept (unobservable) even though these generated files hold some; once the trail
+/// logs S3 data events, the same evidence narrows them.
+#[test]
+fn stack_reads_the_configuration_of_the_trail_delivering_to_the_bucket() {
+    let Some(endpoint) = endpoint() else { return };
+    let rt = rt();
+    let end: DateTime<Utc> = "2026-10-01T00:00:00Z".parse().unwrap();
+    let mut proposed_s3 = Vec::new();
+    for data_s3 in [false, true] {
+        let tag = if data_s3 {
+            "trailcfg-data"
+        } else {
+            "trailcfg-mgmt"
+        };
+        let stack = unique(tag);
+        let bucket = unique(&format!("bucket-{tag}"));
+        let roles = rt.block_on(create_stack(&endpoint, &stack));
+        rt.block_on(upload_trail(
+            &endpoint,
+            &bucket,
+            &scenario(&roles, end - Duration::days(30), end),
+        ));
+        let trail = rt.block_on(create_trail(&endpoint, &bucket, data_s3));
+        let out = tempfile::tempdir().unwrap();
+        let output = keycard(&endpoint)
+            .args([
+                "propose", "--stack", &stack, "--region", REGION, "--format", "json",
+            ])
+            .arg("--cloudtrail")
+            .arg(format!("s3://{bucket}/AWSLogs/{ACCOUNT}/"))
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        stdout_json(&output);
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+                .unwrap();
+        let coverage = report["coverage"].to_string();
+        assert!(
+            coverage.contains("trail_config") && coverage.contains(&trail),
+            "the trail's configuration is the coverage: {coverage}"
+        );
+        let worker = actions(&report, "WorkerRole");
+        proposed_s3.push(worker.contains("s3:getobject"));
+        let unobservable = report["roles"]["WorkerRole"]["unobservable_actions"].to_string();
+        assert_eq!(
+            unobservable.contains("s3:GetObject"),
+            !data_s3,
+            "data_s3 {data_s3}: {unobservable}"
+        );
+        // What the role really did is kept either way.
+        assert!(worker.contains("s3:putobject"), "{worker:?}");
+    }
+    assert_eq!(proposed_s3, [true, false], "kept when unobservable only");
+}
+
 #[test]
 fn stack_with_access_analyzer() {
     let Some(endpoint) = endpoint() else { return };
