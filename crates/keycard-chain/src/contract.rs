@@ -324,6 +324,11 @@ pub mod keys {
     pub fn ledger(stack: &str) -> String {
         format!("{LEDGER}{stack}.json")
     }
+    /// The run index the notify step writes: every stack's report of one execution. Under
+    /// `proposals/` so it lives as long as the reports; `_runs` can be no stack's name.
+    pub fn run_index(execution: &str) -> String {
+        format!("{PROPOSALS}_runs/{execution}/index.html")
+    }
 }
 
 /// Field `n` of an ARN (`arn:partition:service:region:account:resource`), `None` for a

@@ -5,6 +5,7 @@
 pub mod cancel_generation;
 pub mod diff;
 pub mod discover;
+pub mod notify;
 pub mod poll_generation;
 pub mod start_generation;
 pub mod summarize;
