@@ -23,6 +23,10 @@ pub struct StackResource {
     pub status: Option<String>,
 }
 
+/// DetectStackDrift takes 1 to 200 `LogicalResourceIds` (CloudFormation API reference, and
+/// botocore's cloudformation model: `LogicalResourceIds` min 1, max 200).
+pub const MAX_DRIFT_RESOURCES: usize = 200;
+
 /// Which stage of a stack's template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateStage {
@@ -86,8 +90,15 @@ pub trait Stacks: Send + Sync {
         stage: TemplateStage,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
 
-    /// Starts drift detection; returns its id.
-    fn detect_drift(&self, stack: &str) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Starts drift detection of the stack's resources named in `logical_ids` (DetectStackDrift
+    /// `LogicalResourceIds`, 1 to [`MAX_DRIFT_RESOURCES`]; empty: every resource); returns its
+    /// id. CloudFormation reads each checked resource with the caller's permissions, so a
+    /// caller that may read only some resource types names those resources.
+    fn detect_drift(
+        &self,
+        stack: &str,
+        logical_ids: &[String],
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
 
     fn drift_detection(
         &self,
@@ -162,11 +173,12 @@ impl Stacks for CfnStacks {
             .ok_or_else(|| AwsError::malformed(SERVICE, "GetTemplate", "no TemplateBody"))
     }
 
-    async fn detect_drift(&self, stack: &str) -> Result<String, AwsError> {
+    async fn detect_drift(&self, stack: &str, logical_ids: &[String]) -> Result<String, AwsError> {
         let out = self
             .client
             .detect_stack_drift()
             .stack_name(stack)
+            .set_logical_resource_ids((!logical_ids.is_empty()).then(|| logical_ids.to_vec()))
             .send()
             .await
             .map_err(|e| not_found_if_missing("DetectStackDrift", e))?;

@@ -524,11 +524,19 @@ pub struct MemoryStack {
 pub struct MemoryStacks {
     stacks: Mutex<Vec<MemoryStack>>,
     detections: Mutex<BTreeMap<String, (String, DriftDetection)>>,
+    /// Every DetectStackDrift request: the stack and its `LogicalResourceIds`.
+    drift_requests: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 impl MemoryStacks {
     pub fn add(&self, stack: MemoryStack) {
         lock(&self.stacks).push(stack);
+    }
+
+    /// The drift detections started so far: stack name and the resources asked for (empty:
+    /// the whole stack).
+    pub fn drift_requests(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.drift_requests).clone()
     }
 
     fn find(&self, operation: &'static str, stack: &str) -> Result<MemoryStack, AwsError> {
@@ -563,8 +571,21 @@ impl Stacks for MemoryStacks {
         })
     }
 
-    async fn detect_drift(&self, stack: &str) -> Result<String, AwsError> {
+    async fn detect_drift(&self, stack: &str, logical_ids: &[String]) -> Result<String, AwsError> {
         let s = self.find("DetectStackDrift", stack)?;
+        if logical_ids.len() > crate::cloudformation::MAX_DRIFT_RESOURCES {
+            return Err(error(
+                "cloudformation",
+                "DetectStackDrift",
+                ErrorKind::InvalidRequest,
+                "ValidationError",
+                format!(
+                    "LogicalResourceIds: {} members, at most 200",
+                    logical_ids.len()
+                ),
+            ));
+        }
+        lock(&self.drift_requests).push((s.name.clone(), logical_ids.to_vec()));
         let mut detections = lock(&self.detections);
         let id = format!("{:08x}-drift-{}", detections.len() + 1, s.name);
         let drifted = s.drifts.iter().any(|d| d.status != "IN_SYNC");
@@ -1065,7 +1086,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(by_id, "Resources: {}");
-        let id = stacks.detect_drift("orders").await.unwrap();
+        let id = stacks.detect_drift("orders", &[]).await.unwrap();
         assert_eq!(
             stacks
                 .drift_detection(&id)

@@ -72,8 +72,12 @@ async fn stack_resources_follow_every_page() {
 
 #[tokio::test]
 async fn drift_detection_start_and_progress() {
+    // The detection is limited to the resources named (LogicalResourceIds).
     let detect = mock!(Client::detect_stack_drift)
-        .match_requests(|r| r.stack_name() == Some("orders-service"))
+        .match_requests(|r| {
+            r.stack_name() == Some("orders-service")
+                && r.logical_resource_ids() == ["OrdersWorkerRole".to_owned()]
+        })
         .then_output(|| {
             DetectStackDriftOutput::builder()
                 .stack_drift_detection_id("b1e4a7c0-2f3d-11f1-9a8b-0e5c7d9f1a23")
@@ -104,7 +108,10 @@ async fn drift_detection_start_and_progress() {
         })
         .build();
     let stacks = mock_stacks(&[&detect, &status]);
-    let id = stacks.detect_drift("orders-service").await.unwrap();
+    let id = stacks
+        .detect_drift("orders-service", &["OrdersWorkerRole".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(id, "b1e4a7c0-2f3d-11f1-9a8b-0e5c7d9f1a23");
     let first = stacks.drift_detection(&id).await.unwrap();
     assert_eq!(first.detection_status, "DETECTION_IN_PROGRESS");
@@ -133,6 +140,9 @@ async fn drift_detection_refused_is_classified() {
         )
     });
     let stacks = mock_stacks(&[&detect]);
-    let e = stacks.detect_drift("orders-service").await.unwrap_err();
+    let e = stacks
+        .detect_drift("orders-service", &[])
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
 }

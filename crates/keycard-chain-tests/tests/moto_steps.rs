@@ -180,8 +180,8 @@ impl Stacks for MotoWithMockedDrift {
     async fn template(&self, stack: &str, stage: TemplateStage) -> Result<String, AwsError> {
         self.moto.template(stack, stage).await
     }
-    async fn detect_drift(&self, stack: &str) -> Result<String, AwsError> {
-        self.drift.detect_drift(stack).await
+    async fn detect_drift(&self, stack: &str, logical_ids: &[String]) -> Result<String, AwsError> {
+        self.drift.detect_drift(stack, logical_ids).await
     }
     async fn drift_detection(&self, id: &str) -> Result<DriftDetection, AwsError> {
         self.drift.drift_detection(id).await

@@ -204,7 +204,7 @@ pub async fn outcomes(w: &World) -> Vec<crate::contract::RoleOutcome> {
 pub async fn diffed(w: &World) -> crate::contract::DiffOutput {
     use crate::contract::{DiffInput, StackItem};
     use keycard_aws::Stacks;
-    let drift = w.stacks.detect_drift(STACK).await.unwrap();
+    let drift = w.stacks.detect_drift(STACK, &[]).await.unwrap();
     let input = DiffInput {
         run: run(),
         stack: StackItem {

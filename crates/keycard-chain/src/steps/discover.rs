@@ -14,7 +14,7 @@ use crate::contract::{
     SkippedRole, StackItem, StepError, stack_identity, to_json_bytes,
 };
 use crate::discovery::stack_roles;
-use keycard_aws::cloudformation::Stacks;
+use keycard_aws::cloudformation::{MAX_DRIFT_RESOURCES, StackResource, Stacks};
 use keycard_aws::{Config, ObjectStore, Roles};
 use serde::Serialize;
 
@@ -100,12 +100,34 @@ where
         found.extend(roles_found);
         skipped.extend(roles_skipped);
         // Drift detection is a side check: a stack in a state that cannot be checked must not
-        // stop the run, so a failure is recorded and the diff step reports it.
-        let drift_detection_id = match stacks.detect_drift(stack).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                drift_errors.push((name.clone(), e.to_string()));
-                None
+        // stop the run, so a failure is recorded and the diff step reports it. Only the IAM
+        // resources are checked: CloudFormation reads each checked resource with this role's
+        // permissions, which read IAM and nothing else (docs/OPERATIONS.md, "Drift"), and
+        // they are the resources a proposal changes; every other resource is "not checked".
+        let iam = iam_resources(&resources);
+        let drift_detection_id = if iam.is_empty() {
+            drift_errors.push((
+                name.clone(),
+                "drift not checked: the stack has no IAM resources".to_owned(),
+            ));
+            None
+        } else {
+            if iam.len() > MAX_DRIFT_RESOURCES {
+                drift_errors.push((
+                    name.clone(),
+                    format!(
+                        "drift checked for the first {MAX_DRIFT_RESOURCES} of {} IAM resources (DetectStackDrift's limit); the rest not checked",
+                        iam.len()
+                    ),
+                ));
+            }
+            let ids = &iam[..iam.len().min(MAX_DRIFT_RESOURCES)];
+            match stacks.detect_drift(stack, ids).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    drift_errors.push((name.clone(), e.to_string()));
+                    None
+                }
             }
         };
         stack_items.push(StackItem {
@@ -147,6 +169,19 @@ where
         stacks: stack_items,
         skipped,
     })
+}
+
+/// The logical ids of the stack's IAM resources (`AWS::IAM::*`: roles, policies, managed
+/// policies, users, groups, instance profiles), in logical id order: what drift is checked for.
+fn iam_resources(resources: &[StackResource]) -> Vec<String> {
+    let mut ids: Vec<String> = resources
+        .iter()
+        .filter(|r| r.resource_type.starts_with("AWS::IAM::"))
+        .map(|r| r.logical_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]
@@ -202,6 +237,57 @@ mod tests {
         let manifest = w.json(&out.run.manifest_key);
         assert_eq!(manifest["maxGenerations"], 1);
         assert_eq!(manifest["roles"][0]["logicalId"], "ApiRole");
+    }
+
+    /// Issue 15: drift detection reads each checked resource with discovery's permissions,
+    /// which read IAM only; it is started for the stack's IAM resources alone, so no other
+    /// resource type's check fails for lack of access.
+    #[tokio::test]
+    async fn drift_is_detected_for_the_iam_resources_only() {
+        let w = World::new();
+        handle(
+            &w.stacks,
+            &w.roles,
+            &w.store,
+            &w.config,
+            request(&[testing::STACK], None),
+        )
+        .await
+        .unwrap();
+        let requests = w.stacks.drift_requests();
+        assert_eq!(requests.len(), 1);
+        let (stack, ids) = &requests[0];
+        assert_eq!(stack, testing::STACK);
+        let resources = w.stacks.stack_resources(testing::STACK).await.unwrap();
+        let iam: Vec<&str> = resources
+            .iter()
+            .filter(|r| r.resource_type.starts_with("AWS::IAM::"))
+            .map(|r| r.logical_id.as_str())
+            .collect();
+        assert!(
+            !iam.is_empty() && iam.len() < resources.len(),
+            "{resources:?}"
+        );
+        let mut want = iam.clone();
+        want.sort_unstable();
+        assert_eq!(ids, &want);
+    }
+
+    #[test]
+    fn iam_resources_are_the_aws_iam_types() {
+        let r = |id: &str, t: &str| StackResource {
+            logical_id: id.into(),
+            physical_id: None,
+            resource_type: t.into(),
+            status: None,
+        };
+        let ids = iam_resources(&[
+            r("WorkerRole", "AWS::IAM::Role"),
+            r("Queue", "AWS::SQS::Queue"),
+            r("ApiPolicy", "AWS::IAM::ManagedPolicy"),
+            r("Fn", "AWS::Lambda::Function"),
+        ]);
+        assert_eq!(ids, ["ApiPolicy", "WorkerRole"]);
     }
 
     #[tokio::test]
