@@ -9,8 +9,8 @@
 //!
 //! Every row names where the path is documented: Rhino Security Labs' "AWS IAM Privilege
 //! Escalation – Methods and Mitigation" (the original 21 methods,
-//! https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/), cloudsplaining's
-//! `PRIVILEGE_ESCALATION_METHODS` and `READ_ONLY_DATA_EXFILTRATION_ACTIONS`
+//! <https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/>),
+//! cloudsplaining's `PRIVILEGE_ESCALATION_METHODS` and `READ_ONLY_DATA_EXFILTRATION_ACTIONS`
 //! (salesforce/cloudsplaining `cloudsplaining/shared/constants.py`, which also carries the
 //! pathfinding.cloud paths), NCC Group's PMapper edge checkers
 //! (`principalmapper/graphing/*_edges.py`), or the AWS documentation.

@@ -1,5 +1,6 @@
-//! Lambda entry point: wiring only. The handler is [`keycard_chain::cloudtrail::reduce`] (unit-tested
-//! with in-memory adapters there, end to end against moto in `crates/keycard-chain-tests`).
+//! Lambda entry point: wiring only. The handler is [`keycard_chain::cloudtrail::reduce()`]
+//! (unit-tested with in-memory adapters there, end to end against moto in
+//! `crates/keycard-chain-tests`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,4 +1,4 @@
-//! CloudTrail log files → [`Usage`]: who did what, when, on which resources.
+//! CloudTrail log files → [`Usage`](crate::usage::Usage): who did what, when, on which resources.
 //!
 //! The reader takes CloudTrail exactly as delivered to S3 (gzip JSON `{"Records":[…]}` under
 //! `AWSLogs/[<o-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`), or plain `.json`, from a

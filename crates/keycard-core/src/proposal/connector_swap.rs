@@ -6,7 +6,7 @@
 //! from it in the role's own policy (narrowed like any replaced grant), and the connector goes.
 //!
 //! That is only done where the connector is nothing but that identity policy
-//! ([`replacement_blocker`]): every destination's profile must be
+//! (`replacement_blocker`): every destination's profile must be
 //! `AWS_IAM_ROLE_MANAGED_POLICY` with `SourcePolicy: true` (data/sam-connector-profiles.json,
 //! from aws-sam-translator), so removing the connector removes nothing else. It stays, with the
 //! reason in the report's `not_narrowed`, when it also writes a queue or topic policy or a

@@ -78,7 +78,7 @@ pub struct Args {
     /// keycard; it is rewritten as this stack's ledger.
     #[arg(long, requires = "ledger")]
     pub force_ledger: bool,
-    /// Keep file (YAML or JSON): keep: [{principal: WorkerRole, actions: [s3:DeleteObject],
+    /// Keep file (YAML or JSON): keep: [{principal: WorkerRole, actions: ["s3:DeleteObject"],
     /// reason: ...}]; principal is a logical id, role name, role ARN or "*".
     #[arg(long, value_name = "FILE")]
     pub keep: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! The rules of `keycard check`, one file each (`kc0NN_<name>.rs`): the rule's metadata (id,
 //! severity, summary, rationale, help URL) beside its logic, and its tests beside both.
 //!
-//! Every rule reads the shared model ([`super::model::Model`]: the grants, trust and resource
+//! Every rule reads the shared model (`check::model::Model`: the grants, trust and resource
 //! policies of `template::find_grants`, and the risk table of `crate::risk`); no rule parses a
 //! policy itself. Ids are stable (they appear in suppressions people commit and in
 //! code-scanning history), so a rule is never renumbered; a retired rule keeps its id unused.

@@ -10,7 +10,7 @@ use super::resource_policies::ResourcePolicy;
 use crate::catalog::ActionSet;
 use crate::template::node::Span;
 
-/// Everything [`find_grants`] found.
+/// Everything [`find_grants`](super::find_grants) found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Grants {
     pub grants: Vec<Grant>,
@@ -203,7 +203,8 @@ pub struct Grant {
     pub source: String,
     pub source_type: String,
     pub kind: GrantKind,
-    /// JSON pointer of the node holding the grant; pass it to [`super::Edit`] to change it.
+    /// JSON pointer of the node holding the grant; pass it to [`crate::template::Edit`] to
+    /// change it.
     pub path: String,
     pub line: usize,
     pub column: usize,
