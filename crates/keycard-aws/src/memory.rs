@@ -19,7 +19,8 @@ use crate::cloudformation::{DriftDetection, ResourceDrift, StackResource, Stacks
 use crate::error::{AwsError, ErrorKind};
 use crate::iam::{LivePolicies, RoleInfo, Roles};
 use crate::s3::{
-    MAX_UPLOAD_PARTS, MIN_PART_BYTES, ObjectInfo, ObjectRange, ObjectStore, UploadedPart,
+    Expected, MAX_UPLOAD_PARTS, MIN_PART_BYTES, ObjectInfo, ObjectRange, ObjectStore, TaggedObject,
+    UploadedPart, WriteOutcome,
 };
 
 pub use crate::s3::ListPage;
@@ -58,6 +59,15 @@ fn error(
 /// lock across a panic point that could leave it half-written.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The stand-in's ETag: a digest of the bytes, quoted as S3 quotes it, so that (as in S3 for
+/// a single-part upload) the same bytes have the same tag and any change gives another.
+fn etag(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("\"{:016x}{:016x}\"", h.finish(), bytes.len())
 }
 
 /// Bucket → key → body.
@@ -358,6 +368,46 @@ impl ObjectStore for MemoryStore {
             .ok_or_else(|| Self::no_bucket("PutObject", bucket))?;
         objects.insert(key.to_owned(), body);
         Ok(())
+    }
+
+    async fn get_object_tagged(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<TaggedObject>, AwsError> {
+        Ok(self
+            .get_object(bucket, key)
+            .await?
+            .map(|bytes| TaggedObject {
+                etag: etag(&bytes),
+                bytes,
+            }))
+    }
+
+    async fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+        expected: &Expected,
+    ) -> Result<WriteOutcome, AwsError> {
+        self.check_owner("PutObject", bucket)?;
+        // One lock for the check and the write: S3 evaluates the condition atomically.
+        let mut buckets = lock(&self.buckets);
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| Self::no_bucket("PutObject", bucket))?;
+        let holds = match (expected, objects.get(key)) {
+            (Expected::Absent, None) => true,
+            (Expected::Unchanged(tag), Some(current)) => etag(current) == *tag,
+            _ => false,
+        };
+        if !holds {
+            return Ok(WriteOutcome::Superseded);
+        }
+        objects.insert(key.to_owned(), body);
+        Ok(WriteOutcome::Written)
     }
 
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, AwsError> {
@@ -898,6 +948,49 @@ impl PolicyChecks for MemoryAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn put_if(s: &MemoryStore, key: &str, body: &str, expected: Expected) -> WriteOutcome {
+        s.put_object_if("out", key, body.into(), "application/json", &expected)
+            .await
+            .unwrap()
+    }
+
+    /// Two writers read the same ledger; the second to write is told it was superseded and
+    /// writes nothing, as with S3's `If-Match`; creating needs the key to be free.
+    #[tokio::test]
+    async fn conditional_writes_refuse_a_stale_or_taken_key() {
+        let s = MemoryStore::with_buckets(&["out"]);
+        let key = "ledger/orders.json";
+        assert_eq!(s.get_object_tagged("out", key).await.unwrap(), None);
+        assert_eq!(
+            put_if(&s, key, "v1", Expected::Absent).await,
+            WriteOutcome::Written
+        );
+        assert_eq!(
+            put_if(&s, key, "v1'", Expected::Absent).await,
+            WriteOutcome::Superseded
+        );
+        let a = s.get_object_tagged("out", key).await.unwrap().unwrap();
+        let b = s.get_object_tagged("out", key).await.unwrap().unwrap();
+        assert_eq!((a.bytes.as_slice(), &a.etag), (&b"v1"[..], &b.etag));
+        assert_eq!(
+            put_if(&s, key, "v2 by a", Expected::Unchanged(a.etag.clone())).await,
+            WriteOutcome::Written
+        );
+        assert_eq!(
+            put_if(&s, key, "v2 by b", Expected::Unchanged(b.etag.clone())).await,
+            WriteOutcome::Superseded
+        );
+        assert_eq!(s.get("out", key).unwrap(), b"v2 by a");
+        let c = s.get_object_tagged("out", key).await.unwrap().unwrap();
+        assert_ne!(c.etag, a.etag);
+        // A missing bucket is an error, not a lost race.
+        let e = s
+            .put_object_if("nope", key, vec![], "application/json", &Expected::Absent)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+    }
 
     #[tokio::test]
     async fn listing_pages_like_list_objects_v2() {

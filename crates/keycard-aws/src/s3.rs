@@ -53,6 +53,37 @@ pub struct UploadedPart {
     pub etag: String,
 }
 
+/// An object's bytes and its entity tag, read together so that a later write can require the
+/// object to be unchanged ([`ObjectStore::put_object_if`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedObject {
+    pub bytes: Vec<u8>,
+    /// The `ETag` response header, as S3 sent it (quotes included): an opaque version marker
+    /// (not always an MD5, e.g. with SSE-KMS), compared by S3 itself.
+    pub etag: String,
+}
+
+/// What a conditional write expects at its key (S3 conditional writes: "How to prevent object
+/// overwrites with conditional writes",
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// No object (`If-None-Match: *`): the write creates it.
+    Absent,
+    /// The object as read, by its ETag (`If-Match`): the write replaces exactly that version.
+    Unchanged(String),
+}
+
+/// How a conditional write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// The key no longer holds what was expected (S3's 412 PreconditionFailed, or NoSuchKey
+    /// for `If-Match` on an object deleted since): another writer got there first, and
+    /// nothing was written.
+    Superseded,
+}
+
 /// Reads and writes whole objects, and reads large ones piece by piece.
 pub trait ObjectStore: Send + Sync {
     /// The object's bytes, or `None` when the key does not exist (a first run has no ledger).
@@ -82,6 +113,28 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// [`ObjectStore::get_object`] with the object's ETag, for a read-modify-write.
+    fn get_object_tagged(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<TaggedObject>, AwsError>> + Send;
+
+    /// Writes the object only if the key holds what `expected` says, atomically (S3 evaluates
+    /// the condition and the write together). Two writers that read the same version cannot
+    /// both replace it: the second gets [`WriteOutcome::Superseded`] instead of overwriting.
+    /// Conditional writes need no permission beyond `s3:PutObject` (the user guide's
+    /// conditional-writes pages list none; `s3:if-match`/`s3:if-none-match` are condition keys
+    /// a bucket policy may use to require them).
+    fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        expected: &Expected,
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
 
     /// Every object under `prefix`, in key order, across all pages.
     fn list_objects(
@@ -302,6 +355,77 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn get_object_tagged(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<TaggedObject>, AwsError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsError::from_sdk(SERVICE, "GetObject", e);
+                return if e.code.as_deref() == Some("NoSuchKey") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        // GetObject always answers with an ETag (API reference, GetObject response
+        // headers); without one no conditional write could follow.
+        let etag = out.e_tag().map(str::to_owned).ok_or_else(|| {
+            AwsError::malformed(
+                SERVICE,
+                "GetObject",
+                format!("s3://{bucket}/{key}: a response without ETag"),
+            )
+        })?;
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            service: SERVICE,
+            operation: "GetObject",
+            kind: crate::error::ErrorKind::Transient,
+            code: None,
+            status: None,
+            message: format!("reading the body of s3://{bucket}/{key}: {e}"),
+        })?;
+        Ok(Some(TaggedObject {
+            bytes: bytes.into_bytes().to_vec(),
+            etag,
+        }))
+    }
+
+    async fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        expected: &Expected,
+    ) -> Result<WriteOutcome, AwsError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        let request = match expected {
+            Expected::Absent => request.if_none_match("*"),
+            Expected::Unchanged(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e) => conditional_put_error(AwsError::from_sdk(SERVICE, "PutObject", e), expected),
+        }
+    }
+
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, AwsError> {
         let mut pages = self
             .client
@@ -467,5 +591,64 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, "AbortMultipartUpload", e))?;
         Ok(())
+    }
+}
+
+/// A failed conditional PutObject, by what S3 documents for it (API reference, PutObject
+/// `If-Match` and `If-None-Match`): 412 PreconditionFailed means the key no longer holds what
+/// was expected; 409 ConditionalRequestConflict means a conflicting write was in progress and
+/// the request should be tried again (transient: the retry then sees the other write, or
+/// succeeds). `If-Match` on a key deleted since it was read answers NoSuchKey: superseded too.
+fn conditional_put_error(e: AwsError, expected: &Expected) -> Result<WriteOutcome, AwsError> {
+    match (e.status, e.code.as_deref()) {
+        (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(WriteOutcome::Superseded),
+        (_, Some("NoSuchKey")) if matches!(expected, Expected::Unchanged(_)) => {
+            Ok(WriteOutcome::Superseded)
+        }
+        (_, Some("ConditionalRequestConflict")) => Err(AwsError {
+            kind: crate::error::ErrorKind::Transient,
+            ..e
+        }),
+        _ => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(status: u16, code: &str) -> AwsError {
+        AwsError {
+            service: SERVICE,
+            operation: "PutObject",
+            kind: crate::error::classify(Some(code), Some(status)),
+            code: Some(code.to_owned()),
+            status: Some(status),
+            message: "At least one of the pre-conditions you specified did not hold".into(),
+        }
+    }
+
+    #[test]
+    fn conditional_put_errors_are_told_apart() {
+        let tag = Expected::Unchanged("\"9b2cf535f27731c974343645a3985328\"".into());
+        assert_eq!(
+            conditional_put_error(failed(412, "PreconditionFailed"), &tag),
+            Ok(WriteOutcome::Superseded)
+        );
+        assert_eq!(
+            conditional_put_error(failed(412, "PreconditionFailed"), &Expected::Absent),
+            Ok(WriteOutcome::Superseded)
+        );
+        assert_eq!(
+            conditional_put_error(failed(404, "NoSuchKey"), &tag),
+            Ok(WriteOutcome::Superseded)
+        );
+        // A missing bucket is a broken deployment, not a lost race.
+        let e = conditional_put_error(failed(404, "NoSuchBucket"), &tag).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("NoSuchBucket"));
+        let e = conditional_put_error(failed(409, "ConditionalRequestConflict"), &tag).unwrap_err();
+        assert!(e.is_transient());
+        let e = conditional_put_error(failed(403, "AccessDenied"), &Expected::Absent).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::AccessDenied);
     }
 }

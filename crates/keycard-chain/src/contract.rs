@@ -480,6 +480,10 @@ pub enum StepError {
     Proposal(String),
     #[error("unusable evidence: {0}")]
     Evidence(String),
+    /// The stack's ledger changed after the diff step read it: another run of the state
+    /// machine wrote it in between. Nothing was overwritten (S3 conditional write).
+    #[error("ledger changed by another run: {0}")]
+    LedgerConflict(String),
 }
 
 /// Retried by the state machine with backoff.
@@ -494,6 +498,10 @@ pub const INVALID_TEMPLATE: &str = "Keycard.InvalidTemplate";
 pub const PROPOSAL_FAILED: &str = "Keycard.ProposalFailed";
 /// A stored generated policy or the ledger could not be read as such.
 pub const INVALID_EVIDENCE: &str = "Keycard.InvalidEvidence";
+/// Two runs of one state machine overlapped on a stack's ledger and this one lost the race
+/// (its conditional write found a newer ledger). The state machine computes the stack again
+/// from the newer ledger, a bounded number of times.
+pub const LEDGER_CONFLICT: &str = "Keycard.LedgerConflict";
 
 /// Every error name a handler can report.
 pub const ERROR_NAMES: &[&str] = &[
@@ -506,6 +514,7 @@ pub const ERROR_NAMES: &[&str] = &[
     INVALID_TEMPLATE,
     PROPOSAL_FAILED,
     INVALID_EVIDENCE,
+    LEDGER_CONFLICT,
 ];
 
 impl StepError {
@@ -526,6 +535,7 @@ impl StepError {
             StepError::InvalidTemplate(_) => INVALID_TEMPLATE,
             StepError::Proposal(_) => PROPOSAL_FAILED,
             StepError::Evidence(_) => INVALID_EVIDENCE,
+            StepError::LedgerConflict(_) => LEDGER_CONFLICT,
         }
     }
 

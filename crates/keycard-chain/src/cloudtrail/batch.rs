@@ -9,6 +9,8 @@ use keycard_core::usage::Usage;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod stream;
+
 use super::keys;
 use super::layout::{KeyClass, Selection};
 use super::plan::ScanSettings;
@@ -16,6 +18,17 @@ use crate::contract::{StepError, to_json_bytes};
 
 /// GetObject requests in flight in one child: the child waits on S3 latency, not on the CPU.
 pub(crate) const FETCH_CONCURRENCY: usize = 16;
+
+/// Bytes of a trail object fetched per ranged GetObject (4 MiB). CloudTrail delivers a file
+/// about every five minutes per account and region, a few KB to a few MB compressed, so nearly
+/// every object is one request, as with a whole GetObject; a larger one is read piece by piece
+/// as the decoder asks for it.
+pub const PIECE_BYTES: u64 = 4 << 20;
+
+/// The most compressed bytes one scan holds (68 MiB): the first pieces of the
+/// [`FETCH_CONCURRENCY`] objects fetched ahead, of which the one being inflated holds at most
+/// one more piece (the next, fetched only once the decoder has taken the previous one).
+pub const MAX_BYTES_IN_FLIGHT: u64 = (FETCH_CONCURRENCY as u64 + 1) * PIECE_BYTES;
 
 /// One object of an ItemBatcher batch, as the `s3:listObjectsV2` ItemReader describes it
 /// (`Etag`, `LastModified` and `StorageClass` are also sent and not needed).
@@ -204,48 +217,41 @@ where
 pub struct Fetched {
     /// Objects downloaded and scanned.
     pub objects: u64,
-    /// Bytes downloaded (compressed, as stored).
+    /// Bytes downloaded (compressed, as stored). An object refused at the inflation cap is
+    /// not downloaded past the point where the decoder stopped.
     pub bytes: u64,
     /// Objects listed but gone when read (lifecycle expiry, deletion): recorded, not fatal.
     pub vanished: Vec<MalformedFile>,
+    /// The most downloaded bytes held at once, not yet consumed by the decoder: at most
+    /// [`MAX_BYTES_IN_FLIGHT`] by construction.
+    pub peak_buffered: u64,
 }
 
-/// Downloads `keys` from `bucket` (`FETCH_CONCURRENCY` at a time) and streams each through
-/// `scanner` in the order given, calling `on_object(key, bytes)` after each. Shared by the
-/// Distributed Map child ([`scan_batch`]) and the CLI's `--cloudtrail s3://…`, so both read
-/// a trail bucket the same way. A failed read other than a vanished object is returned (a
-/// denial would fail for every object and must not look like silence).
+/// Downloads `keys` from `bucket` and streams each through `scanner` in the order given,
+/// calling `on_object(key, bytes)` after each. Shared by the Distributed Map child
+/// ([`scan_batch`]) and the CLI's `--cloudtrail s3://…`, so both read a trail bucket the same
+/// way. A failed read other than a vanished object is returned (a denial would fail for every
+/// object and must not look like silence).
+///
+/// Memory is bounded whatever the objects: the first [`PIECE_BYTES`] of up to
+/// [`FETCH_CONCURRENCY`] objects are fetched ahead (ranged GetObject), and the rest of an
+/// object is fetched one piece at a time as the gzip decoder asks for it, so at most
+/// [`MAX_BYTES_IN_FLIGHT`] compressed bytes are held; keycard-core inflates at most
+/// `MAX_OBJECT_BYTES` (256 MiB) of one object and then stops reading it, reported as a
+/// malformed file. A 1 MB member inflating to 1 GiB, or 16 objects of hundreds of MB, stay
+/// within the batch function's memory (1,769 MB in template.yaml).
 pub async fn scan_objects<S, F>(
     store: &S,
     bucket: &str,
     keys: &[String],
     scanner: &mut Scanner,
-    mut on_object: F,
+    on_object: F,
 ) -> Result<Fetched, StepError>
 where
     S: ObjectStore + Clone + 'static,
     F: FnMut(&str, u64) + Send,
 {
-    let mut out = Fetched::default();
-    for chunk in keys.chunks(FETCH_CONCURRENCY) {
-        let bodies = fetch_chunk(store, bucket, chunk).await?;
-        for (key, body) in chunk.iter().zip(bodies) {
-            match body {
-                Ok(Some(bytes)) => {
-                    out.objects += 1;
-                    out.bytes += bytes.len() as u64;
-                    scanner.scan_reader(key, bytes.as_slice());
-                    on_object(key, bytes.len() as u64);
-                }
-                Ok(None) => out.vanished.push(MalformedFile {
-                    path: key.clone(),
-                    reason: "listed but gone when read (expired or deleted)".into(),
-                }),
-                Err(e) => return Err(StepError::Aws(e)),
-            }
-        }
-    }
-    Ok(out)
+    stream::scan_objects_in_pieces(store, bucket, keys, scanner, on_object, PIECE_BYTES).await
 }
 
 /// Downloads `keys` concurrently (at most [`FETCH_CONCURRENCY`] at once; callers pass chunks

@@ -5,8 +5,16 @@
 //! unified diff, report.json / report.md / report.html from the core's report model, and
 //! deployment.json (evidence per role, drift, live IAM, Access Analyzer's checks), which
 //! report.md also summarises. The ledger goes to `ledger/<stack>.json` with its header (format,
-//! version, stack, account: `keycard_core::ledger`), overwritten each run (the bucket is
-//! versioned, so earlier ledgers stay recoverable).
+//! version, stack, account: `keycard_core::ledger`), replacing the version the diff step read
+//! (the bucket is versioned, so earlier ledgers stay recoverable).
+//!
+//! Two runs of one state machine may overlap (a manual start during the schedule's run): both
+//! read the same ledger, and the second write would drop the first run's evidence. So the
+//! ledger is written first and conditionally (S3 `If-Match` on the ETag the diff step read,
+//! `If-None-Match: *` when there was none). A run that finds a newer ledger fails with
+//! `Keycard.LedgerConflict` before writing any artifact, and the state machine computes the
+//! stack again from the newer ledger. A retry of this step after its own ledger write (a
+//! timeout after S3 answered) finds its own bytes there and goes on.
 
 use std::fmt::Write as _;
 
@@ -14,6 +22,7 @@ use crate::contract::{
     StepError, WriteInput, WriteOutput, check_key, keys, stack_identity, to_json_bytes,
 };
 use crate::steps::diff::{Deployment, Staged};
+use keycard_aws::s3::{Expected, WriteOutcome};
 use keycard_aws::{Config, ObjectStore};
 use keycard_core::report::{render_html, render_markdown};
 
@@ -79,6 +88,7 @@ pub async fn handle<S: ObjectStore>(
             "application/json",
         ),
     ];
+    let ledger_key = write_ledger(store, &config.bucket, &staged).await?;
     let mut names = Vec::new();
     for (name, body, content_type) in files {
         store
@@ -91,15 +101,6 @@ pub async fn handle<S: ObjectStore>(
             .await?;
         names.push(name.to_owned());
     }
-    let ledger_key = keys::ledger(&staged.stack);
-    store
-        .put_object(
-            &config.bucket,
-            &ledger_key,
-            staged.ledger.to_json().into_bytes(),
-            "application/json",
-        )
-        .await?;
     Ok(WriteOutput {
         stack: staged.stack,
         prefix,
@@ -108,6 +109,40 @@ pub async fn handle<S: ObjectStore>(
         principals: staged.report.summary.principals,
         proposed: staged.report.summary.proposed,
     })
+}
+
+/// Replaces the ledger version the diff step read with the staged one, or fails with
+/// [`StepError::LedgerConflict`] if another run replaced it first. Returns the ledger's key.
+async fn write_ledger<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    staged: &Staged,
+) -> Result<String, StepError> {
+    let key = keys::ledger(&staged.stack);
+    let body = staged.ledger.to_json().into_bytes();
+    let expected = match &staged.ledger_etag {
+        Some(etag) => Expected::Unchanged(etag.clone()),
+        None => Expected::Absent,
+    };
+    let outcome = store
+        .put_object_if(bucket, &key, body.clone(), "application/json", &expected)
+        .await?;
+    if outcome == WriteOutcome::Superseded {
+        // This step's own earlier attempt, or another run's write?
+        let now = store.get_object_tagged(bucket, &key).await?;
+        if now.is_none_or(|n| n.bytes != body) {
+            let read = match &expected {
+                Expected::Unchanged(etag) => format!("version {etag}"),
+                Expected::Absent => "no ledger".to_owned(),
+            };
+            return Err(StepError::LedgerConflict(format!(
+                "s3://{bucket}/{key} is not the ledger run {} read ({read}): another run of \
+                 this state machine wrote it since; nothing was overwritten",
+                staged.execution
+            )));
+        }
+    }
+    Ok(key)
 }
 
 /// The deployment section of report.md: what a reviewer must know that the template alone
@@ -287,6 +322,92 @@ mod tests {
         assert!(
             md.contains("s3:DeleteBucket"),
             "the hand-added permission is reported:\n{md}"
+        );
+    }
+
+    fn input(diff: crate::contract::DiffOutput) -> WriteInput {
+        WriteInput {
+            run: testing::run(),
+            diff,
+        }
+    }
+
+    /// Two runs overlap on one stack: both computed their proposal from the same ledger
+    /// (here, none yet). The other run writes its ledger first; this run's write then finds a
+    /// newer ledger and fails with `Keycard.LedgerConflict`, overwriting nothing and writing
+    /// no artifact. Computed again from the newer ledger (the state machine goes back to the
+    /// diff step), the write succeeds and keeps the other run's evidence.
+    #[tokio::test]
+    async fn a_run_that_lost_the_race_for_the_ledger_overwrites_nothing() {
+        let w = World::new();
+        let diff = testing::diffed(&w).await;
+        let staged = w.json(&diff.staged_key);
+        assert!(staged.get("ledgerEtag").is_none(), "no ledger was read");
+
+        // The other run's ledger: the same, plus an action seen once, ten days earlier.
+        let mut other = staged["ledger"].clone();
+        let (arn, _) = other["usage"]["principals"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        let arn = arn.clone();
+        other["usage"]["principals"][&arn]["actions"]["s3:GetBucketPolicy"] = serde_json::json!({
+            "first_seen": "2026-09-21T00:00:00Z", "last_seen": "2026-09-21T00:00:00Z",
+            "count": 1, "resources": []
+        });
+        let other = serde_json::to_vec(&other).unwrap();
+        let ledger_key = "ledger/orders-service.json";
+        w.store
+            .put_object(
+                testing::BUCKET,
+                ledger_key,
+                other.clone(),
+                "application/json",
+            )
+            .await
+            .unwrap();
+
+        let e = handle(&w.store, &w.config, input(diff)).await.unwrap_err();
+        assert_eq!(e.name(), crate::contract::LEDGER_CONFLICT, "{e}");
+        assert!(e.to_string().contains("another run"), "{e}");
+        assert_eq!(w.store.get(testing::BUCKET, ledger_key).unwrap(), other);
+        let artifacts: Vec<String> = w
+            .store
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("proposals/"))
+            .collect();
+        assert_eq!(artifacts, Vec::<String>::new());
+
+        let again = testing::diffed(&w).await;
+        assert!(w.json(&again.staged_key).get("ledgerEtag").is_some());
+        let out = handle(&w.store, &w.config, input(again)).await.unwrap();
+        let ledger = w.json(&out.ledger_key);
+        assert!(
+            ledger["usage"]["principals"][&arn]["actions"]
+                .get("s3:GetBucketPolicy")
+                .is_some(),
+            "{ledger}"
+        );
+    }
+
+    /// A retry of the step after its own ledger write (S3 answered, the Lambda timed out)
+    /// finds its own bytes and completes; the first write of a ledger needs the key free.
+    #[tokio::test]
+    async fn a_retry_after_its_own_ledger_write_completes() {
+        let w = World::new();
+        let diff = testing::diffed(&w).await;
+        let first = handle(&w.store, &w.config, input(diff.clone()))
+            .await
+            .unwrap();
+        let ledger = w.store.get(testing::BUCKET, &first.ledger_key).unwrap();
+        let retried = handle(&w.store, &w.config, input(diff)).await.unwrap();
+        assert_eq!(retried, first);
+        assert_eq!(
+            w.store.get(testing::BUCKET, &first.ledger_key).unwrap(),
+            ledger
         );
     }
 

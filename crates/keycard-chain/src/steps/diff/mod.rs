@@ -80,6 +80,11 @@ pub struct Staged {
     pub report: Report,
     /// The stack's next ledger, header included (`keycard_core::ledger`).
     pub ledger: Ledger,
+    /// The ETag of the ledger this proposal was computed from; `None` when there was none.
+    /// The write step replaces that version only (S3 `If-Match`, or `If-None-Match: *`), so
+    /// two overlapping runs cannot silently drop each other's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_etag: Option<String>,
     pub deployment: Deployment,
 }
 
@@ -314,7 +319,13 @@ where
         stack: Some(name.clone()),
         account: arn_field(&run.execution_id, 4),
     };
-    let ledger: Option<Usage> = match deps.store.get_object(&config.bucket, &ledger_key).await? {
+    // Its ETag goes to the write step, which replaces exactly this version or nothing.
+    let read_ledger = deps
+        .store
+        .get_object_tagged(&config.bucket, &ledger_key)
+        .await?;
+    let ledger_etag = read_ledger.as_ref().map(|t| t.etag.clone());
+    let ledger: Option<Usage> = match read_ledger.map(|t| t.bytes) {
         None => None,
         Some(bytes) => {
             let location = format!("ledger s3://{}/{ledger_key}", config.bucket);
@@ -434,6 +445,7 @@ where
             problems,
         },
         ledger: Ledger::new(identity, proposal.ledger),
+        ledger_etag,
         report: proposal.report,
     };
     let staged_key = keys::staged(&run.execution_name, &name);
