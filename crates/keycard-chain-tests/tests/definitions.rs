@@ -64,7 +64,7 @@ fn states(asl: &Value) -> BTreeMap<String, Value> {
 fn is_sdk_task(s: &Value) -> bool {
     s["Resource"]
         .as_str()
-        .is_some_and(|r| r.starts_with("arn:aws:states:::aws-sdk:"))
+        .is_some_and(|r| r.starts_with("arn:${Partition}:states:::aws-sdk:"))
 }
 
 fn resources(t: &Value) -> &serde_json::Map<String, Value> {
@@ -207,7 +207,7 @@ fn trail_configuration_is_read_by_sdk_tasks_that_never_fail_the_run() {
         let s = &top[name];
         assert_eq!(
             s["Resource"],
-            format!("arn:aws:states:::aws-sdk:cloudtrail:{api}")
+            format!("arn:${{Partition}}:states:::aws-sdk:cloudtrail:{api}")
         );
         assert_eq!(s["ResultPath"], result_path, "{name}");
         // Every parameter names the trail of TrailToRead (PascalCase, as the SDK integration

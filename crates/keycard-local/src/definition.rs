@@ -85,15 +85,22 @@ pub fn for_moto(definition: &str) -> Result<String, LocalError> {
             return;
         };
         for state in states.values_mut() {
-            match state.get("Resource").and_then(Value::as_str) {
-                Some("arn:aws:states:::aws-sdk:cloudtrail:describeTrails") => {
+            // The integration whatever the partition (`arn:<partition>:states:::…`).
+            let integration = state
+                .get("Resource")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("arn:"))
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, rest)| rest.to_owned());
+            match integration.as_deref() {
+                Some("states:::aws-sdk:cloudtrail:describeTrails") => {
                     if let Some(params) = state.get_mut("Parameters").and_then(Value::as_object_mut)
                         && let Some(v) = params.remove("TrailNameList.$")
                     {
                         params.insert("trailNameList.$".into(), v);
                     }
                 }
-                Some("arn:aws:states:::aws-sdk:cloudtrail:getTrailStatus") => {
+                Some("states:::aws-sdk:cloudtrail:getTrailStatus") => {
                     state["ResultSelector"] = json!({"IsLogging.$": "$.IsLogging"});
                 }
                 _ => {}
@@ -129,8 +136,13 @@ mod tests {
         );
         assert!(!b.contains_key("TrailArn"), "a parameter, not a function");
         let trail = format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}");
-        let def = substitute(&asl, &b, &BTreeMap::from([("TrailArn", trail.clone())]));
+        let def = substitute(
+            &asl,
+            &b,
+            &BTreeMap::from([("TrailArn", trail.clone()), ("Partition", "aws".to_owned())]),
+        );
         assert!(!def.contains("${"));
+        assert!(def.contains("\"arn:aws:states:::aws-sdk:cloudtrail:describeTrails\""));
         assert!(def.contains(&format!("\"trail\": \"{trail}\"")));
         assert!(def.contains("arn:aws:lambda:us-east-1:123456789012:function:keycard-summarize"));
     }

@@ -258,7 +258,12 @@ impl LocalChain {
         let asl =
             std::fs::read_to_string(root.join("statemachine/keycard.asl.json")).map_err(setup)?;
         let template = std::fs::read_to_string(root.join("template.yaml")).map_err(setup)?;
-        let parameters = BTreeMap::from([("TrailArn", self.trail_arn.clone())]);
+        // The local account is in the standard partition (template.yaml substitutes
+        // `AWS::Partition`).
+        let parameters = BTreeMap::from([
+            ("TrailArn", self.trail_arn.clone()),
+            ("Partition", "aws".to_owned()),
+        ]);
         let definition = for_moto(&substitute(
             &asl,
             &function_binaries(&template, &asl)?,
