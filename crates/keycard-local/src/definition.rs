@@ -30,26 +30,30 @@ pub fn function_binaries(
         let logical = key
             .strip_suffix("Arn")
             .ok_or_else(|| setup(format!("ASL substitution ${{{key}}} is not a function ARN")))?;
-        let block_start = template
-            .find(&format!("\n  {logical}:\n"))
-            .ok_or_else(|| setup(format!("template.yaml has no resource {logical}")))?;
-        // The resource's lines, up to the next resource (two spaces of indent) or section.
-        let block: Vec<&str> = template[block_start + 1..]
-            .lines()
-            .enumerate()
-            .take_while(|(n, l)| {
-                *n == 0 || l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#')
-            })
-            .map(|(_, l)| l)
-            .collect();
-        let binary = block
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("Binary:"))
-            .map(|b| b.trim().trim_matches('"').to_owned())
-            .ok_or_else(|| setup(format!("{logical} in template.yaml names no Binary")))?;
-        out.insert(key.to_owned(), binary);
+        out.insert(key.to_owned(), function_binary(template, logical)?);
     }
     Ok(out)
+}
+
+/// The binary of the function `logical` of template.yaml (`Metadata.BuildProperties.Binary`).
+pub fn function_binary(template: &str, logical: &str) -> Result<String, LocalError> {
+    let block_start = template
+        .find(&format!("\n  {logical}:\n"))
+        .ok_or_else(|| setup(format!("template.yaml has no resource {logical}")))?;
+    // The resource's lines, up to the next resource (two spaces of indent) or section.
+    let block: Vec<&str> = template[block_start + 1..]
+        .lines()
+        .enumerate()
+        .take_while(|(n, l)| {
+            *n == 0 || l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#')
+        })
+        .map(|(_, l)| l)
+        .collect();
+    block
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Binary:"))
+        .map(|b| b.trim().trim_matches('"').to_owned())
+        .ok_or_else(|| setup(format!("{logical} in template.yaml names no Binary")))
 }
 
 /// Replaces every `${Key}` with its function ARN, and every other `${Parameter}` with its

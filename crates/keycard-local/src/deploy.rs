@@ -114,6 +114,7 @@ impl LocalChain {
             )
             .map_err(setup)?,
         );
+        self.create_notifications()?;
         self.start_lambda_watch()?;
         self.create_state_machine()
     }
@@ -218,6 +219,13 @@ impl LocalChain {
             ("KEYCARD_TRAIL_REGIONS", REGION.into()),
             ("KEYCARD_ACCESS_ROLE_ARN", self.access_role_arn.clone()),
             ("KEYCARD_S3_FORCE_PATH_STYLE", "true".into()),
+            (
+                "KEYCARD_NOTIFY_TOPIC_ARN",
+                self.notifications
+                    .as_ref()
+                    .map(|n| n.topic_arn.clone())
+                    .unwrap_or_default(),
+            ),
             ("RUST_LOG", "info".into()),
         ]);
         let env_file = self.options.work_dir.join("functions.env");

@@ -20,6 +20,7 @@ pub mod router;
 
 mod definition;
 mod deploy;
+mod notify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ use crate::router::Router;
 
 /// moto's default account and the region everything runs in.
 pub use definition::{for_moto, function_binaries, substitute};
+pub use notify::{EMAIL, Notifications, Notified, status_change_event};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -133,6 +135,8 @@ pub struct LocalChain {
     pub state_machine_arn: Option<String>,
     /// Role ARNs by (stack, logical id), after deploy.
     pub roles: BTreeMap<(String, String), String>,
+    /// The notify function's topic and the queues that show what it sent, after deploy.
+    pub notifications: Option<Notifications>,
     // Declared last: dropped after the servers above stopped accepting.
     lambda_watch: Option<Group>,
     moto_server: Option<Group>,
@@ -225,7 +229,12 @@ impl LocalChain {
         let asl =
             std::fs::read_to_string(root.join("statemachine/keycard.asl.json")).map_err(setup)?;
         let template = std::fs::read_to_string(root.join("template.yaml")).map_err(setup)?;
-        let binaries = function_binaries(&template, &asl)?;
+        let mut binaries = function_binaries(&template, &asl)?;
+        // and the notify function, which EventBridge (here: LocalChain::notify) invokes
+        binaries.insert(
+            "NotifyFunctionArn".into(),
+            definition::function_binary(&template, "NotifyFunction")?,
+        );
 
         // The handler binaries, built once into the workspace target dir.
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -301,6 +310,7 @@ impl LocalChain {
             access_role_arn: String::new(),
             state_machine_arn: None,
             roles: BTreeMap::new(),
+            notifications: None,
             lambda_watch: None,
             moto_server: Some(moto_server),
         })

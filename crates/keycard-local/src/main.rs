@@ -3,7 +3,9 @@
 //! Starts moto (S3, IAM, CloudFormation, Step Functions), the real handlers under
 //! `cargo lambda watch`, the router and the Access Analyzer stand-in; deploys the output
 //! bucket, the state machine, two target stacks and a trail's logs; starts one execution with
-//! `events/start-execution.json` (waitSeconds 1) and prints where the proposals are.
+//! `events/start-execution.json` (waitSeconds 1) and prints where the proposals are; then
+//! sends the execution's status change to the notify function and prints the events and the
+//! email it sent, and does the same for an execution that fails (an invalid window).
 //!
 //! ```text
 //! keycard-local-chain [--keep] [--wait-seconds N] [--work-dir DIR]
@@ -86,6 +88,23 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("copied to {}", copy.display());
+
+    // What EventBridge would do next: the status change reaches the notify function.
+    eprintln!(
+        "local-chain: notifying (the execution's status change event to the notify function) ..."
+    );
+    print_notification(&chain.notify(&result)?);
+    // And a run that fails: the window is beyond Access Analyzer's 90 days, discovery refuses it.
+    let failing = format!("{name}-invalid");
+    let mut bad_input = input.clone();
+    bad_input["windowDays"] = serde_json::json!(120);
+    eprintln!("local-chain: starting execution {failing} with {bad_input} (fails on purpose)");
+    let failed = chain.execute(&failing, &bad_input, Duration::from_secs(300))?;
+    println!("\nexecution {}: {}", failed.arn, failed.status);
+    if let Some(e) = &failed.error {
+        println!("  error: {e}");
+    }
+    print_notification(&chain.notify(&failed)?);
     println!("process logs: {}", work_dir.display());
     if keep {
         println!(
@@ -99,5 +118,30 @@ fn main() -> anyhow::Result<()> {
     if result.status != "SUCCEEDED" {
         bail!("the execution ended {}", result.status);
     }
+    if failed.status != "FAILED" {
+        bail!("the invalid execution ended {}, not FAILED", failed.status);
+    }
     Ok(())
+}
+
+/// The events a rule on `source: keycard` received and the email the topic sent.
+fn print_notification(n: &keycard_local::Notified) {
+    println!(
+        "notify: {}",
+        serde_json::to_string(&n.output).unwrap_or_default()
+    );
+    for e in &n.events {
+        println!(
+            "event on the default bus ({} / {}):\n{}",
+            e["source"].as_str().unwrap_or_default(),
+            e["detail-type"].as_str().unwrap_or_default(),
+            serde_json::to_string_pretty(&e["detail"]).unwrap_or_default()
+        );
+    }
+    for (subject, message) in &n.emails {
+        println!(
+            "email to {} (via the SNS topic):\nSubject: {subject}\n\n{message}",
+            keycard_local::EMAIL
+        );
+    }
 }
