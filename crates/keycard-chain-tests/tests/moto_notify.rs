@@ -4,6 +4,7 @@
 //! pattern, as the template builds it, run by moto's EventBridge on the sample CloudFormation
 //! event of `events/`, and its input transformer's template).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
