@@ -445,10 +445,20 @@ fn shared_steps_accept_what_cloudtrail_mode_sends() {
         &state,
     );
     item["stack"] = state["stacks"][0].clone();
+    // ledgerConflicts: the count of diffs redone after a conditional ledger write was refused,
+    // starting at 0.
+    item["ledgerConflicts"] = json!(0);
     let selector = stacks["ItemSelector"].as_object().unwrap();
+    assert_eq!(selector["ledgerConflicts"], 0);
     assert_eq!(
         selector.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from(["run.$", "stack.$", "usageKey.$", "trailConfig.$"])
+        BTreeSet::from([
+            "run.$",
+            "stack.$",
+            "usageKey.$",
+            "trailConfig.$",
+            "ledgerConflicts"
+        ])
     );
     let diff: keycard_chain::contract::DiffInput = serde_json::from_value(build(
         &stacks["ItemProcessor"]["States"]["Diff"]["Parameters"],
@@ -494,7 +504,10 @@ fn trail_to_read(asl: &Value, state: &Value) -> Value {
 #[test]
 fn service_integrations_name_no_partition() {
     let text = asl_text();
-    assert!(!text.contains("arn:aws:"), "a literal arn:aws: in the definition");
+    assert!(
+        !text.contains("arn:aws:"),
+        "a literal arn:aws: in the definition"
+    );
     assert!(text.contains("\"arn:${Partition}:states:::s3:getObject\""));
     let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     assert!(
