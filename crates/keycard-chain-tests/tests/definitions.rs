@@ -1178,7 +1178,7 @@ fn functions_and_state_machines_log_json_with_retention_and_are_traced() {
             );
         }
     }
-    assert_eq!(functions, 10);
+    assert_eq!(functions, 11);
 
     // Both state machines: logging (no execution data) into a group of this stack, tracing,
     // and the delivery actions the Step Functions guide lists for CloudWatch Logs.
@@ -1251,7 +1251,15 @@ fn the_schedule_retries_then_dead_letters() {
     let statements = policy["Properties"]["PolicyDocument"]["Statement"]
         .as_array()
         .unwrap();
-    assert_eq!(statements.len(), 1);
+    // the schedule's rule, and the re-propose rule's when it exists
+    assert_eq!(statements.len(), 2);
+    let repropose = &statements[1]["Fn::If"];
+    assert_eq!(repropose[0], "ReproposeOnStackUpdate");
+    assert_eq!(
+        repropose[1]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"Fn::GetAtt": ["StackUpdateRule", "Arn"]})
+    );
+    assert_eq!(repropose[2], json!({"Ref": "AWS::NoValue"}));
     let s = &statements[0];
     assert_eq!(s["Principal"], json!({"Service": "events.amazonaws.com"}));
     assert_eq!(s["Action"], "sqs:SendMessage");
