@@ -224,8 +224,19 @@ pub fn check_template(
     let model = Model::build(&template, &grants, info);
 
     let mut findings = Vec::new();
+    // Violations of AWS managed policy statements, by the attachment they come from.
+    let mut from_managed: BTreeMap<&str, Vec<(RuleId, String)>> = BTreeMap::new();
     for s in &model.statements {
-        let violations: Vec<Violation> = rules::statement_violations(s, &model)
+        let broken = rules::statement_violations(s, &model);
+        if let Some(name) = &s.managed_policy {
+            let attachment = s.path.split('#').next().unwrap_or(&s.path);
+            let at = from_managed.entry(attachment).or_default();
+            for (rule, message) in broken {
+                at.push((rule, format!("AWS managed policy {name}: {message}")));
+            }
+            continue;
+        }
+        let violations: Vec<Violation> = broken
             .into_iter()
             .map(|(rule, message)| violation(rule, message))
             .collect();
@@ -238,15 +249,20 @@ pub fn check_template(
         ));
     }
     for m in &model.managed {
-        if let Some((rule, message)) = rules::managed_violation(m) {
-            findings.extend(Finding::new(
-                vec![violation(rule, message)],
-                file,
-                (m.start, m.end),
-                &m.grant.source,
-                &m.grant.path,
-            ));
+        let mut violations: Vec<Violation> = rules::managed_violation(m)
+            .into_iter()
+            .map(|(rule, message)| violation(rule, message))
+            .collect();
+        if let Some(broken) = from_managed.get(m.grant.path.as_str()) {
+            violations.extend(one_per_rule(broken).map(|(rule, message)| violation(rule, message)));
         }
+        findings.extend(Finding::new(
+            violations,
+            file,
+            (m.start, m.end),
+            &m.grant.source,
+            &m.grant.path,
+        ));
     }
     let suppressions = rules::kc090_invalid_suppression::read(&template);
     for bad in &suppressions.invalid {
@@ -287,6 +303,22 @@ pub fn check_template(
         findings,
         warnings: warnings(file, &model),
         error: None,
+    })
+}
+
+/// The statements of one AWS managed policy as one violation per rule: the first statement's
+/// message, and how many more statements break the rule (a `*FullAccess` policy has several).
+fn one_per_rule(broken: &[(RuleId, String)]) -> impl Iterator<Item = (RuleId, String)> + '_ {
+    let mut by_rule: BTreeMap<RuleId, (&str, usize)> = BTreeMap::new();
+    for (rule, message) in broken {
+        by_rule.entry(*rule).or_insert((message, 0)).1 += 1;
+    }
+    by_rule.into_iter().map(|(rule, (message, n))| {
+        let message = match n {
+            0 | 1 => message.to_string(),
+            n => format!("{message} (and {} more of its statements)", n - 1),
+        };
+        (rule, message)
     })
 }
 
@@ -421,6 +453,92 @@ mod tests {
                 ))
             ));
         }
+    }
+
+    fn worst(text: &str) -> Option<Severity> {
+        check_template("t.json", text, Catalog::embedded())
+            .unwrap()
+            .findings
+            .iter()
+            .map(|f| f.severity)
+            .max()
+    }
+
+    #[test]
+    fn an_aws_managed_policy_is_judged_by_its_statements_at_the_attachment() {
+        let t = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      ManagedPolicyArns:\n        - !Sub arn:${AWS::Partition}:iam::aws:policy/AmazonDynamoDBFullAccess\n";
+        let report = check_template("t.yaml", t, Catalog::embedded()).unwrap();
+        assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+        let f = &report.findings[0];
+        assert_eq!(f.path, "/Resources/R/Properties/ManagedPolicyArns/0");
+        assert_eq!((f.start.line, f.start.column), (6, 11));
+        // The name still says what it is; the statements say how bad it is (the dataset's
+        // AmazonDynamoDBFullAccess allows dynamodb:* and iam:PassRole among others on "*").
+        let rules: Vec<RuleId> = f.violations.iter().map(|v| v.rule).collect();
+        assert!(rules.contains(&RuleId::KC006), "{rules:?}");
+        assert!(rules.contains(&RuleId::KC002), "{rules:?}");
+        assert!(f.severity >= Severity::High, "{f:#?}");
+        assert!(
+            f.violations
+                .iter()
+                .filter(|v| v.rule != RuleId::KC006)
+                .all(|v| v
+                    .message
+                    .starts_with("AWS managed policy AmazonDynamoDBFullAccess: ")),
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn a_managed_policy_suppression_names_the_rules_its_statements_break() {
+        let t = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      keycard:\n        suppress:\n          - rule: KC010\n            reason: logs on every group, reviewed\n    Properties:\n      Policies: [AWSLambdaBasicExecutionRole]\n";
+        let report = check_template("t.yaml", t, Catalog::embedded()).unwrap();
+        let kc010: Vec<&Violation> = report
+            .findings
+            .iter()
+            .flat_map(|f| &f.violations)
+            .filter(|v| v.rule == RuleId::KC010)
+            .collect();
+        assert_eq!(kc010.len(), 1, "{:#?}", report.findings);
+        assert!(kc010[0].suppressed.is_some());
+        assert!(
+            kc010[0]
+                .message
+                .starts_with("AWS managed policy AWSLambdaBasicExecutionRole: "),
+            "{}",
+            kc010[0].message
+        );
+    }
+
+    /// Issue 13's done-when, for every AWS managed policy keycard knows: a role that has the
+    /// policy attached is rated at least as severe as the same role with the policy's
+    /// statements written out inline (what a proposal writes when it replaces the policy).
+    #[test]
+    fn an_attachment_is_never_rated_below_its_statements_written_out() {
+        let data = crate::managed_policies::ManagedPolicies::embedded();
+        let mut compared = 0;
+        for policy in data.iter().filter(|p| !p.is_service_linked()) {
+            let attached = serde_json::json!({"Resources": {"R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"ManagedPolicyArns": [policy.arn()]}
+            }}});
+            let written_out = serde_json::json!({"Resources": {"R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"Policies": [{
+                    "PolicyName": "p",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": policy.statements()}
+                }]}
+            }}});
+            let before = worst(&attached.to_string());
+            let after = worst(&written_out.to_string());
+            assert!(
+                after <= before,
+                "{}: {before:?} attached, {after:?} written out",
+                policy.name()
+            );
+            compared += 1;
+        }
+        assert!(compared > 500, "only {compared} policies compared");
     }
 
     proptest::proptest! {

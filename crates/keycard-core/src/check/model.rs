@@ -38,6 +38,9 @@ pub(crate) struct StatementSite<'a> {
     pub actions: Vec<String>,
     /// What `Resource` names, both branches of an `Fn::If` included.
     pub resources: Vec<ResourceRef>,
+    /// The AWS managed policy the statement is published in, when it comes from one attached
+    /// by name or ARN (its findings are reported at the attachment, see `check_template`).
+    pub managed_policy: Option<String>,
 }
 
 /// What one `Resource` value covers.
@@ -200,15 +203,10 @@ impl<'a> Model<'a> {
                 ));
             }
         }
-        let managed = grants
+        let managed: Vec<ManagedSite<'a>> = grants
             .grants
             .iter()
-            .filter(|g| {
-                matches!(
-                    g.kind,
-                    GrantKind::ManagedPolicyArn | GrantKind::SamManagedPolicy
-                )
-            })
+            .filter(|g| !written_in_template(g.kind))
             .map(|g| {
                 let bare_names = g.kind == GrantKind::SamManagedPolicy;
                 let (start, end) = locate(template, &g.path, g.line, g.column);
@@ -226,6 +224,37 @@ impl<'a> Model<'a> {
                 }
             })
             .collect();
+        // An AWS managed policy's published statements (resolved by `find_grants` from the
+        // embedded dataset) are judged by the same rules as statements written in the
+        // template: a proposal that writes the policy out as explicit statements must never
+        // rate worse than the attachment it replaces (issue 13).
+        for m in &managed {
+            let name = m
+                .aws_managed_name
+                .clone()
+                .unwrap_or_else(|| m.grant.managed_policy_arns.join(", "));
+            for record in &m.grant.statements {
+                if let Some(&i) = by_path.get(&record.path) {
+                    if !statements[i].principals.contains(&m.grant.principal) {
+                        statements[i].principals.push(m.grant.principal.clone());
+                    }
+                    continue;
+                }
+                by_path.insert(record.path.clone(), statements.len());
+                let mut s = site(
+                    template,
+                    &roles,
+                    PolicySite::Identity,
+                    None,
+                    record,
+                    &m.grant.source,
+                    vec![m.grant.principal.clone()],
+                    record.path.clone(),
+                );
+                s.managed_policy = Some(name.clone());
+                statements.push(s);
+            }
+        }
         Model {
             grants,
             info,
@@ -246,7 +275,8 @@ impl<'a> Model<'a> {
 }
 
 /// Grants whose statements are written in the template. Managed policy ARNs bring statements
-/// from outside it (AWS's published policies): they are judged by name (KC004–KC006).
+/// from outside it (AWS's published policies): they are judged by name (KC004–KC006) and by
+/// those statements, reported at the attachment.
 fn written_in_template(kind: GrantKind) -> bool {
     !matches!(
         kind,
@@ -306,6 +336,7 @@ fn site<'a>(
         end,
         actions,
         resources,
+        managed_policy: None,
     }
 }
 

@@ -1,8 +1,9 @@
 //! `keycard check` and `keycard propose` read the same grants: on every template fixture, every
 //! example and every check fixture, each statement `template::find_grants` gives a principal
-//! (the grants `propose` plans from) is a statement check judges for that principal, and check
-//! judges nothing else (apart from the trust and resource policies propose never edits and the
-//! `Fn::Sub` documents it leaves unchanged, which come from the same extractor).
+//! (the grants `propose` plans from, AWS managed policies' published statements included) is a
+//! statement check judges for that principal, and check judges nothing else (apart from the
+//! trust and resource policies propose never edits and the `Fn::Sub` documents it leaves
+//! unchanged, which come from the same extractor).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -56,16 +57,11 @@ fn check_and_propose_read_the_same_grants_on_every_fixture() {
         let grants = find_grants(&t);
         let m = Model::build(&t, &grants, Catalog::embedded());
 
-        // What propose plans from: every grant's statements, per principal.
+        // What propose plans from: every grant's statements, per principal (an AWS managed
+        // policy's published statements included: propose writes them out, check judges them).
         let propose: BTreeSet<(String, String, String)> = grants
             .grants
             .iter()
-            .filter(|g| {
-                !matches!(
-                    g.kind,
-                    GrantKind::ManagedPolicyArn | GrantKind::SamManagedPolicy
-                )
-            })
             .flat_map(|g| {
                 g.statements
                     .iter()
@@ -94,7 +90,7 @@ fn check_and_propose_read_the_same_grants_on_every_fixture() {
         let expected: BTreeSet<_> = propose.union(&read_only).cloned().collect();
         assert_eq!(check, expected, "{}", path.display());
 
-        // Managed policy attachments: the same grants, judged by name.
+        // Managed policy attachments: the same grants, judged by name too.
         let managed: BTreeSet<&str> = grants
             .grants
             .iter()
