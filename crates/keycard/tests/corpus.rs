@@ -9,11 +9,8 @@
 //!   succeeds without a panic, and the proposed template loads again;
 //! - `keycard check` on the proposal is never more severe for any principal than on the
 //!   template it replaces (the assertion `propose_examples` makes on the bundled examples,
-//!   shared in `tests/severity/`), except where the proposal replaced an AWS managed policy
-//!   with explicit statements: `check` rates an attached AWS managed policy by its name only
-//!   (KC004-KC006) and never reads its statements, so the same or fewer permissions written
-//!   out rate higher. Those are counted apart ([`replaced_aws_managed_sources`]), never
-//!   silently: the done-when of issue 13 needs `check` to read AWS managed policy statements.
+//!   shared in `tests/severity/`), with no exception: an AWS managed policy the proposal
+//!   writes out as explicit statements was already judged by those statements (issue 13).
 //!
 //! Refresh the sample with `scripts/corpus-check --write-sample`.
 
@@ -102,44 +99,14 @@ fn check_load(name: &str, case: &Value) -> Option<Value> {
     }
 }
 
-/// The resources holding the grants of roles whose AWS managed policies the proposal replaced
-/// with explicit statements (report.json `replaced_policies` of kind `aws_managed_policy`):
-/// `check` names findings after them.
-fn replaced_aws_managed_sources(grants: &Value, report: &Value) -> Vec<String> {
-    let Some(roles) = report["roles"].as_object() else {
-        return Vec::new();
-    };
-    let replaced: Vec<&str> = roles
-        .iter()
-        .filter(|(_, r)| {
-            r["replaced_policies"]
-                .as_array()
-                .is_some_and(|p| p.iter().any(|p| p["kind"] == "aws_managed_policy"))
-        })
-        .map(|(id, _)| id.as_str())
-        .collect();
-    let mut sources: Vec<String> = replaced.iter().map(|r| r.to_string()).collect();
-    for g in grants["grants"].as_array().into_iter().flatten() {
-        if let (Some(p), Some(src)) = (g["principal"].as_str(), g["source"].as_str())
-            && replaced.contains(&p)
-        {
-            sources.push(src.to_string());
-        }
-    }
-    sources
-}
-
 /// What `check_propose` found.
 #[derive(Default)]
 struct Proposed {
     narrowed: usize,
-    /// Principals `check` rates more severe because an AWS managed policy was written out.
-    more_severe_managed: usize,
 }
 
 /// `keycard propose` with the synthetic evidence: no failure, the proposal re-parses, and
-/// `check` finds nothing more severe on it for any principal (apart from the AWS managed policy
-/// replacements the module documentation explains).
+/// `check` finds nothing more severe on it for any principal.
 fn check_propose(name: &str, case: &Value, grants: &Value) -> Proposed {
     let principals: Vec<&str> = grants["grants"]
         .as_array()
@@ -178,10 +145,10 @@ fn check_propose(name: &str, case: &Value, grants: &Value) -> Proposed {
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     assert!(out.status.success(), "{name}: propose failed: {stderr}");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
-    let managed = replaced_aws_managed_sources(grants, &report);
+    assert!(
+        out_dir.join("report.json").exists(),
+        "{name}: no report.json"
+    );
     let mut found = Proposed::default();
     for file in ["template.yaml", "template.json"] {
         let proposed = out_dir.join(file);
@@ -191,15 +158,7 @@ fn check_propose(name: &str, case: &Value, grants: &Value) -> Proposed {
         if let Err(e) = run_grants(&proposed) {
             panic!("{name}: the proposed {file} does not load: {e}");
         }
-        let (explained, worse): (Vec<_>, Vec<_>) =
-            severity::more_severe(&corpus().join(name), &proposed)
-                .into_iter()
-                .partition(|(principal, ..)| managed.contains(principal));
-        assert!(
-            worse.is_empty(),
-            "{name}: check is more severe on the proposal (principal, before, after): {worse:?}"
-        );
-        found.more_severe_managed += explained.len();
+        severity::assert_never_more_severe(name, &corpus().join(name), &proposed);
     }
     found.narrowed = summary["roles"]
         .as_object()
@@ -221,22 +180,17 @@ fn corpus_sample_loads_like_pyyaml_and_proposals_reparse() {
         "the sample has {} templates",
         cases.len()
     );
-    let (mut loaded, mut refused, mut narrowed, mut managed) = (0, 0, 0, 0);
+    let (mut loaded, mut refused, mut narrowed) = (0, 0, 0);
     for (name, case) in &cases {
         match check_load(name, case) {
             Some(grants) => {
                 loaded += 1;
                 let found = check_propose(name, case, &grants);
                 narrowed += found.narrowed;
-                managed += found.more_severe_managed;
             }
             None => refused += 1,
         }
     }
-    // Shown with --nocapture; docs/CORPUS.md has the whole corpus's count.
-    println!(
-        "corpus sample: {managed} principals rated more severe by check after an AWS managed policy was written out"
-    );
     // The sample keeps both sides of the agreement, and evidence that narrows something.
     assert!(
         loaded > 0 && refused > 0,
