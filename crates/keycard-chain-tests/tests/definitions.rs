@@ -612,7 +612,7 @@ fn functions_run_rust_on_arm64_with_sane_timeouts_and_unique_binaries() {
         lambda_binaries(),
         "every Lambda crate is deployed, nothing else"
     );
-    // Every substitution is the ARN of one of these functions.
+    // Every substitution is the ARN of one of these functions, the trail or the partition.
     let subs = t
         .pointer("/Resources/KeycardStateMachine/Properties/DefinitionSubstitutions")
         .unwrap()
@@ -621,6 +621,10 @@ fn functions_run_rust_on_arm64_with_sane_timeouts_and_unique_binaries() {
     for (k, v) in subs {
         if k == "TrailArn" {
             assert_eq!(v, &json!({"Ref": "TrailArn"}), "the trail parameter");
+            continue;
+        }
+        if k == "Partition" {
+            assert_eq!(v, &json!({"Ref": "AWS::Partition"}), "the partition");
             continue;
         }
         let target = v["Fn::GetAtt"][0].as_str().unwrap_or_default();
