@@ -663,6 +663,53 @@ fn check_on_star_statements_stays_small() {
     assert!(mib < 200, "check: {mib} MiB");
 }
 
+/// `propose` on the same 1,024 `*` statements, with evidence for the role so that its
+/// decision, rewrite and never-broader check all run: it once aborted on allocation failure
+/// (2 GB). Issue 14's done-when: under a few hundred MB.
+#[test]
+fn propose_on_star_statements_stays_under_a_few_hundred_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, star_statements_template(1024)).unwrap();
+    let usage = dir.path().join("usage.json");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/hostile-Role-1A2B3C4D5E6F");
+    std::fs::write(
+        &usage,
+        serde_json::json!({"principals": {&role: {"actions": {
+            "s3:GetObject": {"first_seen": "2026-09-01T00:00:00Z",
+                             "last_seen": "2026-10-01T00:00:00Z", "count": 12},
+            "sqs:SendMessage": {"first_seen": "2026-09-01T00:00:00Z",
+                                "last_seen": "2026-10-01T00:00:00Z", "count": 3}}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = os(&[
+        "propose",
+        "--template",
+        &template.display().to_string(),
+        "--usage",
+        &usage.display().to_string(),
+        "--stack-name",
+        "hostile",
+        "--account-id",
+        ACCOUNT,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let (code, stderr, mib) = peak_rss(&refs(&args));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(mib < 400, "propose: {mib} MiB");
+    // The role was matched and proposed (the expensive path), not skipped.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(report.to_string().contains(&role), "{report}");
+    let proposed = std::fs::read_to_string(out.join("template.yaml")).unwrap();
+    assert!(proposed.contains("s3:GetObject"), "{proposed}");
+    assert!(!proposed.contains("Action: '*'"), "{proposed}");
+}
+
 /// Twelve levels of aliased `!If` (under 1 KB) reach 4,096 statements: once 6.5 GB.
 #[test]
 fn aliased_if_levels_stay_small() {
