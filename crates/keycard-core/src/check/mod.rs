@@ -249,12 +249,24 @@ pub fn check_template(
         ));
     }
     for m in &model.managed {
-        let mut violations: Vec<Violation> = rules::managed_violation(m)
+        let by_name = rules::managed_violation(m);
+        // KC004/KC005 name what KC001 (`Action: "*"`) and KC007 (`NotAction`) find in
+        // AdministratorAccess and PowerUserAccess, at the same severity: said once, by name.
+        let name_severity = by_name.as_ref().map(|(rule, _)| rule.rule().severity);
+        let said_by_name = |rule: RuleId| {
+            matches!(rule, RuleId::KC001 | RuleId::KC007)
+                && name_severity.is_some_and(|s| s >= rule.rule().severity)
+        };
+        let mut violations: Vec<Violation> = by_name
             .into_iter()
             .map(|(rule, message)| violation(rule, message))
             .collect();
         if let Some(broken) = from_managed.get(m.grant.path.as_str()) {
-            violations.extend(one_per_rule(broken).map(|(rule, message)| violation(rule, message)));
+            violations.extend(
+                one_per_rule(broken)
+                    .filter(|(rule, _)| !said_by_name(*rule))
+                    .map(|(rule, message)| violation(rule, message)),
+            );
         }
         findings.extend(Finding::new(
             violations,
