@@ -694,6 +694,12 @@ fn propose_on_star_statements_stays_under_a_few_hundred_mb() {
         "hostile",
         "--account-id",
         ACCOUNT,
+        // Full coverage stated: otherwise the ~1,000 data-plane actions the evidence cannot
+        // see are kept, the proposal does not fit IAM's size limits and nothing is rewritten.
+        "--data-events",
+        "all",
+        "--management-events",
+        "read-write",
         "--out",
         &out.display().to_string(),
     ]);
