@@ -22,6 +22,6 @@ pub mod discovery;
 pub mod lambda;
 pub mod stack_input;
 pub mod steps;
-pub mod trail_config;
 #[cfg(test)]
 mod testing;
+pub mod trail_config;

@@ -26,7 +26,7 @@ pub(crate) const FETCH_CONCURRENCY: usize = 16;
 pub const PIECE_BYTES: u64 = 4 << 20;
 
 /// The most compressed bytes one scan holds (68 MiB): the first pieces of the
-/// [`FETCH_CONCURRENCY`] objects fetched ahead, of which the one being inflated holds at most
+/// `FETCH_CONCURRENCY` (16) objects fetched ahead, of which the one being inflated holds at most
 /// one more piece (the next, fetched only once the decoder has taken the previous one).
 pub const MAX_BYTES_IN_FLIGHT: u64 = (FETCH_CONCURRENCY as u64 + 1) * PIECE_BYTES;
 
@@ -234,7 +234,7 @@ pub struct Fetched {
 /// object and must not look like silence).
 ///
 /// Memory is bounded whatever the objects: the first [`PIECE_BYTES`] of up to
-/// [`FETCH_CONCURRENCY`] objects are fetched ahead (ranged GetObject), and the rest of an
+/// `FETCH_CONCURRENCY` (16) objects are fetched ahead (ranged GetObject), and the rest of an
 /// object is fetched one piece at a time as the gzip decoder asks for it, so at most
 /// [`MAX_BYTES_IN_FLIGHT`] compressed bytes are held; keycard-core inflates at most
 /// `MAX_OBJECT_BYTES` (256 MiB) of one object and then stops reading it, reported as a
@@ -252,6 +252,29 @@ where
     F: FnMut(&str, u64) + Send,
 {
     stream::scan_objects_in_pieces(store, bucket, keys, scanner, on_object, PIECE_BYTES).await
+}
+
+/// A download task that panicked or was cancelled: transient (the step is retried), never a
+/// silently missing object.
+pub(crate) fn download_task_ended(e: tokio::task::JoinError) -> StepError {
+    StepError::Aws(AwsError {
+        service: "s3",
+        operation: "GetObject",
+        kind: ErrorKind::Transient,
+        code: None,
+        status: None,
+        message: format!("a download task ended abnormally: {e}"),
+    })
+}
+
+/// A key whose download task never reported back (cannot happen while every spawned task is
+/// joined; an error rather than a panic if it ever does).
+pub(crate) fn no_download_result(key: &str) -> StepError {
+    StepError::Aws(AwsError::malformed(
+        "s3",
+        "GetObject",
+        format!("no result for {key}"),
+    ))
 }
 
 /// Downloads `keys` concurrently (at most [`FETCH_CONCURRENCY`] at once; callers pass chunks
@@ -274,16 +297,7 @@ where
     let mut bodies: Vec<Option<Result<Option<Vec<u8>>, AwsError>>> =
         (0..keys.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
-        let (i, res) = joined.map_err(|e| {
-            StepError::Aws(AwsError {
-                service: "s3",
-                operation: "GetObject",
-                kind: ErrorKind::Transient,
-                code: None,
-                status: None,
-                message: format!("a download task ended abnormally: {e}"),
-            })
-        })?;
+        let (i, res) = joined.map_err(download_task_ended)?;
         if let Some(slot) = bodies.get_mut(i) {
             *slot = Some(res);
         }
@@ -291,15 +305,7 @@ where
     bodies
         .into_iter()
         .zip(keys)
-        .map(|(b, key)| {
-            b.ok_or_else(|| {
-                StepError::Aws(AwsError::malformed(
-                    "s3",
-                    "GetObject",
-                    format!("no result for {key}"),
-                ))
-            })
-        })
+        .map(|(b, key)| b.ok_or_else(|| no_download_result(key)))
         .collect()
 }
 

@@ -306,7 +306,11 @@ async fn a_large_item_file_is_uploaded_in_parts() {
     .unwrap();
     assert_eq!(listing.objects, OBJECTS as u64);
     let file = store.get(OUT, "runs/big/cloudtrail/items.jsonl").unwrap();
-    assert!(file.len() > MIN_PART_BYTES, "{} bytes: two parts", file.len());
+    assert!(
+        file.len() > MIN_PART_BYTES,
+        "{} bytes: two parts",
+        file.len()
+    );
     let keys: Vec<String> = file
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

@@ -16,7 +16,7 @@ use keycard_aws::s3::ObjectStore;
 use keycard_core::cloudtrail::{MalformedFile, ScanOptions, Scanner};
 use tokio::sync::mpsc;
 
-use super::{FETCH_CONCURRENCY, Fetched};
+use super::{FETCH_CONCURRENCY, Fetched, download_task_ended, no_download_result};
 use crate::contract::StepError;
 
 /// Downloaded bytes not yet consumed by the decoder, and their high-water mark.
@@ -170,16 +170,7 @@ where
     }
     let mut slots: Vec<Option<First>> = (0..keys.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
-        let (i, first) = joined.map_err(|e| {
-            StepError::Aws(AwsError {
-                service: "s3",
-                operation: "GetObject",
-                kind: ErrorKind::Transient,
-                code: None,
-                status: None,
-                message: format!("a download task ended abnormally: {e}"),
-            })
-        })?;
+        let (i, first) = joined.map_err(download_task_ended)?;
         if let Some(slot) = slots.get_mut(i) {
             *slot = Some(first);
         }
@@ -187,15 +178,7 @@ where
     slots
         .into_iter()
         .zip(keys)
-        .map(|(slot, key)| {
-            slot.ok_or_else(|| {
-                StepError::Aws(AwsError::malformed(
-                    "s3",
-                    "GetObject",
-                    format!("no result for {key}"),
-                ))
-            })
-        })
+        .map(|(slot, key)| slot.ok_or_else(|| no_download_result(key)))
         .collect()
 }
 

@@ -45,7 +45,7 @@ pub struct StackNotice {
     pub files: Vec<String>,
     /// report.json's `summary`.
     pub summary: Option<ReportSummary>,
-    /// The highest-risk removals first, at most [`RISKY_REMOVALS_SHOWN`].
+    /// The highest-risk removals first, at most `RISKY_REMOVALS_SHOWN` (10).
     pub risky_removals: Vec<RiskyRemoval>,
     pub removals_total: usize,
     /// report.md up to its first section: the facts and the per-principal table.
