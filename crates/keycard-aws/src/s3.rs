@@ -247,15 +247,8 @@ impl ObjectStore for S3Store {
                 };
             }
         };
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            service: SERVICE,
-            operation: "GetObject",
-            kind: crate::error::ErrorKind::Transient,
-            code: None,
-            status: None,
-            message: format!("reading the body of s3://{bucket}/{key}: {e}"),
-        })?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        let bytes = read_body(out.body, bucket, key).await?;
+        Ok(Some(bytes))
     }
 
     async fn get_object_range(
@@ -321,18 +314,8 @@ impl ObjectStore for S3Store {
                     ),
                 )
             })?;
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            service: SERVICE,
-            operation: "GetObject",
-            kind: crate::error::ErrorKind::Transient,
-            code: None,
-            status: None,
-            message: format!("reading the body of s3://{bucket}/{key}: {e}"),
-        })?;
-        Ok(Some(ObjectRange {
-            bytes: bytes.into_bytes().to_vec(),
-            total_size,
-        }))
+        let bytes = read_body(out.body, bucket, key).await?;
+        Ok(Some(ObjectRange { bytes, total_size }))
     }
 
     async fn put_object(
@@ -387,18 +370,8 @@ impl ObjectStore for S3Store {
                 format!("s3://{bucket}/{key}: a response without ETag"),
             )
         })?;
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            service: SERVICE,
-            operation: "GetObject",
-            kind: crate::error::ErrorKind::Transient,
-            code: None,
-            status: None,
-            message: format!("reading the body of s3://{bucket}/{key}: {e}"),
-        })?;
-        Ok(Some(TaggedObject {
-            bytes: bytes.into_bytes().to_vec(),
-            etag,
-        }))
+        let bytes = read_body(out.body, bucket, key).await?;
+        Ok(Some(TaggedObject { bytes, etag }))
     }
 
     async fn put_object_if(
@@ -611,6 +584,20 @@ fn conditional_put_error(e: AwsError, expected: &Expected) -> Result<WriteOutcom
         }),
         _ => Err(e),
     }
+}
+
+/// A GetObject body read to the end. A connection that breaks mid-body is transient (the caller
+/// retries); the three GetObject variants share this one mapping.
+async fn read_body(body: ByteStream, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+    let bytes = body.collect().await.map_err(|e| AwsError {
+        service: SERVICE,
+        operation: "GetObject",
+        kind: crate::error::ErrorKind::Transient,
+        code: None,
+        status: None,
+        message: format!("reading the body of s3://{bucket}/{key}: {e}"),
+    })?;
+    Ok(bytes.into_bytes().to_vec())
 }
 
 #[cfg(test)]
