@@ -5,6 +5,10 @@
 //! `eventCategory: Data` and `managementEvent: false`, AWS services assuming a role appear as
 //! `AWSService` callers with the role in `resources[]`.
 
+use keycard_core::catalog::{AccessLevel, Catalog};
+use keycard_core::cloudtrail::record::Record;
+use keycard_core::cloudtrail::{Resolved, resolve_record};
+use keycard_core::coverage::{ReadOnlyFlag, read_only_flag};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -79,6 +83,8 @@ pub(crate) struct Writer<'s> {
     service: Vec<Option<(Value, Value, Value)>>,
     /// Per principal, per call.
     calls: Vec<Vec<CallFacts>>,
+    /// `readOnly` of the AWS-service `AssumeRole` records ([`read_only`]).
+    service_assume_read_only: bool,
     rng: Rng,
 }
 
@@ -131,11 +137,16 @@ impl<'s> Writer<'s> {
                 })
             })
             .collect();
+        let service_assume_read_only = read_only(&json!({
+            "eventSource": "sts.amazonaws.com",
+            "eventName": "AssumeRole",
+        }));
         Ok(Writer {
             scenario,
             identities,
             service,
             calls,
+            service_assume_read_only,
             rng,
         })
     }
@@ -193,7 +204,7 @@ impl<'s> Writer<'s> {
                     response_elements: Some(&response),
                     request_id: self.rng.uuid(),
                     event_id,
-                    read_only: true,
+                    read_only: self.service_assume_read_only,
                     resources: Some(resources),
                     event_type: "AwsApiCall",
                     management_event: true,
@@ -202,7 +213,7 @@ impl<'s> Writer<'s> {
                 };
                 let facts = EventFacts {
                     data: false,
-                    read_only: true,
+                    read_only: self.service_assume_read_only,
                     event_source: rec.event_source,
                     region,
                     s3_object: false,
@@ -357,9 +368,18 @@ fn call_facts(
     let resources = (documented && data && call.resources.is_none())
         .then(|| documented_resources(call, &scenario.account, region, types))
         .flatten();
+    // The fields keycard's mapping reads, as this call's records carry them.
+    let read_only = read_only(&json!({
+        "eventSource": call.event_source,
+        "eventName": call.event_name,
+        "awsRegion": region,
+        "recipientAccountId": scenario.account,
+        "requestParameters": call.request_parameters,
+        "resources": call.resources.as_ref().or(resources.as_ref()),
+    }));
     CallFacts {
         data,
-        read_only: is_read_only(&call.event_name),
+        read_only,
         s3_object: data && types.iter().any(|t| t == "AWS::S3::Object"),
         bucket,
         resources,
@@ -521,12 +541,33 @@ fn is_data_event(call: &CallSpec) -> bool {
     }
 }
 
-fn is_read_only(name: &str) -> bool {
-    [
-        "Get", "List", "Describe", "Head", "Lookup", "Query", "Scan", "BatchGet", "Select",
-    ]
-    .iter()
-    .any(|p| name.starts_with(p))
+/// CloudTrail's `readOnly` flag on a record (given as the JSON of the fields keycard's mapping
+/// reads), decided the way keycard decides which trails record an action: keycard's own engine
+/// maps the record to IAM actions ([`resolve_record`]), and the record reads only when every
+/// action's flag is read-only ([`read_only_flag`]: a documented flag, else the IAM catalog's
+/// access level). So a profile that drops read or write events drops exactly the calls keycard
+/// expects such a trail to miss.
+///
+/// Where keycard's flag is uncertain (Write-level KMS actions) it takes the action as recorded
+/// only by a trail that logs both kinds, so either value agrees with it; the catalog's access
+/// level decides there. A record keycard maps to no action (none needed, or unmapped) has no
+/// flag in keycard's model; it is written as a write.
+pub(crate) fn read_only(record: &Value) -> bool {
+    let text = record.to_string();
+    let Ok(rec) = serde_json::from_str::<Record<'_>>(&text) else {
+        return false;
+    };
+    let Resolved::Actions(actions) = resolve_record(&rec).0 else {
+        return false;
+    };
+    !actions.is_empty()
+        && actions.keys().all(|action| match read_only_flag(action) {
+            ReadOnlyFlag::ReadOnly => true,
+            ReadOnlyFlag::Write => false,
+            ReadOnlyFlag::Uncertain(_) => Catalog::embedded()
+                .access_level(action)
+                .is_some_and(|l| matches!(l, AccessLevel::List | AccessLevel::Read)),
+        })
 }
 
 /// A digest file's JSON. Hash values and signatures are random hex of the right length: keycard

@@ -254,3 +254,82 @@ fn schedules_land_where_expected() {
     assert_eq!(once.len(), 1);
     assert!((start..start + day).contains(&once[0]));
 }
+
+/// Every record the generator writes for its own scenarios (both bundled examples and the large
+/// corpus, whose palette holds every call it builds, with the AWS-service `AssumeRole`
+/// records) carries the `readOnly` flag keycard's coverage model gives the actions keycard maps
+/// it to: read-only only when no action is a write for keycard, a write only when one is.
+/// Where keycard's flag is uncertain, the IAM catalog's access level decides.
+#[test]
+fn read_only_agrees_with_keycard_for_every_event_written() {
+    use keycard_core::catalog::{AccessLevel, Catalog};
+    use keycard_core::cloudtrail::record::Record;
+    use keycard_core::cloudtrail::{Resolved, resolve_record};
+    use keycard_core::coverage::{ReadOnlyFlag, read_only_flag};
+
+    let reads = |action: &str| match read_only_flag(action) {
+        ReadOnlyFlag::ReadOnly => true,
+        ReadOnlyFlag::Write => false,
+        ReadOnlyFlag::Uncertain(_) => matches!(
+            Catalog::embedded().access_level(action),
+            Some(AccessLevel::List | AccessLevel::Read)
+        ),
+    };
+    let mut scenarios: Vec<Scenario> = corpus::EXAMPLE_SCENARIOS
+        .iter()
+        .map(|(name, _)| example_scenario(name).unwrap())
+        .collect();
+    scenarios.push(large_scenario(&LargeOptions {
+        events: 3_000,
+        roles: 12,
+        days: 2,
+        ..LargeOptions::default()
+    }));
+    // event → readOnly written, over every scenario.
+    let mut seen: BTreeMap<String, bool> = BTreeMap::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = generate(s, dir.path()).unwrap();
+        let broken: Vec<&str> = summary
+            .malformed_files
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect();
+        for f in files_under(dir.path()) {
+            if !f.contains("/CloudTrail/") || broken.contains(&f.as_str()) {
+                continue;
+            }
+            for r in records(&dir.path().join(&f)) {
+                let written = r["readOnly"].as_bool().unwrap();
+                let text = r.to_string();
+                let rec: Record<'_> = serde_json::from_str(&text).unwrap();
+                let key = format!("{} {}", r["eventSource"], r["eventName"]);
+                let expected = match resolve_record(&rec).0 {
+                    Resolved::Actions(actions) => {
+                        !actions.is_empty() && actions.keys().all(|a| reads(a))
+                    }
+                    // No action keycard could judge: written as a write.
+                    Resolved::NoPermission | Resolved::Unmapped(_) => false,
+                };
+                assert_eq!(written, expected, "scenario {i}: {key}: {r}");
+                if let Some(before) = seen.insert(key.clone(), written) {
+                    assert_eq!(before, written, "{key} written both ways");
+                }
+            }
+        }
+    }
+    // The calls whose flag the old rule of thumb on eventName got wrong, and the large
+    // palette's, are all there.
+    for (event, read_only) in [
+        (r#""sqs.amazonaws.com" "ReceiveMessage""#, true),
+        (r#""sts.amazonaws.com" "AssumeRole""#, false),
+        (r#""kms.amazonaws.com" "Decrypt""#, false),
+        (r#""dynamodb.amazonaws.com" "GetItem""#, true),
+        (r#""s3.amazonaws.com" "ListObjectsV2""#, true),
+        (r#""s3.amazonaws.com" "PutObject""#, false),
+        (r#""ssm.amazonaws.com" "GetParameter""#, true),
+        (r#""lambda.amazonaws.com" "Invoke""#, false),
+    ] {
+        assert_eq!(seen.get(event), Some(&read_only), "{event}: {seen:?}");
+    }
+}
