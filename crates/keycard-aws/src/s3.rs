@@ -226,26 +226,14 @@ impl S3Store {
 
 impl ObjectStore for S3Store {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
-        let out = match self
+        let request = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_expected_bucket_owner(self.owner(bucket))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                let e = AwsError::from_sdk(SERVICE, "GetObject", e);
-                // A missing key is an answer (no ledger yet); a missing bucket is a broken
-                // deployment and must fail.
-                return if e.code.as_deref() == Some("NoSuchKey") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
-            }
+            .set_expected_bucket_owner(self.owner(bucket));
+        let Some(out) = send_get(request).await? else {
+            return Ok(None);
         };
         let bytes = read_body(out.body, bucket, key).await?;
         Ok(Some(bytes))
@@ -259,46 +247,38 @@ impl ObjectStore for S3Store {
         len: u64,
     ) -> Result<Option<ObjectRange>, AwsError> {
         let end = start.saturating_add(len.max(1)) - 1;
-        let out = match self
+        let request = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
             .range(format!("bytes={start}-{end}"))
-            .set_expected_bucket_owner(self.owner(bucket))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                let e = AwsError::from_sdk(SERVICE, "GetObject", e);
-                return match e.code.as_deref() {
-                    Some("NoSuchKey") => Ok(None),
-                    // A range starting at or past the end (an empty object, or the last
-                    // piece already read): S3 answers 416 InvalidRange; the size is then
-                    // read with HeadObject.
-                    Some("InvalidRange") => {
-                        let head = self
-                            .client
-                            .head_object()
-                            .bucket(bucket)
-                            .key(key)
-                            .set_expected_bucket_owner(self.owner(bucket))
-                            .send()
-                            .await
-                            .map_err(|e| AwsError::from_sdk(SERVICE, "HeadObject", e))?;
-                        let total_size = head
-                            .content_length()
-                            .and_then(|n| u64::try_from(n).ok())
-                            .unwrap_or(0);
-                        Ok(Some(ObjectRange {
-                            bytes: Vec::new(),
-                            total_size,
-                        }))
-                    }
-                    _ => Err(e),
-                };
+            .set_expected_bucket_owner(self.owner(bucket));
+        let out = match send_get(request).await {
+            Ok(Some(out)) => out,
+            Ok(None) => return Ok(None),
+            // A range starting at or past the end (an empty object, or the last piece already
+            // read): S3 answers 416 InvalidRange; the size is then read with HeadObject.
+            Err(e) if e.code.as_deref() == Some("InvalidRange") => {
+                let head = self
+                    .client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_expected_bucket_owner(self.owner(bucket))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, "HeadObject", e))?;
+                let total_size = head
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0);
+                return Ok(Some(ObjectRange {
+                    bytes: Vec::new(),
+                    total_size,
+                }));
             }
+            Err(e) => return Err(e),
         };
         let total_size = out
             .content_range()
@@ -343,23 +323,9 @@ impl ObjectStore for S3Store {
         bucket: &str,
         key: &str,
     ) -> Result<Option<TaggedObject>, AwsError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                let e = AwsError::from_sdk(SERVICE, "GetObject", e);
-                return if e.code.as_deref() == Some("NoSuchKey") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
-            }
+        let request = self.client.get_object().bucket(bucket).key(key);
+        let Some(out) = send_get(request).await? else {
+            return Ok(None);
         };
         // GetObject always answers with an ETag (API reference, GetObject response
         // headers); without one no conditional write could follow.
@@ -411,14 +377,7 @@ impl ObjectStore for S3Store {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListObjectsV2", e))?;
-            for obj in page.contents() {
-                if let Some(key) = obj.key() {
-                    out.push(ObjectInfo {
-                        key: key.to_owned(),
-                        size: obj.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    });
-                }
-            }
+            out.extend(page.contents().iter().filter_map(object_info));
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -443,16 +402,7 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, "ListObjectsV2", e))?;
         Ok(ListPage {
-            objects: page
-                .contents()
-                .iter()
-                .filter_map(|o| {
-                    Some(ObjectInfo {
-                        key: o.key()?.to_owned(),
-                        size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    })
-                })
-                .collect(),
+            objects: page.contents().iter().filter_map(object_info).collect(),
             prefixes: page
                 .common_prefixes()
                 .iter()
@@ -584,6 +534,36 @@ fn conditional_put_error(e: AwsError, expected: &Expected) -> Result<WriteOutcom
         }),
         _ => Err(e),
     }
+}
+
+/// Sends a GetObject; a missing key (`NoSuchKey`) is `None`, an answer (a first run has no
+/// ledger yet), while a missing bucket is a broken deployment and stays an error. The three
+/// GetObject variants share this one mapping; the ranged read looks at the error for
+/// `InvalidRange` itself.
+async fn send_get(
+    request: aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, AwsError> {
+    match request.send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => {
+            let e = AwsError::from_sdk(SERVICE, "GetObject", e);
+            if e.code.as_deref() == Some("NoSuchKey") {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A listed object as [`ObjectInfo`], for the whole listing and the single page alike; an
+/// entry without a key (never sent by S3, but optional in the SDK's model) is skipped, and a
+/// missing or negative size reads as 0.
+fn object_info(o: &aws_sdk_s3::types::Object) -> Option<ObjectInfo> {
+    Some(ObjectInfo {
+        key: o.key()?.to_owned(),
+        size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+    })
 }
 
 /// A GetObject body read to the end. A connection that breaks mid-body is transient (the caller

@@ -182,6 +182,23 @@ impl MemoryStore {
         *lock(&self.reads).entry(id).or_default() += n as u64;
     }
 
+    /// `f` over the bucket's objects, after the checks S3 makes first on every request to a
+    /// bucket: a stated owner that does not match is denied (403), a missing bucket is
+    /// NoSuchBucket. One lock for the look and `f`, so a conditional write is atomic.
+    fn in_bucket<R>(
+        &self,
+        operation: &'static str,
+        bucket: &str,
+        f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R,
+    ) -> Result<R, AwsError> {
+        self.check_owner(operation, bucket)?;
+        let mut buckets = lock(&self.buckets);
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| Self::no_bucket(operation, bucket))?;
+        Ok(f(objects))
+    }
+
     fn no_bucket(operation: &'static str, bucket: &str) -> AwsError {
         error(
             "s3",
@@ -202,76 +219,67 @@ impl MemoryStore {
         delimiter: Option<&str>,
         continuation: Option<&str>,
     ) -> Result<ListPage, AwsError> {
-        self.check_owner("ListObjectsV2", bucket)?;
-        let buckets = lock(&self.buckets);
-        let objects = buckets
-            .get(bucket)
-            .ok_or_else(|| Self::no_bucket("ListObjectsV2", bucket))?;
-        // The token is the last entry served: `k<key>` or `p<common prefix>` (opaque to callers,
-        // as S3's is).
-        let (lower, skip_prefix) = match continuation {
-            Some(t) if t.starts_with('p') => {
-                (std::ops::Bound::Excluded(t[1..].to_owned()), Some(&t[1..]))
-            }
-            Some(t) => (
-                std::ops::Bound::Excluded(t.get(1..).unwrap_or_default().to_owned()),
-                None,
-            ),
-            None => (std::ops::Bound::Included(prefix.to_owned()), None),
-        };
-        let mut page = ListPage::default();
-        let mut entries = 0;
-        let mut last = None;
-        for (k, v) in objects
-            .range((lower, std::ops::Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
-            if skip_prefix.is_some_and(|p| k.starts_with(p)) {
-                continue;
-            }
-            let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
-                let rest = &k[prefix.len()..];
-                rest.find(d)
-                    .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
-            });
-            if let Some(cp) = &rolled
-                && page.prefixes.last() == Some(cp)
+        let page_size = self.page_size;
+        self.in_bucket("ListObjectsV2", bucket, |objects| {
+            // The token is the last entry served: `k<key>` or `p<common prefix>` (opaque to
+            // callers, as S3's is).
+            let (lower, skip_prefix) = match continuation {
+                Some(t) if t.starts_with('p') => {
+                    (std::ops::Bound::Excluded(t[1..].to_owned()), Some(&t[1..]))
+                }
+                Some(t) => (
+                    std::ops::Bound::Excluded(t.get(1..).unwrap_or_default().to_owned()),
+                    None,
+                ),
+                None => (std::ops::Bound::Included(prefix.to_owned()), None),
+            };
+            let mut page = ListPage::default();
+            let mut entries = 0;
+            let mut last = None;
+            for (k, v) in objects
+                .range((lower, std::ops::Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(prefix))
             {
-                continue;
-            }
-            if entries == self.page_size {
-                page.next = last;
-                return Ok(page);
-            }
-            entries += 1;
-            match rolled {
-                Some(cp) => {
-                    last = Some(format!("p{cp}"));
-                    page.prefixes.push(cp);
+                if skip_prefix.is_some_and(|p| k.starts_with(p)) {
+                    continue;
                 }
-                None => {
-                    last = Some(format!("k{k}"));
-                    page.objects.push(ObjectInfo {
-                        key: k.clone(),
-                        size: v.len() as u64,
-                    });
+                let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+                    let rest = &k[prefix.len()..];
+                    rest.find(d)
+                        .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
+                });
+                if let Some(cp) = &rolled
+                    && page.prefixes.last() == Some(cp)
+                {
+                    continue;
+                }
+                if entries == page_size {
+                    page.next = last;
+                    return page;
+                }
+                entries += 1;
+                match rolled {
+                    Some(cp) => {
+                        last = Some(format!("p{cp}"));
+                        page.prefixes.push(cp);
+                    }
+                    None => {
+                        last = Some(format!("k{k}"));
+                        page.objects.push(ObjectInfo {
+                            key: k.clone(),
+                            size: v.len() as u64,
+                        });
+                    }
                 }
             }
-        }
-        Ok(page)
+            page
+        })
     }
 }
 
 impl ObjectStore for MemoryStore {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
-        self.check_owner("GetObject", bucket)?;
-        let body = {
-            let buckets = lock(&self.buckets);
-            let objects = buckets
-                .get(bucket)
-                .ok_or_else(|| Self::no_bucket("GetObject", bucket))?;
-            objects.get(key).cloned()
-        };
+        let body = self.in_bucket("GetObject", bucket, |objects| objects.get(key).cloned())?;
         if let Some(b) = &body {
             self.count(bucket, key, b.len());
         }
@@ -285,12 +293,7 @@ impl ObjectStore for MemoryStore {
         start: u64,
         len: u64,
     ) -> Result<Option<ObjectRange>, AwsError> {
-        self.check_owner("GetObject", bucket)?;
-        let range = {
-            let buckets = lock(&self.buckets);
-            let objects = buckets
-                .get(bucket)
-                .ok_or_else(|| Self::no_bucket("GetObject", bucket))?;
+        let range = self.in_bucket("GetObject", bucket, |objects| {
             objects.get(key).map(|body| {
                 let total = body.len();
                 let from = usize::try_from(start).unwrap_or(usize::MAX).min(total);
@@ -302,7 +305,7 @@ impl ObjectStore for MemoryStore {
                     total_size: total as u64,
                 }
             })
-        };
+        })?;
         if let Some(r) = &range {
             self.count(bucket, key, r.bytes.len());
         }
@@ -316,13 +319,9 @@ impl ObjectStore for MemoryStore {
         body: Vec<u8>,
         _content_type: &str,
     ) -> Result<(), AwsError> {
-        self.check_owner("PutObject", bucket)?;
-        let mut buckets = lock(&self.buckets);
-        let objects = buckets
-            .get_mut(bucket)
-            .ok_or_else(|| Self::no_bucket("PutObject", bucket))?;
-        objects.insert(key.to_owned(), body);
-        Ok(())
+        self.in_bucket("PutObject", bucket, |objects| {
+            objects.insert(key.to_owned(), body);
+        })
     }
 
     async fn get_object_tagged(
@@ -347,22 +346,19 @@ impl ObjectStore for MemoryStore {
         _content_type: &str,
         expected: &Expected,
     ) -> Result<WriteOutcome, AwsError> {
-        self.check_owner("PutObject", bucket)?;
         // One lock for the check and the write: S3 evaluates the condition atomically.
-        let mut buckets = lock(&self.buckets);
-        let objects = buckets
-            .get_mut(bucket)
-            .ok_or_else(|| Self::no_bucket("PutObject", bucket))?;
-        let holds = match (expected, objects.get(key)) {
-            (Expected::Absent, None) => true,
-            (Expected::Unchanged(tag), Some(current)) => etag(current) == *tag,
-            _ => false,
-        };
-        if !holds {
-            return Ok(WriteOutcome::Superseded);
-        }
-        objects.insert(key.to_owned(), body);
-        Ok(WriteOutcome::Written)
+        self.in_bucket("PutObject", bucket, |objects| {
+            let holds = match (expected, objects.get(key)) {
+                (Expected::Absent, None) => true,
+                (Expected::Unchanged(tag), Some(current)) => etag(current) == *tag,
+                _ => false,
+            };
+            if !holds {
+                return WriteOutcome::Superseded;
+            }
+            objects.insert(key.to_owned(), body);
+            WriteOutcome::Written
+        })
     }
 
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, AwsError> {
@@ -394,10 +390,7 @@ impl ObjectStore for MemoryStore {
         key: &str,
         _content_type: &str,
     ) -> Result<String, AwsError> {
-        self.check_owner("CreateMultipartUpload", bucket)?;
-        if !lock(&self.buckets).contains_key(bucket) {
-            return Err(Self::no_bucket("CreateMultipartUpload", bucket));
-        }
+        self.in_bucket("CreateMultipartUpload", bucket, |_| ())?;
         let id = {
             let mut n = lock(&self.next_upload);
             *n += 1;
