@@ -8,6 +8,8 @@
 //! again can help; `keycard_chain::contract::StepError` turns that into the stable error names
 //! the state machine retries or catches.
 
+#![warn(unreachable_pub)]
+
 pub mod access_analyzer;
 pub mod cloudformation;
 pub mod cloudtrail;
