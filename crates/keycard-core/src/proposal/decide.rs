@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{KeepOrigin, PrincipalGrants, SourceKind};
 use super::resources::{NameContext, collect_refs, resolve_name};
 use super::risk;
+use crate::catalog::ActionSet;
 use crate::coverage::{Coverage, GrantedResource};
 use crate::policy::{action_matches, is_wildcard};
 use crate::usage::{ActionUsage, PrincipalUsage};
@@ -282,7 +283,10 @@ pub fn decide(
         .map(str::to_string)
         .collect();
 
-    // Wildcards and replaced sources, for the reviewer.
+    // Wildcards and replaced sources, for the reviewer. What a pattern covers depends only on
+    // the pattern: worked out once per pattern, not once per statement naming it (a thousand
+    // `Action: '*'` statements were a thousand walks of every granted action, issue 14).
+    let mut covered_by_pattern: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
     for source in &grants.sources {
         // Managed policies and SAM templates are reported whole, as replaced sources.
         let statements = if source.is_replaceable() {
@@ -292,19 +296,25 @@ pub fn decide(
         };
         for st in statements.iter().filter(|s| s.is_allow()) {
             for pattern in st.actions.iter().filter(|p| is_wildcard(p)) {
-                let covered: Vec<&String> = granted
-                    .iter()
-                    .filter(|a| action_matches(pattern, a))
-                    .collect();
+                let (grants, replaced_by) = covered_by_pattern
+                    .entry(pattern.as_str())
+                    .or_insert_with(|| {
+                        let covered: Vec<&String> = granted
+                            .iter()
+                            .filter(|a| action_matches(pattern, a))
+                            .collect();
+                        let replaced_by = covered
+                            .iter()
+                            .filter(|a| d.kept.contains_key(a.as_str()))
+                            .map(|a| (*a).clone())
+                            .collect();
+                        (covered.len(), replaced_by)
+                    });
                 d.wildcards.push(WildcardGrant {
                     source: source.label.clone(),
                     pattern: pattern.clone(),
-                    grants: covered.len(),
-                    replaced_by: covered
-                        .into_iter()
-                        .filter(|a| d.kept.contains_key(*a))
-                        .cloned()
-                        .collect(),
+                    grants: *grants,
+                    replaced_by: replaced_by.clone(),
                 });
             }
             if !st.not_actions.is_empty() {
@@ -416,6 +426,7 @@ fn granted_resources<'g>(
     recorded: Option<&BTreeSet<String>>,
 ) -> BTreeMap<&'g str, Vec<GrantedResource>> {
     let mut out: BTreeMap<&str, Vec<GrantedResource>> = BTreeMap::new();
+    let mut seen: Vec<(&ActionSet, Vec<GrantedResource>)> = Vec::new();
     for (_, st) in grants.allow_statements() {
         let mut resources: Vec<GrantedResource> = if st.not_resource.is_some() {
             vec![GrantedResource::Unknown]
@@ -444,6 +455,16 @@ fn granted_resources<'g>(
         if resources.is_empty() {
             resources.push(GrantedResource::Unknown);
         }
+        // A statement with the same actions and resources as an earlier one adds nothing (each
+        // of its resources is already listed for each of its actions). Skipping it keeps a
+        // template of a thousand identical `Action: '*'` statements at one catalog walk
+        // instead of a thousand (issue 14: minutes in a debug build).
+        let repeat = seen.iter().any(|(effective, r)| {
+            effective.len() == st.effective.len() && *r == resources && *effective == &st.effective
+        });
+        if repeat {
+            continue;
+        }
         for action in &st.effective {
             let entry = out.entry(action.as_str()).or_default();
             for r in &resources {
@@ -452,6 +473,7 @@ fn granted_resources<'g>(
                 }
             }
         }
+        seen.push((&st.effective, resources));
     }
     out
 }
@@ -706,6 +728,70 @@ mod tests {
         let d = decide(&grants(), &ev, &keep);
         assert!(!d.has_activity);
         assert_eq!(d.keep_unmatched, vec!["ec2:RunInstances".to_string()]);
+    }
+
+    /// A statement repeated (same actions, same resources) is walked once: the resources per
+    /// action keep the order of first appearance, and each repeat still lists its wildcard.
+    #[test]
+    fn repeated_statements_change_nothing_but_the_wildcard_list() {
+        let on = |actions: &[&str], resource: &str| {
+            let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
+            st.resource = Some(serde_json::json!(resource));
+            st
+        };
+        let mut g = grants();
+        // The same actions on another resource, and other actions on the same resource, are
+        // not repeats: each adds to the list.
+        let first = on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::a/*");
+        g.sources[0].statements = vec![
+            first.clone(),
+            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::b/*"),
+            first.clone(),
+            on(&["s3:DeleteObject"], "arn:aws:s3:::a/*"),
+        ];
+        let arn = |s: &str| GrantedResource::Arn(s.into());
+        let by_action = granted_resources(&g, None, None);
+        for action in ["s3:GetObject", "s3:PutObject"] {
+            assert_eq!(
+                by_action[action],
+                [arn("arn:aws:s3:::a/*"), arn("arn:aws:s3:::b/*")],
+                "{action}"
+            );
+        }
+        assert_eq!(by_action["s3:DeleteObject"], [arn("arn:aws:s3:::a/*")]);
+
+        // The same statement once or three times: the same decision, one wildcard per copy.
+        let current = usage(&[("s3:GetObject", 1, 100)]);
+        let ev = Evidence {
+            current: Some(&current),
+            ledger: None,
+            retention_cutoff: at(400),
+            window_end: end(),
+            window_days: 90,
+            coverage: &crate::coverage::Coverage::default(),
+            names: None,
+            recorded_resources: None,
+        };
+        let once = decide(&grants(), &ev, &[]);
+        let mut thrice = grants();
+        let st = thrice.sources[0].statements[0].clone();
+        thrice.sources[0].statements = vec![st.clone(), st.clone(), st];
+        let thrice = decide(&thrice, &ev, &[]);
+        assert_eq!(thrice.kept, once.kept);
+        assert_eq!(thrice.removed, once.removed);
+        assert_eq!(
+            thrice.wildcards,
+            [
+                once.wildcards[0].clone(),
+                once.wildcards[0].clone(),
+                once.wildcards[0].clone()
+            ]
+        );
+        assert_eq!(once.wildcards[0].grants, 3);
+        assert_eq!(
+            once.wildcards[0].replaced_by,
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+        );
     }
 
     #[test]
