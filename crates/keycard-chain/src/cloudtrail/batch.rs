@@ -256,7 +256,7 @@ where
 
 /// A download task that panicked or was cancelled: transient (the step is retried), never a
 /// silently missing object.
-pub(crate) fn download_task_ended(e: tokio::task::JoinError) -> StepError {
+fn download_task_ended(e: tokio::task::JoinError) -> StepError {
     StepError::Aws(AwsError {
         service: "s3",
         operation: "GetObject",
@@ -269,12 +269,43 @@ pub(crate) fn download_task_ended(e: tokio::task::JoinError) -> StepError {
 
 /// A key whose download task never reported back (cannot happen while every spawned task is
 /// joined; an error rather than a panic if it ever does).
-pub(crate) fn no_download_result(key: &str) -> StepError {
+fn no_download_result(key: &str) -> StepError {
     StepError::Aws(AwsError::malformed(
         "s3",
         "GetObject",
         format!("no result for {key}"),
     ))
+}
+
+/// Runs `fetch` on each of `keys` concurrently (callers pass chunks of at most
+/// [`FETCH_CONCURRENCY`]), results in the order of `keys`. Whole objects for reduce and first
+/// pieces for the streamed scan are fetched this one way, so a task that ended abnormally fails
+/// both alike.
+pub(crate) async fn fetch_each<T, Fut>(
+    keys: &[String],
+    fetch: impl Fn(String) -> Fut,
+) -> Result<Vec<T>, StepError>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, key) in keys.iter().enumerate() {
+        let fetching = fetch(key.clone());
+        tasks.spawn(async move { (i, fetching.await) });
+    }
+    let mut slots: Vec<Option<T>> = (0..keys.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, res) = joined.map_err(download_task_ended)?;
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(res);
+        }
+    }
+    slots
+        .into_iter()
+        .zip(keys)
+        .map(|(slot, key)| slot.ok_or_else(|| no_download_result(key)))
+        .collect()
 }
 
 /// Downloads `keys` concurrently (at most [`FETCH_CONCURRENCY`] at once; callers pass chunks
@@ -287,26 +318,12 @@ pub(crate) async fn fetch_chunk<S>(
 where
     S: ObjectStore + Clone + 'static,
 {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, key) in keys.iter().enumerate() {
+    fetch_each(keys, |key| {
         let store = store.clone();
         let bucket = bucket.to_owned();
-        let key = key.clone();
-        tasks.spawn(async move { (i, store.get_object(&bucket, &key).await) });
-    }
-    let mut bodies: Vec<Option<Result<Option<Vec<u8>>, AwsError>>> =
-        (0..keys.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, res) = joined.map_err(download_task_ended)?;
-        if let Some(slot) = bodies.get_mut(i) {
-            *slot = Some(res);
-        }
-    }
-    bodies
-        .into_iter()
-        .zip(keys)
-        .map(|(b, key)| b.ok_or_else(|| no_download_result(key)))
-        .collect()
+        async move { store.get_object(&bucket, &key).await }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use keycard_aws::error::{AwsError, ErrorKind};
-use keycard_aws::s3::{MAX_UPLOAD_PARTS, ObjectInfo, ObjectStore, UploadedPart};
+use keycard_aws::s3::{ListPage, MAX_UPLOAD_PARTS, ObjectInfo, ObjectStore, UploadedPart};
 use serde::{Deserialize, Serialize};
 
 use super::batch::BatchItem;
@@ -295,23 +295,15 @@ async fn folders<S: ObjectStore>(
     prefix: &str,
 ) -> Result<(Vec<String>, u64), StepError> {
     let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    let mut requests = 0;
-    loop {
-        let page = store
-            .list_page(bucket, prefix, Some("/"), token.as_deref())
-            .await?;
-        requests += 1;
+    let requests = each_page(store, bucket, prefix, Some("/"), |page| {
         names.extend(page.prefixes.iter().filter_map(|p| {
             p.strip_prefix(prefix)
                 .map(|n| n.trim_end_matches('/').to_owned())
                 .filter(|n| !n.is_empty())
         }));
-        match page.next {
-            Some(t) => token = Some(t),
-            None => return Ok((names, requests)),
-        }
-    }
+    })
+    .await?;
+    Ok((names, requests))
 }
 
 /// Every object under `prefix`, page by page, and the requests made.
@@ -321,17 +313,30 @@ async fn list_all<S: ObjectStore>(
     prefix: &str,
 ) -> Result<(Vec<ObjectInfo>, u64), StepError> {
     let mut out = Vec::new();
+    let requests = each_page(store, bucket, prefix, None, |page| out.extend(page.objects)).await?;
+    Ok((out, requests))
+}
+
+/// Hands every page of a listing to `take`, following the continuation tokens, and returns the
+/// requests made: the folders and the objects are listed, and their requests counted, one way.
+async fn each_page<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    mut take: impl FnMut(ListPage),
+) -> Result<u64, StepError> {
     let mut token: Option<String> = None;
     let mut requests = 0;
     loop {
-        let page = store
-            .list_page(bucket, prefix, None, token.as_deref())
+        let mut page = store
+            .list_page(bucket, prefix, delimiter, token.as_deref())
             .await?;
         requests += 1;
-        out.extend(page.objects);
-        match page.next {
-            Some(t) => token = Some(t),
-            None => return Ok((out, requests)),
+        token = page.next.take();
+        take(page);
+        if token.is_none() {
+            return Ok(requests);
         }
     }
 }

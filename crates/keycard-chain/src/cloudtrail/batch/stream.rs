@@ -16,7 +16,7 @@ use keycard_aws::s3::ObjectStore;
 use keycard_core::cloudtrail::{MalformedFile, ScanOptions, Scanner};
 use tokio::sync::mpsc;
 
-use super::{FETCH_CONCURRENCY, Fetched, download_task_ended, no_download_result};
+use super::{FETCH_CONCURRENCY, Fetched, fetch_each};
 use crate::contract::StepError;
 
 /// Downloaded bytes not yet consumed by the decoder, and their high-water mark.
@@ -154,32 +154,18 @@ async fn first_pieces<S>(
 where
     S: ObjectStore + Clone + 'static,
 {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, key) in keys.iter().enumerate() {
+    fetch_each(keys, |key| {
         let store = store.clone();
         let bucket = bucket.to_owned();
-        let key = key.clone();
         let gauge = Arc::clone(gauge);
-        tasks.spawn(async move {
-            let first = store
+        async move {
+            store
                 .get_object_range(&bucket, &key, 0, piece)
                 .await
-                .map(|r| r.map(|r| (Piece::new(r.bytes, &gauge), r.total_size)));
-            (i, first)
-        });
-    }
-    let mut slots: Vec<Option<First>> = (0..keys.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, first) = joined.map_err(download_task_ended)?;
-        if let Some(slot) = slots.get_mut(i) {
-            *slot = Some(first);
+                .map(|r| r.map(|r| (Piece::new(r.bytes, &gauge), r.total_size)))
         }
-    }
-    slots
-        .into_iter()
-        .zip(keys)
-        .map(|(slot, key)| slot.ok_or_else(|| no_download_result(key)))
-        .collect()
+    })
+    .await
 }
 
 /// Scans one object, `first` being its first piece and `total` its size, and gives the
