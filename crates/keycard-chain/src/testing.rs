@@ -225,3 +225,14 @@ pub async fn diffed(w: &World) -> crate::contract::DiffOutput {
         .await
         .unwrap()
 }
+
+/// The write step over [`diffed`]: the proposal files and the ledger stored.
+pub async fn written(w: &World) -> crate::contract::WriteOutput {
+    let input = crate::contract::WriteInput {
+        run: run(),
+        diff: diffed(w).await,
+    };
+    crate::steps::write_proposal::handle(&w.store, &w.config, input)
+        .await
+        .unwrap()
+}

@@ -9,12 +9,14 @@
 use keycard_aws::ObjectStore;
 use keycard_aws::memory::MemoryStore;
 use keycard_aws::s3::MIN_PART_BYTES;
-use keycard_core::cloudtrail::{ScanOptions, scan_dir};
 use keycard_core::usage::Usage;
 use serde_json::json;
 
 use super::items::write_items_in_parts;
-use super::tests::{OUT, child_record, items_of, run_map};
+use super::tests::{
+    OUT, child_record, items_of, keys_to_scan, put_json, reduce_at, run_map, single_process_usage,
+    upload_dir,
+};
 use super::*;
 use crate::contract::{ACCESS_DENIED, ExecutionRef, INVALID_INPUT};
 
@@ -58,23 +60,7 @@ async fn org_store(dir: &std::path::Path) -> MemoryStore {
     let store = MemoryStore::with_page_size(9);
     store.create_bucket_owned_by(ORG_BUCKET, LOG_ARCHIVE);
     store.create_bucket(OUT);
-    let mut files = vec![dir.to_path_buf()];
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let key = p
-            .strip_prefix(dir)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        let body = std::fs::read(&p).unwrap();
-        store
-            .put_object(ORG_BUCKET, &key, body, "application/gzip")
-            .await
-            .unwrap();
-    }
+    upload_dir(&store, ORG_BUCKET, dir).await;
     for key in [
         "org/AWSLogs/o-zzzzzzzzzz/123456789012/CloudTrail/us-east-1/2025/03/02/123456789012_CloudTrail_us-east-1_20250302T0105Z_AbCdEf0123456789.json.gz",
         "org/AWSLogs/o-a1b2c3d4e5/not-an-account/CloudTrail/us-east-1/2025/03/02/x.json.gz",
@@ -152,17 +138,7 @@ async fn an_organization_trail_in_another_account_is_planned_scanned_and_reduced
     assert_eq!((plan.listing.accounts, plan.listing.regions), (2, 4));
     let items = items_of(&store, &plan);
     assert_eq!(items.len() as u64, plan.listing.objects);
-    let selection = Selection::new(
-        &plan.settings.trail,
-        plan.settings.window_start,
-        plan.settings.window_end,
-    );
-    let all = store.list_objects(ORG_BUCKET, "").await.unwrap();
-    let expected: Vec<&str> = all
-        .iter()
-        .filter(|o| selection.classify(&o.key) == KeyClass::Scan)
-        .map(|o| o.key.as_str())
-        .collect();
+    let expected = keys_to_scan(&store, ORG_BUCKET, "", &plan).await;
     let mut listed: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
     listed.sort_unstable();
     assert_eq!(listed, expected);
@@ -183,54 +159,17 @@ async fn an_organization_trail_in_another_account_is_planned_scanned_and_reduced
         .collect();
     let base = format!("{}/5d2c9e1a", plan.map_results_prefix);
     let ok = format!("{base}/SUCCEEDED_0.json");
-    keycard
-        .put_object(
-            OUT,
-            &ok,
-            serde_json::to_vec(&records).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
+    put_json(&keycard, &ok, &records).await;
     let manifest = json!({"DestinationBucket": OUT, "ResultFiles": {"FAILED": [], "PENDING": [],
         "SUCCEEDED": [{"Key": ok, "Size": 1}]}});
-    keycard
-        .put_object(
-            OUT,
-            &format!("{base}/manifest.json"),
-            serde_json::to_vec(&manifest).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
-    let reduced = reduce(
-        &keycard,
-        OUT,
-        ReduceInput {
-            settings: plan.settings.clone(),
-            result_writer: ResultWriterDetails {
-                bucket: OUT.into(),
-                key: format!("{base}/manifest.json"),
-            },
-        },
-    )
-    .await
-    .unwrap();
+    put_json(&keycard, &format!("{base}/manifest.json"), &manifest).await;
+    let reduced = reduce_at(&keycard, &plan, &base).await.unwrap();
 
     // then the usage is what one process scanning the same files finds, for both accounts.
     let merged: Usage =
         serde_json::from_slice(&store.get(OUT, &reduced.usage_key).unwrap()).unwrap();
-    let reference = scan_dir(
-        &dir.path().join("org/AWSLogs").join(ORG),
-        &ScanOptions {
-            principals: None,
-            start: Some(plan.settings.window_start),
-            end: Some(plan.settings.window_end),
-            threads: Some(1),
-        },
-    )
-    .unwrap();
-    assert_eq!(merged, reference.usage);
+    let root = dir.path().join("org/AWSLogs").join(ORG);
+    assert_eq!(merged, single_process_usage(&root, &plan));
     assert_eq!(reduced.principals, 2);
     assert_eq!(reduced.counts.objects, items.len() as u64);
 }

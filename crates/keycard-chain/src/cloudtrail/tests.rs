@@ -47,6 +47,13 @@ pub(crate) async fn trail_store(dir: &std::path::Path, page_size: usize) -> Memo
     let store = MemoryStore::with_page_size(page_size);
     store.create_bucket(TRAIL_BUCKET);
     store.create_bucket(OUT);
+    upload_dir(&store, TRAIL_BUCKET, dir).await;
+    store
+}
+
+/// Every file below `dir` put into `bucket` at its path relative to `dir` (the generator
+/// writes CloudTrail's key layout).
+pub(crate) async fn upload_dir(store: &MemoryStore, bucket: &str, dir: &std::path::Path) {
     let mut files = vec![dir.to_path_buf()];
     while let Some(p) = files.pop() {
         if p.is_dir() {
@@ -58,17 +65,72 @@ pub(crate) async fn trail_store(dir: &std::path::Path, page_size: usize) -> Memo
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
+        let body = std::fs::read(&p).unwrap();
         store
-            .put_object(
-                TRAIL_BUCKET,
-                &key,
-                std::fs::read(&p).unwrap(),
-                "application/gzip",
-            )
+            .put_object(bucket, &key, body, "application/gzip")
             .await
             .unwrap();
     }
+}
+
+/// `value` as a JSON object at `key` of the output bucket (a ResultWriter file or manifest).
+pub(crate) async fn put_json(store: &MemoryStore, key: &str, value: &impl serde::Serialize) {
+    let body = serde_json::to_vec(value).unwrap();
     store
+        .put_object(OUT, key, body, "application/json")
+        .await
+        .unwrap();
+}
+
+/// Reduce over the ResultWriter manifest at `{base}/manifest.json` of the output bucket.
+pub(crate) async fn reduce_at(
+    store: &MemoryStore,
+    plan: &PlanOutput,
+    base: &str,
+) -> Result<ReduceOutput, crate::contract::StepError> {
+    let input = ReduceInput {
+        settings: plan.settings.clone(),
+        result_writer: ResultWriterDetails {
+            bucket: OUT.into(),
+            key: format!("{base}/manifest.json"),
+        },
+    };
+    reduce(store, OUT, input).await
+}
+
+/// What one process scanning the trail below `root` over the plan's window finds: the usage the
+/// chain's merged result must equal.
+pub(crate) fn single_process_usage(root: &std::path::Path, plan: &PlanOutput) -> Usage {
+    let options = ScanOptions {
+        principals: None,
+        start: Some(plan.settings.window_start),
+        end: Some(plan.settings.window_end),
+        threads: Some(1),
+    };
+    scan_dir(root, &options).unwrap().usage
+}
+
+/// The keys below `prefix` of `bucket` that the plan's selection keeps for scanning, in key
+/// order: what the item file must hold.
+pub(crate) async fn keys_to_scan(
+    store: &MemoryStore,
+    bucket: &str,
+    prefix: &str,
+    plan: &PlanOutput,
+) -> Vec<String> {
+    let selection = Selection::new(
+        &plan.settings.trail,
+        plan.settings.window_start,
+        plan.settings.window_end,
+    );
+    store
+        .list_objects(bucket, prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| selection.classify(&o.key) == KeyClass::Scan)
+        .map(|o| o.key)
+        .collect()
 }
 
 pub(crate) fn plan_input(per_batch: u32) -> PlanInput {
@@ -179,19 +241,8 @@ async fn plan_batch_and_reduce_equal_a_single_process_scan() {
     // The item file holds exactly the objects of the window the children must read, in key
     // order: what Selection keeps of the region's folder.
     let listed = items_of(&store, &plan);
-    let selection = Selection::new(
-        &plan.settings.trail,
-        plan.settings.window_start,
-        plan.settings.window_end,
-    );
-    let expected: Vec<String> = store
-        .list_objects(TRAIL_BUCKET, "AWSLogs/123456789012/CloudTrail/us-east-1/")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|o| selection.classify(&o.key) == KeyClass::Scan)
-        .map(|o| o.key)
-        .collect();
+    let region = "AWSLogs/123456789012/CloudTrail/us-east-1/";
+    let expected = keys_to_scan(&store, TRAIL_BUCKET, region, &plan).await;
     let keys: Vec<&str> = listed.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, expected);
     assert_eq!(plan.listing.objects, listed.len() as u64);
@@ -234,52 +285,16 @@ async fn plan_batch_and_reduce_equal_a_single_process_scan() {
         .map(|(i, o)| child_record(i, "{}", o))
         .collect();
     let base = format!("{}/8f2b1c3d", plan.map_results_prefix);
-    store
-        .put_object(
-            OUT,
-            &format!("{base}/SUCCEEDED_0.json"),
-            serde_json::to_vec(&records).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
+    put_json(&store, &format!("{base}/SUCCEEDED_0.json"), &records).await;
     let failed = json!([{"Name": "x-9", "Status": "FAILED", "Error": "Keycard.AccessDenied",
         "Cause": "{\"errorType\":\"Keycard.AccessDenied\",\"errorMessage\":\"kms:Decrypt denied\"}"}]);
-    store
-        .put_object(
-            OUT,
-            &format!("{base}/FAILED_0.json"),
-            serde_json::to_vec(&failed).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
+    put_json(&store, &format!("{base}/FAILED_0.json"), &failed).await;
     let manifest = json!({"DestinationBucket": OUT, "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:keycard-cloudtrail/ScanTrail:8f2b1c3d",
         "ResultFiles": {"FAILED": [{"Key": format!("{base}/FAILED_0.json"), "Size": 1}], "PENDING": [],
                         "SUCCEEDED": [{"Key": format!("{base}/SUCCEEDED_0.json"), "Size": 1}]}});
-    store
-        .put_object(
-            OUT,
-            &format!("{base}/manifest.json"),
-            serde_json::to_vec(&manifest).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
+    put_json(&store, &format!("{base}/manifest.json"), &manifest).await;
 
-    let reduced = reduce(
-        &store,
-        OUT,
-        ReduceInput {
-            settings: plan.settings.clone(),
-            result_writer: ResultWriterDetails {
-                bucket: OUT.into(),
-                key: format!("{base}/manifest.json"),
-            },
-        },
-    )
-    .await
-    .unwrap();
+    let reduced = reduce_at(&store, &plan, &base).await.unwrap();
     assert_eq!(
         reduced.batches,
         BatchCounts {
@@ -295,17 +310,7 @@ async fn plan_batch_and_reduce_equal_a_single_process_scan() {
     );
     let merged: Usage =
         serde_json::from_slice(&store.get(OUT, &reduced.usage_key).unwrap()).unwrap();
-    let reference = scan_dir(
-        dir.path(),
-        &ScanOptions {
-            principals: None,
-            start: Some(plan.settings.window_start),
-            end: Some(plan.settings.window_end),
-            threads: Some(1),
-        },
-    )
-    .unwrap();
-    assert_eq!(merged, reference.usage);
+    assert_eq!(merged, single_process_usage(dir.path(), &plan));
     assert_eq!(reduced.principals, 1);
     assert_eq!(
         reduced.counts.objects + reduced.counts.skipped,
@@ -388,29 +393,9 @@ async fn reduce_streams_thirty_thousand_children() {
         .await
         .unwrap();
     let manifest = json!({"DestinationBucket": OUT, "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": [{"Key": ok, "Size": size}]}});
-    store
-        .put_object(
-            OUT,
-            &format!("{base}/manifest.json"),
-            serde_json::to_vec(&manifest).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
+    put_json(&store, &format!("{base}/manifest.json"), &manifest).await;
 
-    let reduced = reduce(
-        &store,
-        OUT,
-        ReduceInput {
-            settings: plan.settings.clone(),
-            result_writer: ResultWriterDetails {
-                bucket: OUT.into(),
-                key: format!("{base}/manifest.json"),
-            },
-        },
-    )
-    .await
-    .unwrap();
+    let reduced = reduce_at(&store, &plan, &base).await.unwrap();
     assert_eq!(reduced.batches.succeeded, CHILDREN as u64);
     assert_eq!(reduced.counts.objects, CHILDREN as u64);
     assert_eq!(

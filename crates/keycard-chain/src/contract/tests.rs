@@ -11,16 +11,20 @@ fn execution() -> ExecutionRef {
     }
 }
 
-#[test]
-fn run_defaults_and_window() {
-    let req = RunRequest {
-        stacks: vec!["orders".into()],
+/// A request for one stack that leaves every setting to its default.
+fn defaults_for(stack: &str) -> RunRequest {
+    RunRequest {
+        stacks: vec![stack.into()],
         window_days: None,
         wait_seconds: None,
         max_polls: None,
         max_generations: None,
-    };
-    let run = Run::from_request(&req, &execution()).unwrap();
+    }
+}
+
+#[test]
+fn run_defaults_and_window() {
+    let run = Run::from_request(&defaults_for("orders"), &execution()).unwrap();
     assert_eq!(run.window_end, execution().start_time);
     assert_eq!((run.window_end - run.window_start).num_days(), 90);
     assert_eq!(run.wait_seconds, DEFAULT_WAIT_SECONDS);
@@ -31,11 +35,8 @@ fn run_defaults_and_window() {
 #[test]
 fn window_beyond_access_analyzer_limit_is_rejected() {
     let req = RunRequest {
-        stacks: vec!["orders".into()],
         window_days: Some(91),
-        wait_seconds: None,
-        max_polls: None,
-        max_generations: None,
+        ..defaults_for("orders")
     };
     let e = Run::from_request(&req, &execution()).unwrap_err();
     assert_eq!(e.name(), INVALID_INPUT);
@@ -126,14 +127,7 @@ fn keys_from_the_state_are_checked_before_use() {
 
 #[test]
 fn a_run_from_the_state_is_revalidated() {
-    let req = RunRequest {
-        stacks: vec!["orders".into()],
-        window_days: None,
-        wait_seconds: None,
-        max_polls: None,
-        max_generations: None,
-    };
-    let run = Run::from_request(&req, &execution()).unwrap();
+    let run = Run::from_request(&defaults_for("orders"), &execution()).unwrap();
     assert!(run.validate().is_ok());
     let mut edited = run.clone();
     edited.execution_name = "../ledger".into();
@@ -146,11 +140,9 @@ fn a_run_from_the_state_is_revalidated() {
 #[test]
 fn numeric_settings_are_range_checked() {
     let req = |wait: u32, polls: u32| RunRequest {
-        stacks: vec!["orders".into()],
-        window_days: None,
         wait_seconds: Some(wait),
         max_polls: Some(polls),
-        max_generations: None,
+        ..defaults_for("orders")
     };
     assert!(Run::from_request(&req(MAX_WAIT_SECONDS, MAX_POLLS), &execution()).is_ok());
     for (w, p) in [

@@ -278,17 +278,7 @@ mod tests {
     #[tokio::test]
     async fn writes_the_proposal_files_and_the_ledger() {
         let w = World::new();
-        let diff = testing::diffed(&w).await;
-        let out = handle(
-            &w.store,
-            &w.config,
-            WriteInput {
-                run: testing::run(),
-                diff,
-            },
-        )
-        .await
-        .unwrap();
+        let out = testing::written(&w).await;
         assert_eq!(out.prefix, "proposals/orders-service/2026-q4/");
         for f in [
             "template.yaml",

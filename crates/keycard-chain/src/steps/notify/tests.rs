@@ -6,7 +6,7 @@ use keycard_aws::memory::{MemoryEventBus, MemoryTopic};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::contract::{SummaryInput, WriteInput};
+use crate::contract::SummaryInput;
 use crate::testing::{self, World};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:keycard-notifications";
@@ -27,17 +27,7 @@ fn settings(topic: bool) -> NotifySettings {
 /// A run of the orders-service stack through diff, write and summary, plus a stack whose diff
 /// failed (as the ASL's Catch records it), with a problem whose text is markup.
 async fn finished_run(w: &World) {
-    let diff = testing::diffed(w).await;
-    let written = crate::steps::write_proposal::handle(
-        &w.store,
-        &w.config,
-        WriteInput {
-            run: testing::run(),
-            diff,
-        },
-    )
-    .await
-    .unwrap();
+    let written = testing::written(w).await;
     let mut outcomes = testing::outcomes(w).await;
     outcomes[1].error =
         Some(json!({"code": "AUTHORIZATION_ERROR", "message": "<script>alert(1)</script>"}));
@@ -60,6 +50,23 @@ async fn finished_run(w: &World) {
     .unwrap();
 }
 
+/// The notify step over `w` receiving `event`, with a topic configured or not, and the bus and
+/// topic it sent to (fresh for each call, so a test sees only this event's sends).
+async fn notify(
+    w: &World,
+    topic: bool,
+    event: StatusChangeEvent,
+) -> (Result<NotifyOutput, StepError>, MemoryEventBus, MemoryTopic) {
+    let (bus, sns) = (MemoryEventBus::default(), MemoryTopic::default());
+    let out = handle(&w.store, &bus, &sns, &w.config, &settings(topic), event).await;
+    (out, bus, sns)
+}
+
+/// The report.json the write step stored for the orders-service stack.
+fn stored_report(w: &World) -> Value {
+    w.json("proposals/orders-service/2026-q4/report.json")
+}
+
 fn detail(e: &keycard_aws::memory::PutEvent) -> Value {
     serde_json::from_str(&e.event.detail).unwrap()
 }
@@ -69,19 +76,10 @@ async fn a_finished_run_sends_one_event_per_stack_an_index_and_one_email() {
     // Given a run that wrote one proposal and failed one stack
     let w = World::new();
     finished_run(&w).await;
-    let (bus, topic) = (MemoryEventBus::default(), MemoryTopic::default());
 
     // When its SUCCEEDED event arrives
-    let out = handle(
-        &w.store,
-        &bus,
-        &topic,
-        &w.config,
-        &settings(true),
-        sample("notify-succeeded.json"),
-    )
-    .await
-    .unwrap();
+    let (out, bus, topic) = notify(&w, true, sample("notify-succeeded.json")).await;
+    let out = out.unwrap();
 
     // Then each stack has its event, on the default bus, from source keycard
     assert_eq!(out.events, [PROPOSAL_READY, PROPOSAL_FAILED]);
@@ -105,15 +103,7 @@ async fn a_finished_run_sends_one_event_per_stack_an_index_and_one_email() {
         "proposals/orders-service/2026-q4/template.yaml"
     );
     // the counts are report.json's summary
-    let report: Value = serde_json::from_slice(
-        &w.store
-            .get(
-                testing::BUCKET,
-                "proposals/orders-service/2026-q4/report.json",
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let report = stored_report(&w);
     assert_eq!(ready["summary"], report["summary"]);
     assert!(report["summary"]["removed_actions"].as_u64().unwrap() > 0);
     // dynamodb:* narrowed: its permissions-management actions are named first
@@ -184,17 +174,8 @@ async fn a_finished_run_sends_one_event_per_stack_an_index_and_one_email() {
 #[tokio::test]
 async fn a_failed_run_sends_run_failed_with_the_cause() {
     let w = World::new();
-    let (bus, topic) = (MemoryEventBus::default(), MemoryTopic::default());
-    let out = handle(
-        &w.store,
-        &bus,
-        &topic,
-        &w.config,
-        &settings(true),
-        sample("notify-failed.json"),
-    )
-    .await
-    .unwrap();
+    let (out, bus, topic) = notify(&w, true, sample("notify-failed.json")).await;
+    let out = out.unwrap();
     assert_eq!(out.events, [RUN_FAILED]);
     let d = detail(&bus.events()[0]);
     assert_eq!(d["status"], "FAILED");
@@ -224,16 +205,17 @@ async fn a_failed_run_sends_run_failed_with_the_cause() {
 
     // TIMED_OUT and ABORTED carry no error of their own: the status says it
     for status in ["TIMED_OUT", "ABORTED"] {
-        let bus = MemoryEventBus::default();
         let mut e = sample("notify-failed.json");
         e.detail.status = status.into();
         e.detail.error = None;
         e.detail.cause = None;
-        let out = handle(&w.store, &bus, &topic, &w.config, &settings(false), e)
-            .await
-            .unwrap();
+        let (out, bus, topic) = notify(&w, false, e).await;
+        let out = out.unwrap();
         assert_eq!(out.events, [RUN_FAILED]);
-        assert!(!out.emailed, "no topic, no email");
+        assert!(
+            !out.emailed && topic.published().is_empty(),
+            "no topic, no email"
+        );
         assert_eq!(detail(&bus.events()[0])["error"], status);
     }
 }
@@ -241,18 +223,8 @@ async fn a_failed_run_sends_run_failed_with_the_cause() {
 #[tokio::test]
 async fn a_succeeded_execution_without_a_summary_is_said_as_failed() {
     let w = World::new();
-    let (bus, topic) = (MemoryEventBus::default(), MemoryTopic::default());
-    let out = handle(
-        &w.store,
-        &bus,
-        &topic,
-        &w.config,
-        &settings(false),
-        sample("notify-succeeded.json"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(out.events, [RUN_FAILED]);
+    let (out, bus, _) = notify(&w, false, sample("notify-succeeded.json")).await;
+    assert_eq!(out.unwrap().events, [RUN_FAILED]);
     let d = detail(&bus.events()[0]);
     assert_eq!(d["error"], "Keycard.NoSummary");
     assert!(
@@ -266,7 +238,6 @@ async fn a_succeeded_execution_without_a_summary_is_said_as_failed() {
 #[tokio::test]
 async fn children_other_statuses_and_other_events_send_nothing() {
     let w = World::new();
-    let (bus, topic) = (MemoryEventBus::default(), MemoryTopic::default());
     let mut child = sample("notify-failed.json");
     child.detail.state_machine_arn =
         "arn:aws:states:us-east-1:123456789012:stateMachine:keycard-cloudtrail/ScanTrail:1f2e3d4c"
@@ -274,19 +245,17 @@ async fn children_other_statuses_and_other_events_send_nothing() {
     let mut running = sample("notify-succeeded.json");
     running.detail.status = "RUNNING".into();
     for e in [child, running] {
-        let out = handle(&w.store, &bus, &topic, &w.config, &settings(true), e)
-            .await
-            .unwrap();
+        let (out, bus, topic) = notify(&w, true, e).await;
+        let out = out.unwrap();
         assert!(out.ignored.is_some() && out.events.is_empty() && !out.emailed);
+        assert!(bus.events().is_empty() && topic.published().is_empty());
     }
-    assert!(bus.events().is_empty() && topic.published().is_empty());
 
     let mut other = sample("notify-succeeded.json");
     other.source = "aws.cloudformation".into();
-    let e = handle(&w.store, &bus, &topic, &w.config, &settings(true), other)
-        .await
-        .unwrap_err();
-    assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+    let (out, bus, topic) = notify(&w, true, other).await;
+    assert_eq!(out.unwrap_err().name(), crate::contract::INVALID_INPUT);
+    assert!(bus.events().is_empty() && topic.published().is_empty());
 }
 
 #[tokio::test]
@@ -305,18 +274,8 @@ async fn a_summary_pointing_outside_the_runs_proposal_folder_is_refused() {
         )
         .await
         .unwrap();
-    let (bus, topic) = (MemoryEventBus::default(), MemoryTopic::default());
-    let e = handle(
-        &w.store,
-        &bus,
-        &topic,
-        &w.config,
-        &settings(false),
-        sample("notify-succeeded.json"),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.name(), crate::contract::INVALID_INPUT);
+    let (out, bus, _) = notify(&w, false, sample("notify-succeeded.json")).await;
+    assert_eq!(out.unwrap_err().name(), crate::contract::INVALID_INPUT);
     assert!(bus.events().is_empty());
 }
 
@@ -324,15 +283,7 @@ async fn a_summary_pointing_outside_the_runs_proposal_folder_is_refused() {
 async fn removals_are_ranked_by_keycards_risk_table_then_access_level() {
     let w = World::new();
     finished_run(&w).await;
-    let mut report: Value = serde_json::from_slice(
-        &w.store
-            .get(
-                testing::BUCKET,
-                "proposals/orders-service/2026-q4/report.json",
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let mut report = stored_report(&w);
     let role = report["roles"]
         .as_object_mut()
         .unwrap()
