@@ -99,7 +99,7 @@ pub(crate) struct FileBody {
 }
 
 impl<'s> Writer<'s> {
-    pub fn new(scenario: &'s Scenario, rng: Rng) -> Result<Self, TracegenError> {
+    pub(crate) fn new(scenario: &'s Scenario, rng: Rng) -> Result<Self, TracegenError> {
         let documented = scenario.classification == Classification::Documented;
         let table = if documented || scenario.trail.profile.needs_table() {
             Some(DataEventTable::bundled()?)
@@ -158,7 +158,7 @@ impl<'s> Writer<'s> {
     /// Every record is built, delivered or not, so the random stream (event IDs, request
     /// IDs) is the same under every profile: a record a profile delivers is byte-identical
     /// to the same record under `all`.
-    pub fn file_body(
+    pub(crate) fn file_body(
         &mut self,
         group: &[Ev],
         deliver: bool,

@@ -1,6 +1,8 @@
 //! `keycard-tracegen`: write synthetic CloudTrail logs from a scenario file, or the large
 //! benchmark corpus.
 
+#![warn(unreachable_pub)]
+
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
