@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
     eprintln!(
         "local-chain: notifying (the execution's status change event to the notify function) ..."
     );
-    print_notification(&chain.notify(&result)?);
+    print!("{}", chain.notify(&result)?);
     // And a run that fails: the window is beyond Access Analyzer's 90 days, discovery refuses it.
     let failing = format!("{name}-invalid");
     let mut bad_input = input.clone();
@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(e) = &failed.error {
         println!("  error: {e}");
     }
-    print_notification(&chain.notify(&failed)?);
+    print!("{}", chain.notify(&failed)?);
     println!("process logs: {}", work_dir.display());
     if keep {
         println!(
@@ -122,26 +122,4 @@ fn main() -> anyhow::Result<()> {
         bail!("the invalid execution ended {}, not FAILED", failed.status);
     }
     Ok(())
-}
-
-/// The events a rule on `source: keycard` received and the email the topic sent.
-fn print_notification(n: &keycard_local::Notified) {
-    println!(
-        "notify: {}",
-        serde_json::to_string(&n.output).unwrap_or_default()
-    );
-    for e in &n.events {
-        println!(
-            "event on the default bus ({} / {}):\n{}",
-            e["source"].as_str().unwrap_or_default(),
-            e["detail-type"].as_str().unwrap_or_default(),
-            serde_json::to_string_pretty(&e["detail"]).unwrap_or_default()
-        );
-    }
-    for (subject, message) in &n.emails {
-        println!(
-            "email to {} (via the SNS topic):\nSubject: {subject}\n\n{message}",
-            keycard_local::EMAIL
-        );
-    }
 }

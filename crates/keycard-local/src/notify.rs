@@ -42,6 +42,31 @@ pub struct Notified {
 /// The address the local topic's email subscription names (moto delivers nothing to it).
 pub const EMAIL: &str = "iam-reviewers@example.com";
 
+/// What `scripts/local-chain` prints for one notification: the handler's output, every event
+/// the rule on `source: keycard` delivered and every email the topic sent. The end-to-end test
+/// checks this text, so what the script shows is what was tested.
+impl std::fmt::Display for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "notify: {}", self.output)?;
+        for e in &self.events {
+            let detail = serde_json::to_string_pretty(&e["detail"]).map_err(|_| std::fmt::Error)?;
+            writeln!(
+                f,
+                "event on the default bus ({} / {}):\n{detail}",
+                e["source"].as_str().unwrap_or_default(),
+                e["detail-type"].as_str().unwrap_or_default(),
+            )?;
+        }
+        for (subject, message) in &self.emails {
+            writeln!(
+                f,
+                "email to {EMAIL} (via the SNS topic):\nSubject: {subject}\n\n{message}"
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl LocalChain {
     /// An SQS call (awsJson1_0) straight to moto.
     fn sqs(&self, operation: &str, body: &Value) -> Result<Value, LocalError> {
