@@ -6,7 +6,7 @@
 //! shaped like the real API (raw REST-JSON bodies for Access Analyzer, so the SDK's own
 //! deserializer reads them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -181,6 +181,44 @@ pub fn mock_stacks(rules: &[&aws_smithy_mocks::Rule]) -> keycard_aws::CfnStacks 
 pub fn read_repo_file(rel: &str) -> String {
     let p = repo_root().join(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The `${Name}` placeholders of a text (an ASL definition's DefinitionSubstitutions names).
+pub fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else { break };
+        out.insert(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    out
+}
+
+/// The ASL definition at `rel` with every placeholder replaced the way DefinitionSubstitutions
+/// does at deploy time (function ARNs, the trail ARN, the partition, the output bucket, the
+/// scan concurrency), so the validators check real ARNs (`arn:${Partition}:states:::…` is not
+/// one until then). Both state machines' definitions go through this one table.
+///
+/// # Panics
+/// When the file cannot be read, or a placeholder is left.
+pub fn substituted_definition(rel: &str) -> String {
+    let mut text = read_repo_file(rel);
+    for p in placeholders(&text) {
+        let value = match p.as_str() {
+            "Partition" => "aws".to_owned(),
+            "TrailArn" => {
+                "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
+            }
+            "OutputBucket" => "keycard-output-123456789012".to_owned(),
+            "ScanConcurrency" => "100".to_owned(),
+            _ => format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}"),
+        };
+        text = text.replace(&format!("${{{p}}}"), &value);
+    }
+    assert!(!text.contains("${"), "{rel}: an unsubstituted placeholder");
+    text
 }
 
 /// The in-memory S3 of `keycard_aws::memory`: the handlers' S3 side where the test is about

@@ -13,7 +13,9 @@ use keycard_chain::contract::{
     self as chain, DiffInput, DiscoverInput, JobState, RoleInput, RoleItem, RoleOutcome, Run,
     RunRequest, SummaryInput, WriteInput,
 };
-use keycard_chain_tests::{read_repo_file, repo_root, tool, unique};
+use keycard_chain_tests::{
+    placeholders, read_repo_file, repo_root, substituted_definition, tool, unique,
+};
 use keycard_core::catalog::{AccessLevel, Catalog};
 use keycard_core::template::Template;
 use serde_json::{Value, json};
@@ -30,19 +32,6 @@ fn template() -> Value {
         .unwrap()
         .root()
         .to_json()
-}
-
-/// `${Name}` placeholders of a text.
-fn placeholders(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        let after = &rest[i + 2..];
-        let Some(end) = after.find('}') else { break };
-        out.insert(after[..end].to_owned());
-        rest = &after[end..];
-    }
-    out
 }
 
 /// Every state of the definition, nested ones included, by name.
@@ -101,6 +90,17 @@ fn every_placeholder_is_substituted_and_every_substitution_used() {
     );
 }
 
+/// The error names a state's Retry rules match, in order; `name` says which state has none.
+fn retried<'a>(state: &'a Value, name: &str) -> Vec<&'a str> {
+    state["Retry"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} has no Retry"))
+        .iter()
+        .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 #[test]
 fn every_error_name_matched_is_emitted_by_the_handlers_and_only_transient_ones_are_retried() {
     let mut tasks = 0;
@@ -110,13 +110,7 @@ fn every_error_name_matched_is_emitted_by_the_handlers_and_only_transient_ones_a
             continue;
         }
         tasks += 1;
-        let retried: Vec<&str> = s["Retry"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{name} has no Retry"))
-            .iter()
-            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
-            .filter_map(Value::as_str)
-            .collect();
+        let retried = retried(&s, &name);
         assert!(
             retried.contains(&chain::TRANSIENT),
             "{name} must retry {}",
@@ -466,30 +460,10 @@ fn payload_paths_exist_in_the_handlers_types_and_outcomes_parse() {
             .unwrap();
 }
 
-/// The definition as CloudFormation hands it to Step Functions: every placeholder replaced
-/// the way DefinitionSubstitutions does at deploy time (function ARNs, the trail ARN, the
-/// partition), so both validators check real ARNs (`arn:${Partition}:states:::…` is not one
-/// until then).
-fn substituted_definition() -> String {
-    let mut text = read_repo_file(ASL);
-    for p in placeholders(&text) {
-        let value = match p.as_str() {
-            "Partition" => "aws".to_owned(),
-            "TrailArn" => {
-                "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
-            }
-            _ => format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}"),
-        };
-        text = text.replace(&format!("${{{p}}}"), &value);
-    }
-    assert!(!text.contains("${"), "an unsubstituted placeholder");
-    text
-}
-
 #[test]
 fn asl_validator_and_statelint_accept_the_definition() {
     let path = std::env::temp_dir().join(format!("{}.asl.json", unique("keycard")));
-    std::fs::write(&path, substituted_definition()).unwrap();
+    std::fs::write(&path, substituted_definition(ASL)).unwrap();
     if let Some(v) = tool("asl-validator") {
         let out = Command::new(v)
             .arg("--json-path")
@@ -1111,13 +1085,7 @@ fn every_lambda_task_of_both_state_machines_retries_the_lambda_service_errors() 
                 continue;
             }
             tasks += 1;
-            let retried: BTreeSet<&str> = s["Retry"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{file} {name} has no Retry"))
-                .iter()
-                .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
-                .filter_map(Value::as_str)
-                .collect();
+            let retried = retried(&s, &format!("{file} {name}"));
             for e in LAMBDA_SERVICE {
                 assert!(retried.contains(e), "{file} {name} does not retry {e}");
             }

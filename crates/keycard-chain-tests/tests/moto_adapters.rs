@@ -121,6 +121,18 @@ async fn cloudformation_resources_and_both_template_stages() {
     assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
 }
 
+/// A customer managed policy named `prefix` plus a unique suffix, and its ARN.
+async fn create_policy(iam: &aws_sdk_iam::Client, prefix: &str, document: &str) -> String {
+    let out = iam
+        .create_policy()
+        .policy_name(unique(prefix))
+        .policy_document(document)
+        .send()
+        .await
+        .unwrap();
+    out.policy.unwrap().arn.unwrap()
+}
+
 /// moto's CloudFormation does not attach a role's `ManagedPolicyArns` and stores inline
 /// `Policies` as Python reprs, so the live-read test sets the role up through the IAM API,
 /// as a person editing the role in the console would.
@@ -149,32 +161,18 @@ async fn iam_roles_and_their_live_policies() {
         .send()
         .await
         .unwrap();
-    let managed = iam
-        .create_policy()
-        .policy_name(unique("orders-read"))
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:Query"],"Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/orders"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
-    let queue_full = iam
-        .create_policy()
-        .policy_name(unique("orders-queue-full"))
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let managed = create_policy(
+        &iam,
+        "orders-read",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:Query"],"Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/orders"}]}"#,
+    )
+    .await;
+    let queue_full = create_policy(
+        &iam,
+        "orders-queue-full",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
+    )
+    .await;
     // A second version set as default, as an edit in the console would.
     iam.create_policy_version()
         .policy_arn(&queue_full)

@@ -15,7 +15,9 @@ use aws_sdk_cloudformation::types::{
 use aws_smithy_mocks::mock;
 use chrono::{DateTime, Utc};
 use keycard_aws::cloudformation::{DriftDetection, ResourceDrift, StackResource, TemplateStage};
-use keycard_aws::{AwsError, CfnStacks, Clients, ObjectStore, Roles, Stacks};
+use keycard_aws::{
+    AccessAnalyzer, AwsError, CfnStacks, Clients, IamRoles, ObjectStore, Roles, S3Store, Stacks,
+};
 use keycard_chain::contract::{
     self as chain, DiffInput, DiscoverInput, ExecutionRef, RoleOutcome, Run, RunRequest, StackItem,
     WriteInput, keys,
@@ -52,6 +54,39 @@ async fn physical_ids(clients: &Clients, stack: &str) -> BTreeMap<String, String
 
 async fn role_arn(clients: &Clients, name: &str) -> String {
     clients.roles.role(name).await.unwrap().arn
+}
+
+/// A JSON object a step wrote to the output bucket.
+async fn stored<T: serde::de::DeserializeOwned>(clients: &Clients, bucket: &str, key: &str) -> T {
+    serde_json::from_slice(&clients.s3.get_object(bucket, key).await.unwrap().unwrap()).unwrap()
+}
+
+/// The diff step's dependencies: moto for S3, stacks and roles, `checks` for Access Analyzer.
+fn moto_deps<'a>(
+    clients: &'a Clients,
+    checks: &'a AccessAnalyzer,
+) -> Deps<'a, S3Store, CfnStacks, IamRoles, AccessAnalyzer> {
+    Deps {
+        store: &clients.s3,
+        stacks: &clients.stacks,
+        roles: &clients.roles,
+        checks,
+    }
+}
+
+/// The diff step's input for `stack` without role outcomes or drift detection: the evidence is
+/// the ledger, or the CloudTrail usage at `usage_key`.
+fn diff_input(exec: &str, stack: &str, usage_key: Option<String>) -> DiffInput {
+    DiffInput {
+        run: run(exec),
+        stack: StackItem {
+            stack: stack.to_owned(),
+            drift_detection_id: None,
+        },
+        role_outcomes: Vec::new(),
+        usage_key,
+        trail_config: None,
+    }
 }
 
 #[tokio::test]
@@ -121,15 +156,7 @@ async fn discover_lists_roles_with_iam_arns_respects_the_budget_and_reports_the_
     assert_eq!(out.run.wait_seconds, 1);
 
     // and the manifest holds all of it
-    let manifest: Value = serde_json::from_slice(
-        &clients
-            .s3
-            .get_object(&config.bucket, &keys::manifest(&exec))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let manifest: Value = stored(&clients, &config.bucket, &keys::manifest(&exec)).await;
     assert_eq!(
         manifest["roles"][0]["roleArn"],
         Value::from(role.role_arn.clone())
@@ -395,15 +422,7 @@ async fn diff_and_write_a_stack_with_one_observed_and_one_failed_role() {
 
     // Then the staged result holds the proposal and the deployment facts
     assert_eq!(diff.staged_key, keys::staged(&exec, &stack));
-    let staged: Staged = serde_json::from_slice(
-        &clients
-            .s3
-            .get_object(&config.bucket, &diff.staged_key)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let staged: Staged = stored(&clients, &config.bucket, &diff.staged_key).await;
     let roles = &staged.report.roles;
     let w = &roles["OrdersWorkerRole"];
     assert_eq!(w.status, RoleStatus::Proposed, "{w:?}");
@@ -574,29 +593,10 @@ async fn diff_refuses_a_corrupt_ledger() {
             .await
             .unwrap();
         let checks = mock_analyzer(&[]);
-        let deps = Deps {
-            store: &clients.s3,
-            stacks: &clients.stacks,
-            roles: &clients.roles,
-            checks: &checks,
-        };
-        let exec = unique("run");
-        let e = keycard_chain::steps::diff::handle(
-            &deps,
-            &config,
-            DiffInput {
-                run: run(&exec),
-                stack: StackItem {
-                    stack: stack.clone(),
-                    drift_detection_id: None,
-                },
-                role_outcomes: Vec::new(),
-                usage_key: None,
-                trail_config: None,
-            },
-        )
-        .await
-        .unwrap_err();
+        let input = diff_input(&unique("run"), &stack, None);
+        let e = keycard_chain::steps::diff::handle(&moto_deps(&clients, &checks), &config, input)
+            .await
+            .unwrap_err();
         assert_eq!(e.name(), chain::INVALID_EVIDENCE, "{e}");
     }
 }
@@ -608,28 +608,10 @@ async fn diff_of_a_deleted_stack_is_not_found() {
     };
     let (clients, config, _) = moto_clients(&endpoint).await;
     let checks = mock_analyzer(&[]);
-    let deps = Deps {
-        store: &clients.s3,
-        stacks: &clients.stacks,
-        roles: &clients.roles,
-        checks: &checks,
-    };
-    let e = keycard_chain::steps::diff::handle(
-        &deps,
-        &config,
-        DiffInput {
-            run: run(&unique("run")),
-            stack: StackItem {
-                stack: unique("gone"),
-                drift_detection_id: None,
-            },
-            role_outcomes: Vec::new(),
-            usage_key: None,
-            trail_config: None,
-        },
-    )
-    .await
-    .unwrap_err();
+    let input = diff_input(&unique("run"), &unique("gone"), None);
+    let e = keycard_chain::steps::diff::handle(&moto_deps(&clients, &checks), &config, input)
+        .await
+        .unwrap_err();
     assert_eq!(e.name(), chain::NOT_FOUND, "{e}");
 }
 
@@ -678,41 +660,16 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
             )
         }),
     ]);
-    let deps = Deps {
-        store: &clients.s3,
-        stacks: &clients.stacks,
-        roles: &clients.roles,
-        checks: &checks,
-    };
+    let deps = moto_deps(&clients, &checks);
 
     // When the diff runs with the usage key and no role outcomes (the CloudTrail ASL's input)
-    let diff = keycard_chain::steps::diff::handle(
-        &deps,
-        &config,
-        DiffInput {
-            run: run(&exec),
-            stack: StackItem {
-                stack: stack.clone(),
-                drift_detection_id: None,
-            },
-            role_outcomes: Vec::new(),
-            usage_key: Some(usage_key),
-            trail_config: None,
-        },
-    )
-    .await
-    .unwrap();
+    let input = diff_input(&exec, &stack, Some(usage_key));
+    let diff = keycard_chain::steps::diff::handle(&deps, &config, input)
+        .await
+        .unwrap();
 
     // Then every role of the stack is judged on the scan
-    let staged: Staged = serde_json::from_slice(
-        &clients
-            .s3
-            .get_object(&config.bucket, &diff.staged_key)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let staged: Staged = stored(&clients, &config.bucket, &diff.staged_key).await;
     let roles = &staged.report.roles;
     assert_eq!(roles["OrdersWorkerRole"].status, RoleStatus::Proposed);
     assert!(
@@ -741,22 +698,10 @@ async fn diff_in_cloudtrail_mode_uses_the_merged_usage_for_every_role() {
     );
 
     // A missing usage object is an evidence error, not an empty proposal.
-    let e = keycard_chain::steps::diff::handle(
-        &deps,
-        &config,
-        DiffInput {
-            run: run(&exec),
-            stack: StackItem {
-                stack,
-                drift_detection_id: None,
-            },
-            role_outcomes: Vec::new(),
-            usage_key: Some(format!("runs/{exec}/cloudtrail/missing.json")),
-            trail_config: None,
-        },
-    )
-    .await
-    .unwrap_err();
+    let missing = Some(format!("runs/{exec}/cloudtrail/missing.json"));
+    let e = keycard_chain::steps::diff::handle(&deps, &config, diff_input(&exec, &stack, missing))
+        .await
+        .unwrap_err();
     assert_eq!(e.name(), chain::INVALID_EVIDENCE);
 }
 
@@ -794,15 +739,7 @@ async fn summarize_counts_outcomes_and_writes_the_summary() {
             .starts_with("RESOURCE_NOT_FOUND_ERROR: ")
     );
     assert_eq!(summary.stacks, input.stack_outcomes);
-    let stored: Value = serde_json::from_slice(
-        &clients
-            .s3
-            .get_object(&config.bucket, &summary.summary_key)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(stored["execution"], "2026-q4-manual");
+    let written: Value = stored(&clients, &config.bucket, &summary.summary_key).await;
+    assert_eq!(written["execution"], "2026-q4-manual");
     assert_eq!(summary.summary_key, "runs/2026-q4-manual/summary.json");
 }

@@ -6,77 +6,33 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use keycard_chain::cloudtrail::{
     Batching, PlanInput, PlanOutput, ScanSettings, TrailLocation, TrailRequest,
 };
 use keycard_chain::contract::{ERROR_NAMES, ExecutionRef};
+use keycard_chain_tests::{
+    placeholders, read_repo_file, substituted_definition, tool, tools_required, unique,
+};
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+const CLOUDTRAIL_ASL: &str = "statemachine/cloudtrail-mode.asl.json";
 
 fn asl_text() -> String {
-    std::fs::read_to_string(root().join("statemachine/cloudtrail-mode.asl.json")).unwrap()
+    read_repo_file(CLOUDTRAIL_ASL)
 }
 
 fn asl() -> Value {
     serde_json::from_str(&asl_text()).unwrap()
 }
 
-fn require_tools() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("KEYCARD_REQUIRE_TOOLS").is_some()
-}
-
-/// The node tool, or `None` (with a notice) when it is missing and may be.
-fn tool(name: &str) -> Option<PathBuf> {
-    let p = root().join("node_modules/.bin").join(name);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        !require_tools(),
-        "{} is missing; scripts/test installs it (npm ci)",
-        p.display()
-    );
-    eprintln!("skipped: {} is missing (npm ci)", p.display());
-    None
-}
-
-/// `${Name}` placeholders, in order of first appearance.
-fn placeholders(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        let tail = &rest[i + 2..];
-        let Some(j) = tail.find('}') else { break };
-        out.insert(tail[..j].to_owned());
-        rest = &tail[j..];
-    }
-    out
-}
-
-/// The definition with every placeholder replaced the way CloudFormation would.
-fn substituted() -> String {
-    let mut text = asl_text();
-    for p in placeholders(&asl_text()) {
-        let value = if p.ends_with("FunctionArn") {
-            format!("arn:aws:lambda:us-east-1:123456789012:function:keycard-{p}")
-        } else if p == "TrailArn" {
-            "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events".to_owned()
-        } else if p == "Partition" {
-            "aws".to_owned()
-        } else if p == "ScanConcurrency" {
-            "100".to_owned()
-        } else {
-            "keycard-output-123456789012".to_owned()
-        };
-        text = text.replace(&format!("${{{p}}}"), &value);
-    }
-    text
+/// A fresh folder under the system's temporary directory for one test's files.
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("keycard-cloudtrail-asl"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The definition as CloudFormation hands it to Step Functions: validated after substitution,
@@ -86,14 +42,15 @@ fn asl_validator_accepts_the_definition() {
     let Some(validator) = tool("asl-validator") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cloudtrail-mode.json");
-    std::fs::write(&path, substituted()).unwrap();
+    let dir = scratch_dir();
+    let path = dir.join("cloudtrail-mode.json");
+    std::fs::write(&path, substituted_definition(CLOUDTRAIL_ASL)).unwrap();
     let out = Command::new(validator)
         .arg("--json-path")
         .arg(&path)
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{}{}",
@@ -120,9 +77,9 @@ fn statelint_reports_nothing_but_distributed_map_fields() {
     let Some(statelint) = tool("statelint") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let full = dir.path().join("cloudtrail-mode.json");
-    std::fs::write(&full, substituted()).unwrap();
+    let dir = scratch_dir();
+    let full = dir.join("cloudtrail-mode.json");
+    std::fs::write(&full, substituted_definition(CLOUDTRAIL_ASL)).unwrap();
     let out = Command::new(&statelint).arg(&full).output().unwrap();
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -151,15 +108,17 @@ fn statelint_reports_nothing_but_distributed_map_fields() {
         "statelint learned some Distributed Map fields; shrink DISTRIBUTED_ONLY: {report}"
     );
 
-    let mut stripped: Value = serde_json::from_str(&substituted()).unwrap();
+    let mut stripped: Value =
+        serde_json::from_str(&substituted_definition(CLOUDTRAIL_ASL)).unwrap();
     let map = stripped["States"]["ScanTrail"].as_object_mut().unwrap();
     for f in DISTRIBUTED_ONLY {
         map.remove(*f);
     }
     map.insert("ItemsPath".into(), json!("$.items"));
-    let path = dir.path().join("stripped.json");
+    let path = dir.join("stripped.json");
     std::fs::write(&path, serde_json::to_string_pretty(&stripped).unwrap()).unwrap();
     let out = Command::new(&statelint).arg(&path).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{}{}",
@@ -352,7 +311,7 @@ fn substitutions_in_template(template: &str) -> Option<BTreeSet<String>> {
 fn every_placeholder_is_substituted_by_the_template() {
     let wanted = placeholders(&asl_text());
     assert!(wanted.contains("CloudTrailBatchFunctionArn"));
-    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap_or_default();
+    let template = read_repo_file("template.yaml");
     match substitutions_in_template(&template) {
         Some(have) => {
             let missing: Vec<&String> = wanted.difference(&have).collect();
@@ -363,7 +322,7 @@ fn every_placeholder_is_substituted_by_the_template() {
         }
         None => {
             assert!(
-                !require_tools(),
+                !tools_required(),
                 "template.yaml has no state machine with DefinitionUri: statemachine/cloudtrail-mode.asl.json"
             );
             eprintln!("skipped: template.yaml does not wire the CloudTrail mode state machine yet");
@@ -375,7 +334,7 @@ fn every_placeholder_is_substituted_by_the_template() {
 /// other (the sample batch's objects are ones its settings select).
 #[test]
 fn sample_events_parse() {
-    let read = |name: &str| std::fs::read_to_string(root().join("events").join(name)).unwrap();
+    let read = |name: &str| read_repo_file(&format!("events/{name}"));
     let request: TrailRequest = serde_json::from_str(&read("cloudtrail-mode.json")).unwrap();
     request.trail.validate().unwrap();
     assert_eq!(request.batching, Some(Batching::default()));
@@ -509,7 +468,7 @@ fn service_integrations_name_no_partition() {
         "a literal arn:aws: in the definition"
     );
     assert!(text.contains("\"arn:${Partition}:states:::s3:getObject\""));
-    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template = read_repo_file("template.yaml");
     assert!(
         template.contains("        Partition: !Ref AWS::Partition"),
         "DefinitionSubstitutions: Partition"
@@ -537,7 +496,7 @@ fn trail_configuration_tasks_never_fail_the_run() {
         next = s["Next"].as_str().unwrap();
     }
     assert_eq!(next, "AnalyseStacks");
-    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template = read_repo_file("template.yaml");
     let cloudtrail_sm = template
         .split("\n  CloudTrailStateMachine:\n")
         .nth(1)
