@@ -5,7 +5,7 @@
 //! `RoleName` that resolves fully, or CloudFormation's generated name
 //! `<stack>-<LogicalId>-<suffix>`. Anything else is reported as unmatched, never guessed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,19 +65,153 @@ pub fn resolve_principals(
     ctx: &NameContext,
     overrides: &BTreeMap<String, String>,
 ) -> BTreeMap<String, Resolution> {
+    let candidates = Candidates::new(evidence_arns, ctx);
     let mut out = BTreeMap::new();
     for p in principals {
         out.insert(
             p.logical_id.clone(),
-            resolve_one(p, evidence_arns, ctx, overrides),
+            resolve_one(p, &candidates, ctx, overrides),
         );
     }
     out
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Evidence ARNs parsed while resolving, on this thread: tests assert that it is the number
+    /// of ARNs, not ARNs × principals.
+    static ARN_PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Evidence ARNs parsed while resolving on this thread so far (tests only).
+#[cfg(test)]
+pub(crate) fn arn_parses() -> usize {
+    ARN_PARSES.with(std::cell::Cell::get)
+}
+
+/// The evidence ARNs of one kind (`role` or `user`, of the account when known), parsed once for
+/// every principal and indexed by name and by the head of a generated name. Filtering every
+/// ARN for every principal made resolution quadratic in the number of roles (1,600 roles: 2.6
+/// million ARN parses and name comparisons, each formatting `<stack>-<LogicalId>`).
+#[derive(Default)]
+struct KindCandidates<'e> {
+    /// `(ARN, name)` in evidence order.
+    all: Vec<(&'e String, &'e str)>,
+    /// Indexes into `all` by name.
+    by_name: HashMap<&'e str, Vec<usize>>,
+    /// Indexes into `all` of the names shaped `<head>-<suffix>` (a 12 or 13 character
+    /// alphanumeric suffix, as CloudFormation generates), by head.
+    by_head: HashMap<&'e str, Vec<usize>>,
+}
+
+/// Role and user candidates.
+struct Candidates<'e> {
+    roles: KindCandidates<'e>,
+    users: KindCandidates<'e>,
+}
+
+impl<'e> Candidates<'e> {
+    fn new(evidence_arns: &'e BTreeSet<String>, ctx: &NameContext) -> Self {
+        let mut c = Candidates {
+            roles: KindCandidates::default(),
+            users: KindCandidates::default(),
+        };
+        for arn in evidence_arns {
+            #[cfg(test)]
+            ARN_PARSES.with(|n| n.set(n.get() + 1));
+            let Some(a) = Arn::parse(arn) else {
+                continue;
+            };
+            if a.service != "iam" {
+                continue;
+            }
+            if let Some(acct) = &ctx.account_id
+                && a.account != acct
+            {
+                continue;
+            }
+            for (kind, list) in [("role", &mut c.roles), ("user", &mut c.users)] {
+                if let Some(rest) = a
+                    .resource
+                    .strip_prefix(kind)
+                    .and_then(|r| r.strip_prefix('/'))
+                {
+                    // The name is the last path segment.
+                    list.push(arn, rest.rsplit('/').next().unwrap_or(rest));
+                }
+            }
+        }
+        c
+    }
+
+    fn of(&self, is_user: bool) -> &KindCandidates<'e> {
+        if is_user { &self.users } else { &self.roles }
+    }
+}
+
+impl<'e> KindCandidates<'e> {
+    fn push(&mut self, arn: &'e String, name: &'e str) {
+        let i = self.all.len();
+        self.all.push((arn, name));
+        self.by_name.entry(name).or_default().push(i);
+        if let Some((head, suffix)) = name.rsplit_once('-')
+            && generated_suffix(suffix)
+        {
+            self.by_head.entry(head).or_default().push(i);
+        }
+    }
+
+    /// The ARNs whose name is `name`, in evidence order.
+    fn named(&self, name: &str) -> Vec<&'e String> {
+        self.arns(self.by_name.get(name).into_iter().flatten().copied())
+    }
+
+    /// The ARNs whose name [`is_generated_role_name`] accepts for `stack` and `logical_id`, in
+    /// evidence order, found by lookups: the full head `<stack>-<LogicalId>`, and, when the full
+    /// name would exceed 64 characters, every head CloudFormation's truncation could produce
+    /// (a non-empty prefix of each, their lengths fixed by the suffix's).
+    fn generated(&self, stack: &str, logical_id: &str) -> Vec<&'e String> {
+        let mut hits: BTreeSet<usize> = BTreeSet::new();
+        let full = format!("{stack}-{logical_id}");
+        hits.extend(self.by_head.get(full.as_str()).into_iter().flatten());
+        for suffix_len in 12..=13 {
+            if full.len() + 1 + suffix_len <= ROLE_NAME_MAX {
+                continue;
+            }
+            let head_len = ROLE_NAME_MAX - 1 - suffix_len;
+            for i in 1..head_len.saturating_sub(1) {
+                let (Some(s), Some(l)) = (stack.get(..i), logical_id.get(..head_len - 1 - i))
+                else {
+                    continue;
+                };
+                let head = format!("{s}-{l}");
+                hits.extend(
+                    self.by_head
+                        .get(head.as_str())
+                        .into_iter()
+                        .flatten()
+                        .filter(|j| self.all[**j].1.len() == ROLE_NAME_MAX),
+                );
+            }
+        }
+        self.arns(hits.into_iter())
+    }
+
+    fn arns(&self, indexes: impl Iterator<Item = usize>) -> Vec<&'e String> {
+        indexes
+            .filter_map(|i| self.all.get(i).map(|(arn, _)| *arn))
+            .collect()
+    }
+}
+
+/// Whether `suffix` has the shape of the random part of a generated name.
+fn generated_suffix(suffix: &str) -> bool {
+    (12..=13).contains(&suffix.len()) && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 fn resolve_one(
     p: &PrincipalRef,
-    evidence_arns: &BTreeSet<String>,
+    candidates: &Candidates<'_>,
     ctx: &NameContext,
     overrides: &BTreeMap<String, String>,
 ) -> Resolution {
@@ -91,30 +225,9 @@ fn resolve_one(
         };
     }
     let kind = if p.is_user { "user" } else { "role" };
-    // Names of the evidence ARNs of the right kind (and account, when known).
-    let candidates: Vec<(&String, &str)> = evidence_arns
-        .iter()
-        .filter_map(|arn| {
-            let a = Arn::parse(arn)?;
-            if a.service != "iam" {
-                return None;
-            }
-            if let Some(acct) = &ctx.account_id
-                && a.account != acct
-            {
-                return None;
-            }
-            let rest = a.resource.strip_prefix(kind)?.strip_prefix('/')?;
-            // The name is the last path segment.
-            Some((arn, rest.rsplit('/').next().unwrap_or(rest)))
-        })
-        .collect();
+    let candidates = candidates.of(p.is_user);
     let by_name = |name: &str, by: MatchKind| -> Resolution {
-        let hits: Vec<&String> = candidates
-            .iter()
-            .filter(|(_, n)| *n == name)
-            .map(|(arn, _)| *arn)
-            .collect();
+        let hits = candidates.named(name);
         match hits.as_slice() {
             [one] => Resolution::Matched {
                 arn: (*one).clone(),
@@ -171,11 +284,7 @@ fn resolve_one(
             reason: "name is generated by CloudFormation; pass --stack-name or --role-arn".into(),
         };
     };
-    let hits: Vec<&String> = candidates
-        .iter()
-        .filter(|(_, name)| is_generated_role_name(name, stack, &p.role_logical_id))
-        .map(|(arn, _)| *arn)
-        .collect();
+    let hits = candidates.generated(stack, &p.role_logical_id);
     match hits.as_slice() {
         [one] => Resolution::Matched {
             arn: (*one).clone(),
@@ -206,7 +315,7 @@ pub fn is_generated_role_name(name: &str, stack: &str, logical_id: &str) -> bool
     let Some((head, suffix)) = name.rsplit_once('-') else {
         return false;
     };
-    if !(12..=13).contains(&suffix.len()) || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !generated_suffix(suffix) {
         return false;
     }
     if head == format!("{stack}-{logical_id}") {
@@ -367,6 +476,89 @@ mod tests {
             r["Deployer"].arn(),
             Some("arn:aws:iam::123456789012:user/ci/deployer")
         );
+    }
+
+    #[test]
+    fn indexed_generated_name_lookup_agrees_with_the_predicate() {
+        // Every (stack, logical id) pair against every name: the index must find exactly the
+        // names `is_generated_role_name` accepts, truncated ones included.
+        let stacks = [
+            "s",
+            "orders-app",
+            "a-very-long-stack-name-for-the-orders-application",
+        ];
+        let logicals = [
+            "R",
+            "ApiFunctionRole",
+            "FulfilmentStateMachineExecutionRole",
+            "FulfilmentStateMachineExecutionRoleV2",
+        ];
+        let mut names: Vec<String> = vec![
+            "s-R-ABCDEFGHIJKL".into(),
+            "s-R-ABC".into(),
+            "orders-app-worker".into(),
+            "a-very-long-stack-name-for-the-or-FulfilmentStateMa-ABCDEFGHIJKL".into(),
+            "a-very-long-stack-name-for-the-o-FulfilmentStateMac-ABCDEFGHIJKLM".into(),
+        ];
+        for s in stacks {
+            for l in logicals {
+                for suffix in ["ABCDEFGHIJKL", "1AbCdEfGh2IjK"] {
+                    let full = format!("{s}-{l}-{suffix}");
+                    names.push(full.clone());
+                    if full.len() > ROLE_NAME_MAX {
+                        // CloudFormation's shortening, at several split points.
+                        let head = ROLE_NAME_MAX - 1 - suffix.len();
+                        for keep in [1, 5, 20, 33] {
+                            if keep < s.len() && head - 1 - keep <= l.len() && head > keep + 1 {
+                                names.push(format!(
+                                    "{}-{}-{suffix}",
+                                    &s[..keep],
+                                    &l[..head - 1 - keep]
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let evidence: BTreeSet<String> = names
+            .iter()
+            .map(|n| format!("arn:aws:iam::123456789012:role/{n}"))
+            .collect();
+        let c = Candidates::new(&evidence, &ctx());
+        let mut matched = 0;
+        for s in stacks {
+            for l in logicals {
+                let want: Vec<&String> = evidence
+                    .iter()
+                    .filter(|arn| {
+                        let name = arn.rsplit('/').next().unwrap_or("");
+                        is_generated_role_name(name, s, l)
+                    })
+                    .collect();
+                matched += want.len();
+                assert_eq!(c.roles.generated(s, l), want, "{s} {l}");
+            }
+        }
+        assert!(matched > stacks.len() * logicals.len(), "{matched}");
+    }
+
+    #[test]
+    fn each_evidence_arn_is_parsed_once_whatever_the_number_of_principals() {
+        let parses = |n: usize| {
+            let evidence: BTreeSet<String> = (0..n)
+                .map(|i| format!("arn:aws:iam::123456789012:role/orders-app-W{i}Role-ABCDEFGHIJKL"))
+                .collect();
+            let principals: Vec<PrincipalRef> = (0..n)
+                .map(|i| p(&format!("W{i}Role"), &format!("W{i}Role"), None))
+                .collect();
+            let before = arn_parses();
+            let r = resolve_principals(&principals, &evidence, &ctx(), &BTreeMap::new());
+            assert_eq!(r.values().filter(|r| r.arn().is_some()).count(), n);
+            arn_parses() - before
+        };
+        assert_eq!(parses(3), 3);
+        assert_eq!(parses(40), 40);
     }
 
     #[test]
