@@ -15,6 +15,8 @@
 //!
 //! Nothing here calls the AWS SDK directly: that is `keycard_aws`, which holds only adapters.
 
+#![warn(unreachable_pub)]
+
 pub mod cloudtrail;
 pub mod contract;
 pub mod discovery;

@@ -14,17 +14,17 @@ use serde_json::Value;
 
 use crate::contract::{ExecutionRef, Run, RunRequest};
 
-pub const BUCKET: &str = "keycard-output";
-pub const ACCOUNT: &str = "123456789012";
-pub const STACK: &str = "orders-service";
-pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-service/0f1e2d3c-aaaa-bbbb-cccc-111122223333";
-pub const TEMPLATE: &str =
+pub(crate) const BUCKET: &str = "keycard-output";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const STACK: &str = "orders-service";
+pub(crate) const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-service/0f1e2d3c-aaaa-bbbb-cccc-111122223333";
+pub(crate) const TEMPLATE: &str =
     include_str!("../../keycard-chain-tests/fixtures/stacks/orders-service.yaml");
 const GENERATED: &str = include_str!(
     "../../keycard-chain-tests/fixtures/access-analyzer/get-generated-policy-succeeded.json"
 );
 
-pub struct World {
+pub(crate) struct World {
     pub store: MemoryStore,
     pub stacks: MemoryStacks,
     pub roles: MemoryRoles,
@@ -34,7 +34,7 @@ pub struct World {
     pub api_arn: String,
 }
 
-pub fn config() -> Config {
+pub(crate) fn config() -> Config {
     let vars: BTreeMap<String, String> = [
         ("KEYCARD_BUCKET", BUCKET),
         (
@@ -53,7 +53,7 @@ pub fn config() -> Config {
     Config::from_map(&vars).unwrap()
 }
 
-pub fn execution() -> ExecutionRef {
+pub(crate) fn execution() -> ExecutionRef {
     ExecutionRef {
         id: "arn:aws:states:us-east-1:123456789012:execution:keycard-chain:2026-q4".into(),
         name: "2026-q4".into(),
@@ -61,7 +61,7 @@ pub fn execution() -> ExecutionRef {
     }
 }
 
-pub fn run() -> Run {
+pub(crate) fn run() -> Run {
     let request = RunRequest {
         stacks: vec![STACK.into()],
         window_days: None,
@@ -91,14 +91,14 @@ fn policy(name: &str, document: &str) -> LivePolicy {
 }
 
 /// The stored GetGeneratedPolicy result of the fixture, for `role_arn`.
-pub fn generated_for(role_arn: &str) -> Value {
+pub(crate) fn generated_for(role_arn: &str) -> Value {
     let mut v: Value = serde_json::from_str(GENERATED).unwrap();
     v["generatedPolicyResult"]["properties"]["principalArn"] = Value::from(role_arn);
     v
 }
 
 impl World {
-    pub fn new() -> World {
+    pub(crate) fn new() -> World {
         let store = MemoryStore::with_buckets(&[BUCKET]);
         let roles = MemoryRoles::default();
         let worker = roles.add(
@@ -147,7 +147,7 @@ impl World {
     }
 
     /// A stored object as JSON.
-    pub fn json(&self, key: &str) -> Value {
+    pub(crate) fn json(&self, key: &str) -> Value {
         serde_json::from_slice(
             &self
                 .store
@@ -160,7 +160,7 @@ impl World {
 
 /// Both role outcomes of a run where the worker's generation succeeded (its result stored
 /// where the poll step stores it) and the API role's failed.
-pub async fn outcomes(w: &World) -> Vec<crate::contract::RoleOutcome> {
+pub(crate) async fn outcomes(w: &World) -> Vec<crate::contract::RoleOutcome> {
     use crate::contract::{RoleOutcome, keys};
     use keycard_aws::ObjectStore;
     let run = run();
@@ -201,7 +201,7 @@ pub async fn outcomes(w: &World) -> Vec<crate::contract::RoleOutcome> {
 }
 
 /// The diff step over [`outcomes`], drift detection started as discovery starts it.
-pub async fn diffed(w: &World) -> crate::contract::DiffOutput {
+pub(crate) async fn diffed(w: &World) -> crate::contract::DiffOutput {
     use crate::contract::{DiffInput, StackItem};
     use keycard_aws::Stacks;
     let drift = w.stacks.detect_drift(STACK, &[]).await.unwrap();
@@ -227,7 +227,7 @@ pub async fn diffed(w: &World) -> crate::contract::DiffOutput {
 }
 
 /// The write step over [`diffed`]: the proposal files and the ledger stored.
-pub async fn written(w: &World) -> crate::contract::WriteOutput {
+pub(crate) async fn written(w: &World) -> crate::contract::WriteOutput {
     let input = crate::contract::WriteInput {
         run: run(),
         diff: diffed(w).await,

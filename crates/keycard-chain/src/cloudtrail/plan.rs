@@ -17,8 +17,8 @@ pub const DEFAULT_WINDOW_DAYS: u32 = 365;
 pub const MAX_WINDOW_DAYS: u32 = 3650;
 /// Objects per child. Step Functions batches by count, not by object size, so the default is
 /// sized for large CloudTrail objects: 200 × 25 MB is about 45 M events, roughly four minutes
-/// at the engine's measured rate (README "CloudTrail mode at scale"); typical 1 MB objects
-/// take seconds.
+/// at the engine's measured rate (docs/OPERATIONS.md, "CloudTrail mode: cost and scale");
+/// typical 1 MB objects take seconds.
 pub const DEFAULT_MAX_OBJECTS_PER_BATCH: u32 = 200;
 /// Upper bound of a batch's *input* (the item list), which Step Functions caps at 256 KB.
 pub const DEFAULT_MAX_INPUT_BYTES_PER_BATCH: u32 = 200_000;

@@ -9,11 +9,11 @@
 //! NONE, the default when exporting, every record repeats the child's whole `Input` (here an
 //! ItemBatcher batch of up to 256 KB) beside its `Output`, `Status`, `Name`, `Error`, `Cause`.
 //!
-//! At the README's scale (20 M objects, 28,600 children) that is gigabytes, so a file is never
-//! held whole: it is fetched in ranged GETs of [`READ_CHUNK`] bytes, handed to a parser on a
-//! blocking thread through a channel of two pieces, and each record is deserialized with only
-//! the fields keycard needs. `Input` and the other fields are skipped by serde's `IgnoredAny`
-//! path, which reads through a string without allocating it.
+//! At the scale of docs/OPERATIONS.md (20 M objects, 28,600 children) that is gigabytes, so a file
+//! is never held whole: it is fetched in ranged GETs of [`READ_CHUNK`] bytes, handed to a parser on
+//! a blocking thread through a channel of two pieces, and each record is deserialized with only the
+//! fields keycard needs. `Input` and the other fields are skipped by serde's `IgnoredAny` path,
+//! which reads through a string without allocating it.
 
 use std::io::Read;
 use std::sync::mpsc::{Receiver, sync_channel};

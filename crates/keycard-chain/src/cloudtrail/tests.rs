@@ -336,9 +336,10 @@ async fn plan_refuses_what_cannot_be_a_run() {
     assert!(store.keys().is_empty());
 }
 
-/// Reduce at the README's scale: 30,000 children, each record repeating an ItemBatcher input
-/// of a few kilobytes (a real one is up to 256 KB, which only makes the file larger). The
-/// SUCCEEDED file is read in pieces of `READ_CHUNK` bytes, each byte once, never whole.
+/// Reduce at the scale of docs/OPERATIONS.md ("CloudTrail mode: cost and scale"): 30,000 children,
+/// each record repeating an ItemBatcher input of a few kilobytes (a real one is up to 256 KB, which
+/// only makes the file larger). The SUCCEEDED file is read in pieces of `READ_CHUNK` bytes, each
+/// byte once, never whole.
 #[tokio::test]
 async fn reduce_streams_thirty_thousand_children() {
     use super::results::READ_CHUNK;

@@ -17,7 +17,7 @@ use crate::steps::summarize::Summary;
 
 /// At most this many removals are named per stack in an event and the email; the report has
 /// all of them.
-pub const RISKY_REMOVALS_SHOWN: usize = 10;
+pub(super) const RISKY_REMOVALS_SHOWN: usize = 10;
 /// A failure's cause is cut to this many characters in the event (EventBridge entries are
 /// limited to 256 KB; the execution's history has the whole cause).
 const CAUSE_CHARS: usize = 4000;
