@@ -1,9 +1,11 @@
 //! Data-driven test of `keycard check`'s rules: every folder under `tests/fixtures/check/`
-//! holds a real-shaped template and `expected.txt`, one line per finding (a statement, a managed
-//! policy attachment or a suppression): `RULE line:column resource path [suppressed]`, then each
-//! rule it breaks with its message, indented, then `warning: …` lines.
+//! holds a real-shaped template and, beside it, the insta snapshot `findings.snap`: one line per
+//! finding (a statement, a managed policy attachment or a suppression):
+//! `RULE line:column resource path [suppressed]`, then each rule it breaks with its message,
+//! indented, then `warning: …` lines.
 //!
-//! To review a changed expectation, run with `KEYCARD_BLESS=1` and read the diff in git.
+//! The snapshots are insta's, like every other expected output in the workspace (issue 12: one
+//! snapshot system): review a changed expectation with `cargo insta review`.
 
 use std::path::{Path, PathBuf};
 
@@ -58,8 +60,6 @@ fn every_fixture_gives_its_expected_findings() {
         .collect();
     cases.sort();
     assert!(cases.len() >= 6, "fixtures missing: {cases:?}");
-    let bless = std::env::var_os("KEYCARD_BLESS").is_some();
-    let mut failures = Vec::new();
     for case in &cases {
         let template = ["template.yaml", "template.json"]
             .iter()
@@ -70,22 +70,13 @@ fn every_fixture_gives_its_expected_findings() {
         let text = std::fs::read_to_string(&template).unwrap();
         let report = check_template(&name, &text, Catalog::embedded())
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        let got = render(&report);
-        let expected_path = case.join("expected.txt");
-        if bless {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} missing", expected_path.display()));
-        if got != expected {
-            failures.push(format!(
-                "== {}\n-- expected\n{expected}-- got\n{got}",
-                case.display()
-            ));
-        }
+        let findings = render(&report);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(case);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!("findings", findings));
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
