@@ -217,25 +217,14 @@ where
                 .map(move |(y, m)| format!("{root}{account}/CloudTrail/{region}/{y:04}/{m:02}/"))
         })
     });
-    let mut tasks = prefixes.map(|prefix| {
+    let tasks = prefixes.map(|prefix| {
         let store = store.clone();
         let bucket = bucket.clone();
         async move { list_all(&store, &bucket, &prefix).await }
     });
     // Folders are listed LIST_CONCURRENCY at a time and written in key order, so the same
     // request always gives the same item file (and the same batches).
-    let mut pending = VecDeque::new();
-    loop {
-        while pending.len() < LIST_CONCURRENCY {
-            match tasks.next() {
-                Some(t) => pending.push_back(tokio::spawn(t)),
-                None => break,
-            }
-        }
-        let Some(next) = pending.pop_front() else {
-            break;
-        };
-        let (objects, requests) = next.await.map_err(task_failed)??;
+    each_in_order(tasks, async |(objects, requests)| {
         listing.requests += requests;
         for o in objects {
             if selection.classify(&o.key) == KeyClass::Scan {
@@ -251,18 +240,38 @@ where
                 listing.skipped += 1;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// Runs `tasks` [`LIST_CONCURRENCY`] at a time, results in the order given.
-async fn in_order<T, F>(mut tasks: impl Iterator<Item = F>) -> Result<Vec<T>, StepError>
+async fn in_order<T, F>(tasks: impl Iterator<Item = F>) -> Result<Vec<T>, StepError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, StepError>> + Send + 'static,
+{
+    let mut out = Vec::new();
+    each_in_order(tasks, async |t| {
+        out.push(t);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Runs `tasks` [`LIST_CONCURRENCY`] at a time and hands each result to `take` in the order
+/// given, as soon as it and those before it are done: the item file is written while later
+/// folders are still being listed, never holding every listing at once.
+async fn each_in_order<T, F>(
+    mut tasks: impl Iterator<Item = F>,
+    mut take: impl AsyncFnMut(T) -> Result<(), StepError>,
+) -> Result<(), StepError>
 where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, StepError>> + Send + 'static,
 {
     let mut pending = VecDeque::new();
-    let mut out = Vec::new();
     loop {
         while pending.len() < LIST_CONCURRENCY {
             match tasks.next() {
@@ -271,9 +280,9 @@ where
             }
         }
         let Some(next) = pending.pop_front() else {
-            return Ok(out);
+            return Ok(());
         };
-        out.push(next.await.map_err(task_failed)??);
+        take(next.await.map_err(task_failed)??).await?;
     }
 }
 
