@@ -1,6 +1,8 @@
 //! Lambda entry point: wiring only. The handler is [`keycard_chain::steps::poll_generation::handle`] (unit-tested
 //! with in-memory adapters there, end to end against moto in `crates/keycard-chain-tests`).
 
+#![warn(unreachable_pub)]
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, clients) = keycard_chain::lambda::init().await?;
