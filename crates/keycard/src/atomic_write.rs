@@ -51,7 +51,7 @@ fn sync_dir(dir: &Path) {
 /// Replaces `path` with `bytes` atomically: temporary file in the same folder, fsync, rename.
 /// A symlink is followed (its target is replaced, the link stays); an existing file's
 /// permissions are kept.
-pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)?,
         _ => path.to_path_buf(),
@@ -86,7 +86,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`ArtifactDir::commit`]. Dropped without a commit, the staging folder is removed and `--out`
 /// is untouched.
 #[derive(Debug)]
-pub struct ArtifactDir {
+pub(crate) struct ArtifactDir {
     out: PathBuf,
     staging: PathBuf,
     names: Vec<String>,
@@ -97,7 +97,7 @@ impl ArtifactDir {
     /// Creates the staging folder (and `out`'s parent folders). `out` must be a folder or not
     /// exist yet; a symlinked `out` is resolved so that the staging folder is on its file
     /// system.
-    pub fn create(out: &Path) -> io::Result<Self> {
+    pub(crate) fn create(out: &Path) -> io::Result<Self> {
         let out = match fs::metadata(out) {
             Ok(m) if m.is_dir() => fs::canonicalize(out)?,
             Ok(_) => {
@@ -122,7 +122,7 @@ impl ArtifactDir {
     }
 
     /// Writes one artifact into the staging folder, flushed to disk.
-    pub fn write(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -138,7 +138,7 @@ impl ArtifactDir {
     /// sees the old set or the new one, never a mix. A folder with other files in it is kept,
     /// and each artifact is renamed into it (each file atomically) only after all of them are
     /// on disk.
-    pub fn commit(mut self, artifact_names: &[&str]) -> io::Result<()> {
+    pub(crate) fn commit(mut self, artifact_names: &[&str]) -> io::Result<()> {
         sync_dir(&self.staging);
         let result = if !self.out.exists() {
             fs::rename(&self.staging, &self.out)

@@ -3,6 +3,8 @@
 //! Each subcommand lives in `commands/`; this file only parses arguments, sets up the terminal
 //! and turns the outcome into a documented exit code.
 
+#![warn(unreachable_pub)]
+
 mod atomic_write;
 mod commands;
 mod paths;

@@ -12,7 +12,7 @@ use anyhow::bail;
 
 /// `path` made absolute, with its longest existing prefix resolved (symlinks, `..`) and the
 /// rest appended: the place a file that does not exist yet would be created.
-pub fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -45,7 +45,7 @@ pub fn resolve(path: &Path) -> PathBuf {
 }
 
 /// Whether two paths name the same file.
-pub fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -61,13 +61,13 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 
 /// An input or output of a command, named as on the command line.
 #[derive(Debug, Clone)]
-pub struct Named {
+pub(crate) struct Named {
     pub label: String,
     pub path: PathBuf,
 }
 
 impl Named {
-    pub fn new(label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         Named {
             label: label.into(),
             path: path.into(),
@@ -76,7 +76,7 @@ impl Named {
 }
 
 /// Fails when an output is the same file as an input file or lies inside an input folder.
-pub fn refuse_overwrite(
+pub(crate) fn refuse_overwrite(
     outputs: &[Named],
     files: &[Named],
     folders: &[Named],

@@ -18,7 +18,7 @@ use keycard_core::report::{printable, printable_lines};
 /// Options every subcommand accepts (listed under their own heading in every `--help`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct UiArgs {
+pub(crate) struct UiArgs {
     /// Print only results and errors (no progress, notes or warnings).
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -32,7 +32,7 @@ pub struct UiArgs {
 
 /// The `--color` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -41,7 +41,7 @@ pub enum ColorChoice {
 /// Result format of commands that print results: text for people, JSON for scripts.
 /// Commands with more formats (`check` has SARIF) define their own enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
@@ -49,7 +49,7 @@ pub enum Format {
 
 /// How the CLI talks to the person at the terminal.
 #[derive(Debug, Clone)]
-pub struct Ui {
+pub(crate) struct Ui {
     pub quiet: bool,
     pub verbose: bool,
     /// Colour on stderr (notes, warnings, errors).
@@ -62,7 +62,7 @@ pub struct Ui {
 
 impl Ui {
     /// Reads the process environment and the terminal state once, at start-up.
-    pub fn new(args: &UiArgs) -> Self {
+    pub(crate) fn new(args: &UiArgs) -> Self {
         Self::from_parts(
             args,
             |key| std::env::var_os(key),
@@ -75,7 +75,7 @@ impl Ui {
     ///
     /// NO_COLOR (any non-empty value, <https://no-color.org>) and `TERM=dumb` turn colour off in
     /// `auto` mode; `--color always` wins over both because the person asked for it.
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         args: &UiArgs,
         env: impl Fn(&str) -> Option<OsString>,
         stdout_tty: bool,
@@ -101,12 +101,12 @@ impl Ui {
     // Messages carry text from inputs (ARNs, paths, event names): every one is shown through
     // `printable_lines`, so a control character or bidi override in them is seen, not obeyed.
 
-    pub fn error(&self, msg: &str) {
+    pub(crate) fn error(&self, msg: &str) {
         let msg = printable_lines(msg);
         eprintln!("{} {msg}", Paint(self.color_err).red_bold("error:"));
     }
 
-    pub fn warn(&self, msg: &str) {
+    pub(crate) fn warn(&self, msg: &str) {
         if !self.quiet {
             let msg = printable_lines(msg);
             eprintln!("{} {msg}", Paint(self.color_err).yellow_bold("warning:"));
@@ -114,28 +114,28 @@ impl Ui {
     }
 
     /// A note for the person (where artifacts went, what was skipped); hidden by `--quiet`.
-    pub fn info(&self, msg: &str) {
+    pub(crate) fn info(&self, msg: &str) {
         if !self.quiet {
             eprintln!("{}", printable_lines(msg));
         }
     }
 
     /// Detail shown only with `--verbose`.
-    pub fn debug(&self, msg: &str) {
+    pub(crate) fn debug(&self, msg: &str) {
         if self.verbose {
             eprintln!("{}", Paint(self.color_err).dim(&printable_lines(msg)));
         }
     }
 
     /// Styling for text results printed on stdout.
-    pub fn paint(&self) -> Paint {
+    pub(crate) fn paint(&self) -> Paint {
         Paint(self.color_out)
     }
 
     /// A progress bar for a scan over `files` files (unknown count: `None`), showing files done
     /// and events per second. It draws only on an interactive stderr and never with `--quiet`,
     /// so logs and pipes stay clean.
-    pub fn scan_progress(&self, label: &str, files: Option<u64>) -> ScanProgress {
+    pub(crate) fn scan_progress(&self, label: &str, files: Option<u64>) -> ScanProgress {
         let bar = if self.interactive && !self.quiet {
             let bar = ProgressBar::with_draw_target(files, ProgressDrawTarget::stderr());
             let template = if files.is_some() {
@@ -166,7 +166,7 @@ impl Ui {
 /// The CloudTrail scanner feeds it through `keycard_core::cloudtrail::Progress`, once per log
 /// file, from its worker threads.
 #[derive(Debug)]
-pub struct ScanProgress {
+pub(crate) struct ScanProgress {
     bar: ProgressBar,
     events: AtomicU64,
     started: Instant,
@@ -183,7 +183,7 @@ impl keycard_core::cloudtrail::Progress for ScanProgress {
 
 impl ScanProgress {
     /// Records one finished file and the events it held.
-    pub fn file_done(&self, events: u64) {
+    pub(crate) fn file_done(&self, events: u64) {
         let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
         self.bar.inc(1);
         if !self.bar.is_hidden() {
@@ -199,18 +199,18 @@ impl ScanProgress {
     }
 
     /// Sets or corrects the number of files once it is known.
-    pub fn set_files(&self, files: u64) {
+    pub(crate) fn set_files(&self, files: u64) {
         self.bar.set_length(files);
     }
 
     /// Events counted so far.
     #[cfg(test)]
-    pub fn events(&self) -> u64 {
+    pub(crate) fn events(&self) -> u64 {
         self.events.load(Ordering::Relaxed)
     }
 
     /// Removes the bar from the terminal; results printed afterwards start on a clean line.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -226,7 +226,7 @@ fn per_second(events: u64, elapsed: Duration) -> u64 {
 
 /// ANSI styling that is a no-op when colour is off.
 #[derive(Debug, Clone, Copy)]
-pub struct Paint(pub bool);
+pub(crate) struct Paint(pub bool);
 
 impl Paint {
     fn wrap(self, code: &str, text: &str) -> String {
@@ -236,28 +236,28 @@ impl Paint {
             text.to_string()
         }
     }
-    pub fn bold(self, text: &str) -> String {
+    pub(crate) fn bold(self, text: &str) -> String {
         self.wrap("1", text)
     }
-    pub fn dim(self, text: &str) -> String {
+    pub(crate) fn dim(self, text: &str) -> String {
         self.wrap("2", text)
     }
-    pub fn red(self, text: &str) -> String {
+    pub(crate) fn red(self, text: &str) -> String {
         self.wrap("31", text)
     }
-    pub fn red_bold(self, text: &str) -> String {
+    pub(crate) fn red_bold(self, text: &str) -> String {
         self.wrap("1;31", text)
     }
-    pub fn yellow(self, text: &str) -> String {
+    pub(crate) fn yellow(self, text: &str) -> String {
         self.wrap("33", text)
     }
-    pub fn yellow_bold(self, text: &str) -> String {
+    pub(crate) fn yellow_bold(self, text: &str) -> String {
         self.wrap("1;33", text)
     }
-    pub fn green(self, text: &str) -> String {
+    pub(crate) fn green(self, text: &str) -> String {
         self.wrap("32", text)
     }
-    pub fn cyan(self, text: &str) -> String {
+    pub(crate) fn cyan(self, text: &str) -> String {
         self.wrap("36", text)
     }
 }
@@ -269,7 +269,7 @@ impl Paint {
 /// Text results hold input text too: it is made printable here, once for every command, with
 /// the colour sequences [`Paint`] writes kept (and nothing else that a terminal would obey).
 /// JSON output is unaffected: serde_json already writes control characters as `\u00XX`.
-pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let text = printable_keeping_colour(text);
     let mut out = std::io::stdout().lock();
@@ -318,7 +318,7 @@ fn printable_keeping_colour(text: &str) -> std::borrow::Cow<'_, str> {
 ///
 /// Cells are made printable (input text such as ARNs lands in them) before they are measured,
 /// so an escaped control character also keeps its column aligned.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {

@@ -18,7 +18,7 @@ use crate::ui::{Ui, table};
 
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
+pub(crate) enum CheckFormat {
     /// One line per finding, for people.
     Text,
     /// keycard's JSON: files, findings with positions, summary.
@@ -29,7 +29,7 @@ pub enum CheckFormat {
 
 /// The lowest severity that fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     Low,
     Medium,
     High,
@@ -66,7 +66,7 @@ a malformed Fn::If) are findings (KC040).
 Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 a template could
 not be read (it is also listed in JSON as `error` and in SARIF as an error notification with
 `executionSuccessful: false`). `keycard check --list-rules` shows every rule with its rationale.")]
-pub struct Args {
+pub(crate) struct Args {
     /// CloudFormation or SAM templates (YAML or JSON); `-` reads one from stdin.
     #[arg(value_name = "TEMPLATE", required_unless_present = "list_rules")]
     pub templates: Vec<PathBuf>,
@@ -84,7 +84,7 @@ pub struct Args {
     pub list_rules: bool,
 }
 
-pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     if let Some(output) = &args.output {
         let inputs: Vec<Named> = args
             .templates

@@ -4,13 +4,13 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: Shell,
 }
 
-pub fn run<C: CommandFactory>(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run<C: CommandFactory>(args: Args) -> anyhow::Result<u8> {
     let mut cmd = C::command();
     clap_complete::generate(args.shell, &mut cmd, "keycard", &mut std::io::stdout());
     Ok(crate::exit::OK)

@@ -15,7 +15,7 @@ use keycard_core::usage::Window;
 
 /// Coverage options, shared by `propose` and `usage`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct CoverageArgs {
+pub(crate) struct CoverageArgs {
     /// The trail's configuration: a JSON file with the output of `aws cloudtrail
     /// describe-trails`, `get-event-selectors` or `get-trail-status` (repeatable, combined).
     /// Without it, coverage is inferred from the log files and never assumed beyond them.
@@ -34,7 +34,7 @@ pub struct CoverageArgs {
 
 /// Where the evidence came from, for the default coverage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvidenceKind {
+pub(crate) enum EvidenceKind {
     /// CloudTrail files (local or S3): coverage inferred from what they show.
     Files,
     /// IAM Access Analyzer: its own fixed coverage.
@@ -45,7 +45,7 @@ pub enum EvidenceKind {
 
 impl CoverageArgs {
     /// The coverage of this run, and notes on how it was read.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         kind: EvidenceKind,
         observed: Option<&ObservedTrail>,
@@ -57,7 +57,7 @@ impl CoverageArgs {
     /// [`CoverageArgs::resolve`], with `from_aws` given the coverage the evidence shows when no
     /// --trail-config file was passed: `propose --stack` reads the trail's configuration itself
     /// there. --data-events and --management-events still have the last word.
-    pub fn resolve_with(
+    pub(crate) fn resolve_with(
         &self,
         kind: EvidenceKind,
         observed: Option<&ObservedTrail>,

@@ -18,7 +18,7 @@ use crate::ui::{Format, Ui, table};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Exit codes: 0 success; 2 the template could not be read (the message gives file:line:column).")]
-pub struct Args {
+pub(crate) struct Args {
     /// CloudFormation or SAM template (YAML or JSON).
     #[arg(value_name = "TEMPLATE")]
     pub template: PathBuf,
@@ -27,7 +27,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     let name = args.template.display().to_string();
     let bytes = keycard_core::limited_read::read_file(&args.template, Input::Template)?;
     let template = Template::load_bytes(&name, &bytes)?;
@@ -65,7 +65,7 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
 
 /// The JSON document of the contract (plus principals, not-analysable places, trust and
 /// resource policies, grants read but never rewritten, and invalid statements).
-pub fn to_json(name: &str, template: &Template, grants: &Grants) -> Value {
+pub(crate) fn to_json(name: &str, template: &Template, grants: &Grants) -> Value {
     json!({
         "template": name,
         "format": template.format(),

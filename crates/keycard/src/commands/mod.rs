@@ -1,9 +1,9 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(args, &Ui) -> Result<u8>`
 //! returning an exit code from `crate::exit`.
 
-pub mod check;
-pub mod completions;
-pub mod coverage_args;
-pub mod grants;
-pub mod propose;
-pub mod usage;
+pub(crate) mod check;
+pub(crate) mod completions;
+pub(crate) mod coverage_args;
+pub(crate) mod grants;
+pub(crate) mod propose;
+pub(crate) mod usage;

@@ -43,7 +43,7 @@ policy generation per role, one after another, over at most 90 days). Unless --t
 are given, it also reads what the trail records (DescribeTrails, GetEventSelectors,
 GetTrailStatus) of --trail, or of the trail delivering to the --cloudtrail s3:// location; if that
 cannot be read, coverage stays as the evidence shows it and the report says why.")]
-pub struct Args {
+pub(crate) struct Args {
     /// The CloudFormation or SAM template (YAML or JSON).
     #[arg(
         long,
@@ -120,7 +120,7 @@ pub struct Args {
 
 /// `propose --stack` options.
 #[derive(Debug, clap::Args)]
-pub struct AwsArgs {
+pub(crate) struct AwsArgs {
     /// AWS mode: a deployed stack (name or ARN) whose template, resources and roles are read
     /// from CloudFormation and IAM.
     #[arg(long, value_name = "NAME")]
@@ -264,7 +264,7 @@ fn gather_local(template: &Path, args: &Args, ui: &Ui) -> anyhow::Result<Gathere
     })
 }
 
-pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     if let (Some(s), Some(e)) = (args.start, args.end)
         && s >= e
     {

@@ -23,7 +23,7 @@ use crate::exit;
 use crate::ui::{Format, Ui, table};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Folder of CloudTrail log files (searched recursively; the folder holding `AWSLogs/`,
     /// or any folder below it).
     #[arg(long, value_name = "DIR")]
@@ -67,7 +67,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{e} (expected RFC 3339, e.g. 2025-01-01T00:00:00Z)"))
 }
 
-pub fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, ui: &Ui) -> anyhow::Result<u8> {
     for p in &args.principals {
         if PrincipalKey::from_arn(p).is_none() {
             bail!(

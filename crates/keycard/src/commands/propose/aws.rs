@@ -35,7 +35,7 @@ use crate::ui::Ui;
 
 /// Where the evidence comes from in AWS mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Evidence {
+pub(super) enum Evidence {
     /// StartPolicyGeneration per role on this trail, read through this role.
     AccessAnalyzer { trail: String, access_role: String },
     /// Log objects under `s3://bucket/prefix`.
@@ -47,7 +47,7 @@ pub enum Evidence {
 }
 
 /// Splits `s3://bucket/prefix` (the prefix may be empty).
-pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+pub(super) fn parse_s3_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("s3://")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
@@ -58,7 +58,7 @@ pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
 
 /// Settings of the Access Analyzer loop.
 #[derive(Debug, Clone)]
-pub struct GenerationSettings {
+pub(super) struct GenerationSettings {
     pub trail_arn: String,
     /// The trail's regions to read, always named (the API documents no default).
     pub regions: TrailRegions,
@@ -79,7 +79,7 @@ pub struct GenerationSettings {
 
 /// One role's outcome of policy generation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RoleGeneration {
+pub(super) struct RoleGeneration {
     pub role: RoleItem,
     /// The role's usage, when the job succeeded and its result parsed.
     pub usage: Option<Usage>,
@@ -95,7 +95,7 @@ pub struct RoleGeneration {
 /// reached is tried again after each of `start_retry`; once that is exhausted, the remaining
 /// roles are not waited for again. `report(role, status, poll)` is told of every poll (and of
 /// each wait, as `WAITING`), for the progress line.
-pub async fn generate_usage<G: PolicyGeneration>(
+pub(super) async fn generate_usage<G: PolicyGeneration>(
     analyzer: &G,
     roles: &[RoleItem],
     settings: &GenerationSettings,
@@ -266,7 +266,12 @@ fn object_progress(ui: &Ui, objects: u64) -> ProgressBar {
 }
 
 /// Reads the stack and the evidence from AWS.
-pub fn gather(stack: &str, evidence: Evidence, args: &Args, ui: &Ui) -> anyhow::Result<Gathered> {
+pub(super) fn gather(
+    stack: &str,
+    evidence: Evidence,
+    args: &Args,
+    ui: &Ui,
+) -> anyhow::Result<Gathered> {
     let rt: Runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

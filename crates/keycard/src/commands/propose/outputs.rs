@@ -17,7 +17,7 @@ use crate::atomic_write::{ArtifactDir, write_file};
 use crate::paths::{Named, refuse_overwrite};
 
 /// Every file a run may write into `--out` (the template's name follows the input's syntax).
-pub const ARTIFACT_NAMES: [&str; 6] = [
+pub(super) const ARTIFACT_NAMES: [&str; 6] = [
     "template.yaml",
     "template.json",
     "template.diff",
@@ -29,7 +29,7 @@ pub const ARTIFACT_NAMES: [&str; 6] = [
 /// Refuses, before anything is read or written, any artifact or ledger path that is an input
 /// (template, keep file, usage file, a file of the CloudTrail folder) or, for the ledger, one
 /// of the artifacts.
-pub fn refuse_overwrites(args: &Args) -> anyhow::Result<()> {
+pub(super) fn refuse_overwrites(args: &Args) -> anyhow::Result<()> {
     let mut files = Vec::new();
     if let Some(t) = &args.template {
         files.push(Named::new("--template", t));
@@ -64,7 +64,7 @@ pub fn refuse_overwrites(args: &Args) -> anyhow::Result<()> {
 
 /// The ledger of earlier runs, when the file exists; refused unless it is this stack's ledger
 /// (or `--force-ledger`) with plausible entries.
-pub fn read_ledger(
+pub(super) fn read_ledger(
     args: &Args,
     identity: &LedgerIdentity,
     now: DateTime<Utc>,
@@ -95,7 +95,7 @@ pub fn read_ledger(
 }
 
 /// A usage file given as evidence (a bare usage or a ledger), entries checked.
-pub fn read_usage(path: &Path, now: DateTime<Utc>) -> anyhow::Result<Usage> {
+pub(super) fn read_usage(path: &Path, now: DateTime<Utc>) -> anyhow::Result<Usage> {
     let name = path.display().to_string();
     let text = read_file_to_string(path, Input::Usage)?;
     Ok(ledger::read_usage(&name, &text, now)?)
@@ -103,7 +103,7 @@ pub fn read_usage(path: &Path, now: DateTime<Utc>) -> anyhow::Result<Usage> {
 
 /// Checks the next ledger before anything is written: keycard never writes a ledger it would
 /// refuse to read (implausible times in this run's evidence stop the run instead).
-pub fn check_next_ledger(p: &Proposal, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub(super) fn check_next_ledger(p: &Proposal, now: DateTime<Utc>) -> anyhow::Result<()> {
     ledger::check_usage(&p.ledger, now).map_err(|problem| {
         let err = problem.into_error("this run's evidence", "", "principals");
         anyhow::anyhow!("{err}; nothing was written (the ledger would keep it)")
@@ -111,7 +111,7 @@ pub fn check_next_ledger(p: &Proposal, now: DateTime<Utc>) -> anyhow::Result<()>
 }
 
 /// Writes the artifacts through a staging folder; returns their file names in writing order.
-pub fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> {
+pub(super) fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> {
     let files: [(&str, String); 5] = [
         (p.format.file_name(), p.template.clone()),
         ("template.diff", p.diff.clone()),
@@ -133,7 +133,11 @@ pub fn write_artifacts(out: &Path, p: &Proposal) -> anyhow::Result<Vec<String>> 
 }
 
 /// Replaces the ledger file atomically with this run's ledger.
-pub fn write_ledger(path: &Path, identity: &LedgerIdentity, usage: &Usage) -> anyhow::Result<()> {
+pub(super) fn write_ledger(
+    path: &Path,
+    identity: &LedgerIdentity,
+    usage: &Usage,
+) -> anyhow::Result<()> {
     let text = Ledger::new(identity.clone(), usage.clone()).to_json();
     write_file(path, text.as_bytes())
         .with_context(|| format!("cannot write ledger {}", path.display()))
