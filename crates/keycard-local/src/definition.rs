@@ -36,7 +36,7 @@ pub fn function_binaries(
 }
 
 /// The binary of the function `logical` of template.yaml (`Metadata.BuildProperties.Binary`).
-pub fn function_binary(template: &str, logical: &str) -> Result<String, LocalError> {
+pub(crate) fn function_binary(template: &str, logical: &str) -> Result<String, LocalError> {
     let block_start = template
         .find(&format!("\n  {logical}:\n"))
         .ok_or_else(|| setup(format!("template.yaml has no resource {logical}")))?;

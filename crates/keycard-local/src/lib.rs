@@ -13,6 +13,8 @@
 //! Used by `scripts/local-chain` (the `keycard-local-chain` binary) and by
 //! `tests/local_chain.rs`.
 
+#![warn(unreachable_pub)]
+
 pub mod analyzer;
 pub mod http;
 pub mod procs;

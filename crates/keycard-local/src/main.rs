@@ -12,6 +12,8 @@
 //! ```
 //! `--keep` leaves everything running (and prints the endpoints) until Enter or Ctrl-C.
 
+#![warn(unreachable_pub)]
+
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
