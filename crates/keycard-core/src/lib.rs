@@ -4,6 +4,8 @@
 //! into this crate, so a proposal made on a laptop from a folder of CloudTrail logs and one made
 //! by the deployed Step Functions chain come from the same code.
 
+#![warn(unreachable_pub)]
+
 pub mod access_analyzer;
 pub mod catalog;
 pub mod check;

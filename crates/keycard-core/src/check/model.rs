@@ -71,29 +71,29 @@ pub(crate) struct ManagedSite<'a> {
 }
 
 impl StatementSite<'_> {
-    pub fn is_allow(&self) -> bool {
+    pub(super) fn is_allow(&self) -> bool {
         self.record.is_allow()
     }
 
     /// Whether the statement allows (nearly) everything: `Action: "*"` or `NotAction`.
-    pub fn allows_everything(&self) -> bool {
+    pub(super) fn allows_everything(&self) -> bool {
         self.actions.iter().any(|a| a == "*" || a == "*:*")
             || self.record.raw.get("NotAction").is_some()
     }
 
     /// Canonical actions the statement applies to.
-    pub fn effective(&self) -> impl Iterator<Item = &String> {
+    pub(super) fn effective(&self) -> impl Iterator<Item = &String> {
         self.record.effective.iter()
     }
 
     /// Whether the statement applies to this canonical action.
-    pub fn allows(&self, action: &str) -> bool {
+    pub(super) fn allows(&self, action: &str) -> bool {
         self.is_allow() && self.record.effective.contains(action)
     }
 
     /// Whether `Resource` names every resource `action` can act on: `*`, or an all-wildcard ARN
     /// of the action's service (`NotResource` is KC008's business).
-    pub fn on_any_resource(&self, action: &str) -> bool {
+    pub(super) fn on_any_resource(&self, action: &str) -> bool {
         let service = action.split(':').next().unwrap_or_default();
         self.resources.iter().any(|r| match r {
             ResourceRef::Any { service: None } => true,
@@ -103,7 +103,7 @@ impl StatementSite<'_> {
     }
 
     /// How the findings name the "every resource" of [`Self::on_any_resource`].
-    pub fn any_resource_label(&self) -> String {
+    pub(super) fn any_resource_label(&self) -> String {
         let services: BTreeSet<&str> = self
             .resources
             .iter()
@@ -121,7 +121,7 @@ impl StatementSite<'_> {
     }
 
     /// Whether every resource is named exactly (one ARN, or a resource of this template).
-    pub fn names_each_resource(&self) -> bool {
+    pub(super) fn names_each_resource(&self) -> bool {
         self.record.not_resource.is_none()
             && !self.resources.is_empty()
             && self
@@ -130,7 +130,7 @@ impl StatementSite<'_> {
                 .all(|r| matches!(r, ResourceRef::Exact(_) | ResourceRef::OwnRole(_)))
     }
 
-    pub fn has_condition(&self) -> bool {
+    pub(super) fn has_condition(&self) -> bool {
         self.record.condition.as_ref().is_some_and(|c| match c {
             J::Object(m) => !m.is_empty(),
             _ => true,
@@ -139,7 +139,7 @@ impl StatementSite<'_> {
 
     /// Whether `Condition` tests this key (under any operator; keys compare case-insensitively,
     /// as IAM compares them).
-    pub fn has_condition_key(&self, key: &str) -> bool {
+    pub(super) fn has_condition_key(&self, key: &str) -> bool {
         let Some(J::Object(ops)) = &self.record.condition else {
             return false;
         };
@@ -150,13 +150,17 @@ impl StatementSite<'_> {
     }
 
     /// The statement's `Principal` as written (trust and resource policies).
-    pub fn principal(&self) -> Option<&J> {
+    pub(super) fn principal(&self) -> Option<&J> {
         self.record.raw.get("Principal")
     }
 }
 
 impl<'a> Model<'a> {
-    pub fn build(template: &'a Template, grants: &'a Grants, info: &'a dyn ActionInfo) -> Self {
+    pub(super) fn build(
+        template: &'a Template,
+        grants: &'a Grants,
+        info: &'a dyn ActionInfo,
+    ) -> Self {
         let roles = OwnRoles::of(grants);
         let mut statements: Vec<StatementSite<'a>> = Vec::new();
         let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
@@ -264,7 +268,7 @@ impl<'a> Model<'a> {
     }
 
     /// Identity statements that reach a principal.
-    pub fn statements_of<'m>(
+    pub(super) fn statements_of<'m>(
         &'m self,
         principal: &'m str,
     ) -> impl Iterator<Item = &'m StatementSite<'a>> + 'm {

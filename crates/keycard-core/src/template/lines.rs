@@ -55,7 +55,7 @@ pub(crate) struct CharCursor<'a> {
 }
 
 impl<'a> CharCursor<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub(super) fn new(text: &'a str) -> Self {
         CharCursor {
             text,
             ascii: text.is_ascii(),
@@ -64,7 +64,7 @@ impl<'a> CharCursor<'a> {
         }
     }
 
-    pub fn byte(&mut self, char_index: usize) -> usize {
+    pub(super) fn byte(&mut self, char_index: usize) -> usize {
         if self.ascii {
             return char_index.min(self.text.len());
         }
