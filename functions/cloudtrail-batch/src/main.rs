@@ -1,6 +1,12 @@
 //! Lambda entry point: wiring only. The handler is [`keycard_chain::cloudtrail::scan_batch`] (unit-tested
 //! with in-memory adapters there, end to end against moto in `crates/keycard-chain-tests`).
 
+// The handler's future (the streamed scan's concurrent ranged S3 reads inside `lambda_runtime`'s service) is nested deeper
+// than rustc's default query depth of 128 when it computes main's layout ("queries overflow the
+// depth limit!", depth 130); rustc's own suggested fix.
+#![recursion_limit = "256"]
+#![warn(unreachable_pub)]
+
 use keycard_chain::cloudtrail::{BatchEvent, TrailGrant, scan_batch};
 
 #[tokio::main(flavor = "current_thread")]
