@@ -232,7 +232,7 @@ pub const GLOBAL_SERVICES: &[(&str, &str)] = &[
 ];
 
 /// A granted resource as the classifier sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum GrantedResource {
     /// An ARN or ARN pattern (`*` included).
     Arn(String),

@@ -6,12 +6,12 @@
 //! source. Breaking a rarely used code path in production is the failure mode that makes teams
 //! abandon least privilege, so the evidence for every kept action is recorded for the report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{KeepOrigin, PrincipalGrants, SourceKind};
+use super::model::{GrantStatement, KeepOrigin, PrincipalGrants, SourceKind};
 use super::resources::{NameContext, collect_refs, resolve_name};
 use super::risk;
 use crate::catalog::ActionSet;
@@ -252,15 +252,13 @@ pub fn decide(
     }
 
     // What the evidence could not have seen: kept, with the reason, unless it was seen anyway.
-    let granted_resources = granted_resources(grants, evidence.names, evidence.recorded_resources);
+    let mut granted_resources =
+        GrantedResources::of(grants, evidence.names, evidence.recorded_resources);
     for action in &granted {
         if d.used.contains_key(action) {
             continue;
         }
-        let resources = granted_resources
-            .get(action.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[GrantedResource::Unknown]);
+        let resources = granted_resources.of_action(action);
         if let Some(why) = evidence.coverage.why_unobservable(action, resources) {
             keep_unobservable(&mut d.kept, action, "coverage".into(), why);
         }
@@ -418,64 +416,127 @@ fn keep_unobservable(
         .push(KeepReason::Unobservable { by, why });
 }
 
-/// The resources each granted action is allowed on, as coverage sees them: resolved ARNs or
-/// patterns, or `Unknown` for what the template does not resolve (and for `NotResource`).
-fn granted_resources<'g>(
-    grants: &'g PrincipalGrants,
+/// The resources each granted action is granted on, for the coverage check of the actions
+/// the evidence did not show.
+///
+/// Kept per statement, not per action: a statement's resources are listed once, and an
+/// action's list is the union over the statements granting it, worked out once per distinct
+/// set of such statements. Copying every resource under every action made 1,024 `Action: '*'`
+/// statements on 1,024 different resources 22 million list entries with a linear duplicate
+/// check each (issue 14: killed after 10 minutes at 1.3 GB); now they are one union of 1,024.
+struct GrantedResources<'g> {
+    /// Statements with the same effective actions, merged: their actions and the indices of
+    /// their resource lists, in statement order.
+    groups: Vec<(&'g ActionSet, Vec<usize>)>,
+    /// Each statement's resources, in statement order (a statement repeating an earlier one,
+    /// same actions and resources, is not listed again).
+    statements: Vec<Vec<GrantedResource>>,
+    /// The union for each distinct set of groups granting an action.
+    unions: HashMap<Vec<usize>, Vec<GrantedResource>>,
+}
+
+impl<'g> GrantedResources<'g> {
+    fn of(
+        grants: &'g PrincipalGrants,
+        names: Option<&NameContext>,
+        recorded: Option<&BTreeSet<String>>,
+    ) -> Self {
+        let mut out = GrantedResources {
+            groups: Vec::new(),
+            statements: Vec::new(),
+            unions: HashMap::new(),
+        };
+        for (_, st) in grants.allow_statements() {
+            let resources = statement_resources(st, names, recorded);
+            let group = match out.groups.iter().position(|(effective, _)| {
+                effective.len() == st.effective.len() && **effective == st.effective
+            }) {
+                Some(g) => g,
+                None => {
+                    out.groups.push((&st.effective, Vec::new()));
+                    out.groups.len() - 1
+                }
+            };
+            // A statement with the same actions and resources as an earlier one adds nothing.
+            let statements = &out.statements;
+            let members = &mut out.groups[group].1;
+            if members.iter().any(|&i| statements[i] == resources) {
+                continue;
+            }
+            members.push(out.statements.len());
+            out.statements.push(resources);
+        }
+        out
+    }
+
+    /// What `action` is granted on, in statement order, each resource once; `[Unknown]` when no
+    /// Allow statement names it (it came from elsewhere: nothing is known of its scope).
+    fn of_action(&mut self, action: &str) -> &[GrantedResource] {
+        let key: Vec<usize> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, (effective, _))| effective.contains(action))
+            .map(|(g, _)| g)
+            .collect();
+        let (groups, statements) = (&self.groups, &self.statements);
+        self.unions.entry(key).or_insert_with_key(|key| {
+            let mut indices: Vec<usize> = key
+                .iter()
+                .flat_map(|&g| groups[g].1.iter().copied())
+                .collect();
+            indices.sort_unstable();
+            let mut seen = HashSet::new();
+            let mut union: Vec<GrantedResource> = indices
+                .into_iter()
+                .flat_map(|i| statements[i].iter())
+                .filter(|r| seen.insert(*r))
+                .cloned()
+                .collect();
+            if union.is_empty() {
+                union.push(GrantedResource::Unknown);
+            }
+            union
+        })
+    }
+}
+
+/// A statement's resources as the coverage check sees them: ARNs (names resolved where the
+/// template says them), the template's own resources, or unknown; `[Unknown]` for
+/// `NotResource` or no resource at all.
+fn statement_resources(
+    st: &GrantStatement,
     names: Option<&NameContext>,
     recorded: Option<&BTreeSet<String>>,
-) -> BTreeMap<&'g str, Vec<GrantedResource>> {
-    let mut out: BTreeMap<&str, Vec<GrantedResource>> = BTreeMap::new();
-    let mut seen: Vec<(&ActionSet, Vec<GrantedResource>)> = Vec::new();
-    for (_, st) in grants.allow_statements() {
-        let mut resources: Vec<GrantedResource> = if st.not_resource.is_some() {
-            vec![GrantedResource::Unknown]
-        } else {
-            st.resource_items()
-                .into_iter()
-                .map(|v| {
-                    let resolved = match (v.as_str(), names) {
-                        (Some(s), _) => Some(s.to_string()),
-                        (None, Some(ctx)) => resolve_name(v, ctx),
-                        (None, None) => None,
-                    };
-                    match resolved {
-                        Some(arn) => GrantedResource::Arn(arn),
-                        None => match single_reference(v) {
-                            Some(id) => GrantedResource::TemplateResource {
-                                recorded: recorded.is_some_and(|r| r.contains(&id)),
-                                logical_id: id,
-                            },
-                            None => GrantedResource::Unknown,
+) -> Vec<GrantedResource> {
+    let mut resources: Vec<GrantedResource> = if st.not_resource.is_some() {
+        vec![GrantedResource::Unknown]
+    } else {
+        st.resource_items()
+            .into_iter()
+            .map(|v| {
+                let resolved = match (v.as_str(), names) {
+                    (Some(s), _) => Some(s.to_string()),
+                    (None, Some(ctx)) => resolve_name(v, ctx),
+                    (None, None) => None,
+                };
+                match resolved {
+                    Some(arn) => GrantedResource::Arn(arn),
+                    None => match single_reference(v) {
+                        Some(id) => GrantedResource::TemplateResource {
+                            recorded: recorded.is_some_and(|r| r.contains(&id)),
+                            logical_id: id,
                         },
-                    }
-                })
-                .collect()
-        };
-        if resources.is_empty() {
-            resources.push(GrantedResource::Unknown);
-        }
-        // A statement with the same actions and resources as an earlier one adds nothing (each
-        // of its resources is already listed for each of its actions). Skipping it keeps a
-        // template of a thousand identical `Action: '*'` statements at one catalog walk
-        // instead of a thousand (issue 14: minutes in a debug build).
-        let repeat = seen.iter().any(|(effective, r)| {
-            effective.len() == st.effective.len() && *r == resources && *effective == &st.effective
-        });
-        if repeat {
-            continue;
-        }
-        for action in &st.effective {
-            let entry = out.entry(action.as_str()).or_default();
-            for r in &resources {
-                if !entry.contains(r) {
-                    entry.push(r.clone());
+                        None => GrantedResource::Unknown,
+                    },
                 }
-            }
-        }
-        seen.push((&st.effective, resources));
+            })
+            .collect()
+    };
+    if resources.is_empty() {
+        resources.push(GrantedResource::Unknown);
     }
-    out
+    resources
 }
 
 /// The one template resource an expression refers to (`Ref X`, `Fn::GetAtt [X, …]`, `${X}` or
@@ -733,6 +794,63 @@ mod tests {
     /// A statement repeated (same actions, same resources) is walked once: the resources per
     /// action keep the order of first appearance, and each repeat still lists its wildcard.
     #[test]
+    fn resources_are_kept_per_statement_and_united_once_per_set_of_statements() {
+        let on = |actions: &[&str], resource: &str| {
+            let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
+            st.resource = Some(serde_json::json!(resource));
+            st
+        };
+        // Statement order is kept across statements with different actions.
+        let mut g = grants();
+        g.sources[0].statements = vec![
+            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r1/*"),
+            on(&["s3:GetObject"], "arn:aws:s3:::r2/*"),
+            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r3/*"),
+        ];
+        let arn = |s: &str| GrantedResource::Arn(s.into());
+        let mut r = GrantedResources::of(&g, None, None);
+        assert_eq!(
+            r.of_action("s3:GetObject"),
+            [
+                arn("arn:aws:s3:::r1/*"),
+                arn("arn:aws:s3:::r2/*"),
+                arn("arn:aws:s3:::r3/*")
+            ]
+        );
+        assert_eq!(
+            r.of_action("s3:PutObject"),
+            [arn("arn:aws:s3:::r1/*"), arn("arn:aws:s3:::r3/*")]
+        );
+
+        // 1,024 `Action: '*'` statements, each on its own resource (issue 14: this was every
+        // resource copied under each of the catalog's ~22k actions): one group, and every
+        // action's list is the same single union of the 1,024 resources.
+        let everything: ActionSet = crate::catalog::Catalog::embedded()
+            .expand("*")
+            .actions
+            .into();
+        let mut g = grants();
+        g.sources[0].statements = (0..1024)
+            .map(|i| {
+                let mut st = GrantStatement::allow_all_resources(["*".to_string()]);
+                st.effective = everything.clone();
+                st.resource = Some(serde_json::json!(format!("arn:aws:s3:::bucket-{i}/*")));
+                st
+            })
+            .collect();
+        let mut r = GrantedResources::of(&g, None, None);
+        assert_eq!(r.groups.len(), 1);
+        assert_eq!(r.statements.len(), 1024);
+        let all: Vec<GrantedResource> = (0..1024)
+            .map(|i| arn(&format!("arn:aws:s3:::bucket-{i}/*")))
+            .collect();
+        for action in ["s3:GetObject", "dynamodb:GetItem", "iam:PassRole"] {
+            assert_eq!(r.of_action(action), all.as_slice(), "{action}");
+        }
+        assert_eq!(r.unions.len(), 1);
+    }
+
+    #[test]
     fn repeated_statements_change_nothing_but_the_wildcard_list() {
         let on = |actions: &[&str], resource: &str| {
             let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
@@ -750,15 +868,22 @@ mod tests {
             on(&["s3:DeleteObject"], "arn:aws:s3:::a/*"),
         ];
         let arn = |s: &str| GrantedResource::Arn(s.into());
-        let by_action = granted_resources(&g, None, None);
+        let mut by_action = GrantedResources::of(&g, None, None);
         for action in ["s3:GetObject", "s3:PutObject"] {
             assert_eq!(
-                by_action[action],
+                by_action.of_action(action),
                 [arn("arn:aws:s3:::a/*"), arn("arn:aws:s3:::b/*")],
                 "{action}"
             );
         }
-        assert_eq!(by_action["s3:DeleteObject"], [arn("arn:aws:s3:::a/*")]);
+        assert_eq!(
+            by_action.of_action("s3:DeleteObject"),
+            [arn("arn:aws:s3:::a/*")]
+        );
+        assert_eq!(
+            by_action.of_action("sqs:SendMessage"),
+            [GrantedResource::Unknown]
+        );
 
         // The same statement once or three times: the same decision, one wildcard per copy.
         let current = usage(&[("s3:GetObject", 1, 100)]);
