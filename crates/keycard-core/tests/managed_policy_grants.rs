@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use keycard_core::template::{Flag, Grant, GrantKind, Grants, Template, find_grants};
+use keycard_core::template::{Grant, GrantFlag, GrantKind, Grants, Template, find_grants};
 
 fn grants(yaml: &str) -> Grants {
     let t = Template::load("template.yaml", yaml).unwrap();
@@ -67,8 +67,8 @@ fn sam_policy_names_and_arns_resolve_to_the_published_statements() {
     assert!(s3.effective_actions.contains("s3:GetObject"));
     assert!(s3.effective_actions.contains("s3:DeleteBucket"));
     assert!(s3.effective_actions.contains("s3-object-lambda:GetObject"));
-    assert!(s3.flags.contains(&Flag::WildcardAction));
-    assert!(!s3.flags.contains(&Flag::ExternalPolicy));
+    assert!(s3.flags.contains(&GrantFlag::WildcardAction));
+    assert!(!s3.flags.contains(&GrantFlag::ExternalPolicy));
     let logs: Vec<&str> = f[1].effective_actions.iter().map(String::as_str).collect();
     assert_eq!(
         logs,
@@ -90,14 +90,14 @@ fn managed_policy_arns_resolve_through_sub_partition_and_paths() {
     assert!(r.iter().all(|g| g.kind == GrantKind::ManagedPolicyArn));
     assert!(r[0].effective_actions.contains("dynamodb:PutItem"));
     assert!(r[0].effective_actions.contains("dax:GetItem"));
-    assert!(!r[0].flags.contains(&Flag::ExternalPolicy));
+    assert!(!r[0].flags.contains(&GrantFlag::ExternalPolicy));
     assert_eq!(r[1].effective_actions.len(), 3);
-    assert!(r[2].flags.contains(&Flag::AdminManagedPolicy));
+    assert!(r[2].flags.contains(&GrantFlag::AdminManagedPolicy));
     assert!(r[2].effective_actions.contains("iam:CreateRole"));
     // A customer managed policy outside the template: only its ARN is known.
     assert!(r[3].effective_actions.is_empty());
-    assert!(r[3].flags.contains(&Flag::ExternalPolicy));
-    assert!(!r[3].flags.contains(&Flag::UnknownManagedPolicy));
+    assert!(r[3].flags.contains(&GrantFlag::ExternalPolicy));
+    assert!(!r[3].flags.contains(&GrantFlag::UnknownManagedPolicy));
 }
 
 #[test]
@@ -107,8 +107,8 @@ fn unknown_and_deprecated_aws_managed_policies_are_reported_not_guessed() {
     assert_eq!(r.len(), 2);
     for grant in &r {
         assert!(grant.effective_actions.is_empty(), "{}", grant.path);
-        assert!(grant.flags.contains(&Flag::UnknownManagedPolicy));
-        assert!(grant.flags.contains(&Flag::ExternalPolicy));
+        assert!(grant.flags.contains(&GrantFlag::UnknownManagedPolicy));
+        assert!(grant.flags.contains(&GrantFlag::ExternalPolicy));
     }
     let reasons: Vec<&str> = g
         .not_analysable

@@ -235,9 +235,9 @@ pub struct Record<'a> {
     #[serde(borrow)]
     pub resources: List<Obj<ResourceRef<'a>>>,
     /// `readOnly`: whether the call only reads (what a trail's ReadWriteType filters on).
-    pub read_only: Flag,
+    pub read_only: LenientBool,
     /// `managementEvent`: false for data events (older records have no `eventCategory`).
-    pub management_event: Flag,
+    pub management_event: LenientBool,
 }
 
 impl<'a> Record<'a> {
@@ -250,48 +250,48 @@ impl<'a> Record<'a> {
 /// A boolean field that tolerates other JSON (a string "true"/"false" is read, anything else
 /// is absent), so one odd record never fails a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flag(pub Option<bool>);
+pub struct LenientBool(pub Option<bool>);
 
-impl<'de> Deserialize<'de> for Flag {
+impl<'de> Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Flag;
+            type Value = LenientBool;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a boolean")
             }
-            fn visit_bool<E>(self, b: bool) -> Result<Flag, E> {
-                Ok(Flag(Some(b)))
+            fn visit_bool<E>(self, b: bool) -> Result<LenientBool, E> {
+                Ok(LenientBool(Some(b)))
             }
-            fn visit_str<E>(self, s: &str) -> Result<Flag, E> {
-                Ok(Flag(match s {
+            fn visit_str<E>(self, s: &str) -> Result<LenientBool, E> {
+                Ok(LenientBool(match s {
                     "true" => Some(true),
                     "false" => Some(false),
                     _ => None,
                 }))
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Flag, E> {
-                Ok(Flag(None))
+            fn visit_i64<E>(self, _: i64) -> Result<LenientBool, E> {
+                Ok(LenientBool(None))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Flag, E> {
-                Ok(Flag(None))
+            fn visit_u64<E>(self, _: u64) -> Result<LenientBool, E> {
+                Ok(LenientBool(None))
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Flag, E> {
-                Ok(Flag(None))
+            fn visit_f64<E>(self, _: f64) -> Result<LenientBool, E> {
+                Ok(LenientBool(None))
             }
-            fn visit_unit<E>(self) -> Result<Flag, E> {
-                Ok(Flag(None))
+            fn visit_unit<E>(self) -> Result<LenientBool, E> {
+                Ok(LenientBool(None))
             }
-            fn visit_none<E>(self) -> Result<Flag, E> {
-                Ok(Flag(None))
+            fn visit_none<E>(self) -> Result<LenientBool, E> {
+                Ok(LenientBool(None))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flag, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LenientBool, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Flag(None))
+                Ok(LenientBool(None))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Flag, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LenientBool, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Flag(None))
+                Ok(LenientBool(None))
             }
         }
         d.deserialize_any(V)

@@ -131,22 +131,9 @@ impl Default for ProposalOptions {
     }
 }
 
-/// The syntax of the proposed template (the input's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TemplateFormat {
-    Yaml,
-    Json,
-}
-
-impl TemplateFormat {
-    /// The artifact's file name: `template.yaml` or `template.json`.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            TemplateFormat::Yaml => "template.yaml",
-            TemplateFormat::Json => "template.json",
-        }
-    }
-}
+/// The syntax of the proposed template: the input's (one type with the template engine's, issue
+/// 12: one name per concept).
+pub use crate::template::TemplateFormat;
 
 /// The result of a run: the artifacts, ready to be written anywhere.
 #[derive(Debug, Clone)]

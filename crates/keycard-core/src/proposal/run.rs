@@ -10,9 +10,9 @@ use super::keep::{retention_cutoff, update_ledger};
 use super::plan::{Planned, plan_principals};
 use super::report_model::build_report;
 use super::template_model::model_from_template;
-use super::{Proposal, ProposalError, ProposalInput, TemplateFormat};
+use super::{Proposal, ProposalError, ProposalInput};
 use crate::report::RoleStatus;
-use crate::template::{Edit, Format, Grants, Template, find_grants, try_find_grants, unified_diff};
+use crate::template::{Edit, Grants, Template, find_grants, try_find_grants, unified_diff};
 
 /// Loads the template, plans, rewrites, checks and reports.
 pub(crate) fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> {
@@ -30,10 +30,7 @@ pub(crate) fn propose(input: &ProposalInput) -> Result<Proposal, ProposalError> 
     let ledger = update_ledger(input.ledger.as_ref(), &input.usage, cutoff);
     Ok(Proposal {
         template: text,
-        format: match template.format() {
-            Format::Yaml => TemplateFormat::Yaml,
-            Format::Json => TemplateFormat::Json,
-        },
+        format: template.format(),
         diff,
         report,
         ledger,

@@ -43,7 +43,7 @@ use connectors::SourceRef;
 use statements::{Expanded, json_node};
 
 pub use model::{
-    ConditionBranch, Flag, Grant, GrantKind, Grants, NotAnalysable, PhysicalName, Principal,
+    ConditionBranch, Grant, GrantFlag, GrantKind, Grants, NotAnalysable, PhysicalName, Principal,
     SamTemplateRef, StatementRecord,
 };
 pub use resource_policies::{PolicySite, ResourcePolicy, ResourcePolicyKind};
@@ -267,9 +267,9 @@ impl Finder<'_> {
 
     /// Effective actions and flags from the statements.
     fn finish(&mut self, mut g: Grant) {
-        let mut flags: BTreeSet<Flag> = g.flags.iter().copied().collect();
+        let mut flags: BTreeSet<GrantFlag> = g.flags.iter().copied().collect();
         if !g.conditions.is_empty() {
-            flags.insert(Flag::Conditional);
+            flags.insert(GrantFlag::Conditional);
         }
         for s in &g.statements {
             for u in &s.unknown {
@@ -282,25 +282,25 @@ impl Finder<'_> {
             }
             g.effective_actions.union_with(&s.effective);
             if s.actions.iter().any(|a| a.contains('*') || a.contains('?')) {
-                flags.insert(Flag::WildcardAction);
+                flags.insert(GrantFlag::WildcardAction);
             }
             if !s.not_actions.is_empty() {
-                flags.insert(Flag::NotAction);
+                flags.insert(GrantFlag::NotAction);
             }
             if !s.not_resources.is_empty() {
-                flags.insert(Flag::NotResource);
+                flags.insert(GrantFlag::NotResource);
             }
             if s.resources.iter().any(|r| r == "*") {
                 if s.levels.0 {
-                    flags.insert(Flag::WildcardResourceWrite);
+                    flags.insert(GrantFlag::WildcardResourceWrite);
                 }
                 if s.levels.1 {
-                    flags.insert(Flag::WildcardResourcePermissionsManagement);
+                    flags.insert(GrantFlag::WildcardResourcePermissionsManagement);
                 }
             }
         }
         if !g.unknown_actions.is_empty() {
-            flags.insert(Flag::UnknownAction);
+            flags.insert(GrantFlag::UnknownAction);
         }
         g.flags = flags.into_iter().collect();
         self.out.grants.push(g);

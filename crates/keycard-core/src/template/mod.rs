@@ -35,7 +35,7 @@ mod yaml;
 pub use diff::unified_diff;
 pub use error::{RewriteError, TemplateError};
 pub use grants::{
-    Flag, Grant, GrantKind, Grants, NotAnalysable, PhysicalName, Principal, STATEMENT_BUDGET,
+    Grant, GrantFlag, GrantKind, Grants, NotAnalysable, PhysicalName, Principal, STATEMENT_BUDGET,
     SamTemplateRef, StatementRecord, find_grants, try_find_grants,
 };
 pub use lines::LineIndex;
@@ -84,9 +84,19 @@ pub struct DuplicateKey {
 /// The syntax a template is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub enum TemplateFormat {
     Yaml,
     Json,
+}
+
+impl TemplateFormat {
+    /// The proposal artifact's file name: `template.yaml` or `template.json`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            TemplateFormat::Yaml => "template.yaml",
+            TemplateFormat::Json => "template.json",
+        }
+    }
 }
 
 /// The writing habits of a file, detected at load time so that new values look like the rest.
@@ -111,7 +121,7 @@ pub struct SourceStyle {
 pub struct Template {
     name: String,
     text: String,
-    format: Format,
+    format: TemplateFormat,
     root: Node,
     lines: LineIndex,
     duplicates: Vec<DuplicateKey>,
@@ -187,17 +197,20 @@ impl Template {
         let json_name = name.to_ascii_lowercase().ends_with(".json");
         let (format, loaded) = if body.starts_with('{') {
             match json::load(name, text, &lines, limits) {
-                Ok(l) => (Format::Json, l),
+                Ok(l) => (TemplateFormat::Json, l),
                 Err(json_err @ TemplateError::InvalidJson { .. }) if !json_name => {
                     match yaml::load(name, text, &lines, limits) {
-                        Ok(l) => (Format::Yaml, l),
+                        Ok(l) => (TemplateFormat::Yaml, l),
                         Err(_) => return Err(json_err),
                     }
                 }
                 Err(e) => return Err(e),
             }
         } else {
-            (Format::Yaml, yaml::load(name, text, &lines, limits)?)
+            (
+                TemplateFormat::Yaml,
+                yaml::load(name, text, &lines, limits)?,
+            )
         };
         if !options.allow_duplicate_keys
             && let Some(d) = loaded.duplicates.first()
@@ -235,7 +248,7 @@ impl Template {
         &self.text
     }
 
-    pub fn format(&self) -> Format {
+    pub fn format(&self) -> TemplateFormat {
         self.format
     }
 
@@ -319,10 +332,10 @@ fn check_is_template(name: &str, root: &Node) -> Result<(), TemplateError> {
     }
 }
 
-fn detect_style(text: &str, format: Format, root: &Node) -> SourceStyle {
+fn detect_style(text: &str, format: TemplateFormat, root: &Node) -> SourceStyle {
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" }.to_string();
     match format {
-        Format::Json => {
+        TemplateFormat::Json => {
             let indent = text
                 .lines()
                 .skip(1)
@@ -340,7 +353,7 @@ fn detect_style(text: &str, format: Format, root: &Node) -> SourceStyle {
                 blank_between_resources: false,
             }
         }
-        Format::Yaml => {
+        TemplateFormat::Yaml => {
             let mut stats = YamlStats::default();
             stats.walk(root, 0);
             let unit = stats.indent.unwrap_or(2).clamp(1, 8);

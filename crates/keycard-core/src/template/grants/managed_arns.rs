@@ -3,7 +3,7 @@
 //! policy outside the template is only an ARN, flagged as external.
 
 use super::{
-    ConditionBranch, Context, Finder, Flag, GrantKind, StatementRecord, Target, branches,
+    ConditionBranch, Context, Finder, GrantFlag, GrantKind, StatementRecord, Target, branches,
     json_node, resource_type,
 };
 use crate::managed_policies::{Lookup, ManagedPolicies};
@@ -81,7 +81,7 @@ impl Finder<'_> {
         lookup: Lookup<'_>,
         node: &Node,
         path: &str,
-    ) -> (Vec<StatementRecord>, Vec<Flag>) {
+    ) -> (Vec<StatementRecord>, Vec<GrantFlag>) {
         let mut statements = Vec::new();
         let mut flags = Vec::new();
         match lookup {
@@ -93,14 +93,14 @@ impl Finder<'_> {
                     }
                 }
                 match policy.name() {
-                    "AdministratorAccess" => flags.push(Flag::AdminManagedPolicy),
-                    "PowerUserAccess" => flags.push(Flag::PowerUserManagedPolicy),
+                    "AdministratorAccess" => flags.push(GrantFlag::AdminManagedPolicy),
+                    "PowerUserAccess" => flags.push(GrantFlag::PowerUserManagedPolicy),
                     _ => {}
                 }
             }
             Lookup::Unknown { name, hint } => {
-                flags.push(Flag::ExternalPolicy);
-                flags.push(Flag::UnknownManagedPolicy);
+                flags.push(GrantFlag::ExternalPolicy);
+                flags.push(GrantFlag::UnknownManagedPolicy);
                 let data = ManagedPolicies::embedded();
                 self.not_analysable(
                     node,
@@ -113,7 +113,7 @@ impl Finder<'_> {
                     ),
                 );
             }
-            Lookup::NotAwsManaged => flags.push(Flag::ExternalPolicy),
+            Lookup::NotAwsManaged => flags.push(GrantFlag::ExternalPolicy),
         }
         (statements, flags)
     }

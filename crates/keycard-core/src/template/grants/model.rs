@@ -113,7 +113,7 @@ pub enum GrantKind {
 /// Notable properties of a grant, for people and for `keycard check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Flag {
+pub enum GrantFlag {
     /// An Allow statement whose `Action` contains `*` or `?`.
     WildcardAction,
     /// An Allow statement with `NotAction` (grants everything else).
@@ -220,7 +220,7 @@ pub struct Grant {
     /// their published statements; empty for customer managed policies outside the template).
     pub effective_actions: ActionSet,
     pub unknown_actions: Vec<String>,
-    pub flags: Vec<Flag>,
+    pub flags: Vec<GrantFlag>,
     /// `Fn::If` branches and the resource `Condition` the grant depends on.
     pub conditions: Vec<ConditionBranch>,
     /// Whether the policy document is a JSON string inside the template (rewrite it with a

@@ -124,7 +124,7 @@ impl Finder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::template::{Flag, GrantKind, Template, find_grants};
+    use crate::template::{GrantFlag, GrantKind, Template, find_grants};
 
     #[test]
     fn a_sub_json_document_is_read_not_rewritten() {
@@ -189,7 +189,7 @@ Resources:
         assert_eq!(item.len(), 1, "{:?}", g.grants);
         assert_eq!(item[0].kind, GrantKind::SamManagedPolicy);
         assert!(item[0].statements.is_empty());
-        assert!(item[0].flags.contains(&Flag::ExternalPolicy));
+        assert!(item[0].flags.contains(&GrantFlag::ExternalPolicy));
         assert!(g.read_only.is_empty(), "{:?}", g.read_only);
         let reasons: Vec<&str> = g
             .not_analysable

@@ -9,7 +9,7 @@ use super::render::{YamlRenderer, json_inline, json_pretty};
 use super::{Edit, Splice};
 use crate::template::error::RewriteError;
 use crate::template::node::{Node, Style, Value};
-use crate::template::{Format, Template};
+use crate::template::{Template, TemplateFormat};
 
 pub(super) fn plan(t: &Template, edit: &Edit) -> Result<Splice, RewriteError> {
     match edit {
@@ -90,7 +90,7 @@ pub(super) fn in_flow(parent: Option<&Node>) -> bool {
 pub(super) fn replace(t: &Template, path: &str, loc: &Located<'_>, value: &J) -> Splice {
     let node = loc.node;
     let style = t.style();
-    if t.format() == Format::Json {
+    if t.format() == TemplateFormat::Json {
         let base = line_indent(t, node.span.start);
         let single_line = !t.source(node).contains('\n') && is_collection(node);
         let text = if single_line || !t.text().contains('\n') {
@@ -276,17 +276,17 @@ pub(super) fn insert(
         return Ok(replace(t, path, loc, &J::Object(map)));
     };
     let nl = &style.newline;
-    if t.format() == Format::Json || node.style == Style::Flow {
+    if t.format() == TemplateFormat::Json || node.style == Style::Flow {
         let at = last.value.span.end;
         let key_json = J::String(key.to_string()).to_string();
         let multi_line = t.source(node).contains('\n');
-        let out = if t.format() == Format::Json && multi_line {
+        let out = if t.format() == TemplateFormat::Json && multi_line {
             let indent = line_indent(t, last.key.span.start);
             format!(
                 ",{nl}{indent}{key_json}: {}",
                 json_pretty(value, &indent, style)
             )
-        } else if t.format() == Format::Json {
+        } else if t.format() == TemplateFormat::Json {
             format!(", {key_json}: {}", json_inline(value))
         } else {
             let r = YamlRenderer { style };
@@ -328,12 +328,12 @@ pub(super) fn push(
         return Ok(replace(t, path, loc, &J::Array(vec![value.clone()])));
     };
     let nl = &style.newline;
-    if t.format() == Format::Json || node.style == Style::Flow {
+    if t.format() == TemplateFormat::Json || node.style == Style::Flow {
         let at = last.span.end;
-        let out = if t.format() == Format::Json && t.source(node).contains('\n') {
+        let out = if t.format() == TemplateFormat::Json && t.source(node).contains('\n') {
             let indent = line_indent(t, last.span.start);
             format!(",{nl}{indent}{}", json_pretty(value, &indent, style))
-        } else if t.format() == Format::Json {
+        } else if t.format() == TemplateFormat::Json {
             format!(", {}", json_inline(value))
         } else {
             format!(", {}", YamlRenderer { style }.flow(value))

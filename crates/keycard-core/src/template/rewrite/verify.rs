@@ -10,7 +10,7 @@ use super::plan::parent_pointer;
 use super::{Edit, Splice};
 use crate::template::error::RewriteError;
 use crate::template::node::{Node, Style, Value, push_pointer};
-use crate::template::{Format, LoadOptions, Template};
+use crate::template::{LoadOptions, Template, TemplateFormat};
 
 /// Re-parses `new_text` and checks that its tree equals the original tree with `edits` applied:
 /// the two trees are walked together; subtrees without an edit must be equal node for node,
@@ -75,7 +75,7 @@ pub(super) fn local_regions<'a>(
     splices: &[Splice],
     new_text: &str,
 ) -> Option<Vec<Region<'a>>> {
-    if t.format() != Format::Yaml || t.has_anchors() || !t.duplicate_keys().is_empty() {
+    if t.format() != TemplateFormat::Yaml || t.has_anchors() || !t.duplicate_keys().is_empty() {
         return None;
     }
     let resources = t.root().get("Resources")?;
