@@ -6,6 +6,8 @@
 //! shaped like the real API (raw REST-JSON bodies for Access Analyzer, so the SDK's own
 //! deserializer reads them).
 
+#![warn(unreachable_pub)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
