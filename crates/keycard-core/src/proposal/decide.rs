@@ -793,19 +793,21 @@ mod tests {
 
     /// A statement repeated (same actions, same resources) is walked once: the resources per
     /// action keep the order of first appearance, and each repeat still lists its wildcard.
+    /// An Allow statement of `actions` on one `resource`.
+    fn allow_on(actions: &[&str], resource: &str) -> GrantStatement {
+        let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
+        st.resource = Some(serde_json::json!(resource));
+        st
+    }
+
     #[test]
     fn resources_are_kept_per_statement_and_united_once_per_set_of_statements() {
-        let on = |actions: &[&str], resource: &str| {
-            let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
-            st.resource = Some(serde_json::json!(resource));
-            st
-        };
         // Statement order is kept across statements with different actions.
         let mut g = grants();
         g.sources[0].statements = vec![
-            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r1/*"),
-            on(&["s3:GetObject"], "arn:aws:s3:::r2/*"),
-            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r3/*"),
+            allow_on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r1/*"),
+            allow_on(&["s3:GetObject"], "arn:aws:s3:::r2/*"),
+            allow_on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::r3/*"),
         ];
         let arn = |s: &str| GrantedResource::Arn(s.into());
         let mut r = GrantedResources::of(&g, None, None);
@@ -852,20 +854,15 @@ mod tests {
 
     #[test]
     fn repeated_statements_change_nothing_but_the_wildcard_list() {
-        let on = |actions: &[&str], resource: &str| {
-            let mut st = GrantStatement::allow_all_resources(actions.iter().map(|a| a.to_string()));
-            st.resource = Some(serde_json::json!(resource));
-            st
-        };
         let mut g = grants();
         // The same actions on another resource, and other actions on the same resource, are
         // not repeats: each adds to the list.
-        let first = on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::a/*");
+        let first = allow_on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::a/*");
         g.sources[0].statements = vec![
             first.clone(),
-            on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::b/*"),
+            allow_on(&["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::b/*"),
             first.clone(),
-            on(&["s3:DeleteObject"], "arn:aws:s3:::a/*"),
+            allow_on(&["s3:DeleteObject"], "arn:aws:s3:::a/*"),
         ];
         let arn = |s: &str| GrantedResource::Arn(s.into());
         let mut by_action = GrantedResources::of(&g, None, None);
